@@ -1,0 +1,92 @@
+// vigil-example-worker: a small worker that shows (and lets tests provoke) what vigil
+// supervises: readiness (READY=1), watchdog pings, clean and failing exits, memory
+// growth up to an OOM kill, and ignoring SIGTERM.
+//
+//   vigil-example-worker [--ready-after SEC] [--exit-after SEC] [--exit-code N]
+//                        [--stop-pinging-after SEC] [--grow-mb-per-sec N] [--ignore-term]
+//
+// It prints a line every second; under systemd that goes to the journal.
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <systemd/sd-daemon.h>
+
+namespace {
+
+volatile sig_atomic_t g_term = 0;
+void onTerm(int) { g_term = 1; }
+
+double argValue(int argc, char** argv, const char* name, double fallback) {
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::strcmp(argv[i], name) == 0) return std::atof(argv[i + 1]);
+  }
+  return fallback;
+}
+
+bool argFlag(int argc, char** argv, const char* name) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], name) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const double ready_after = argValue(argc, argv, "--ready-after", 0);
+  const double exit_after = argValue(argc, argv, "--exit-after", -1);
+  const int exit_code = static_cast<int>(argValue(argc, argv, "--exit-code", 0));
+  const double stop_pinging_after = argValue(argc, argv, "--stop-pinging-after", -1);
+  const double grow_mb = argValue(argc, argv, "--grow-mb-per-sec", 0);
+  const bool ignore_term = argFlag(argc, argv, "--ignore-term");
+
+  struct sigaction sa {};
+  sa.sa_handler = ignore_term ? SIG_IGN : onTerm;
+  sigaction(SIGTERM, &sa, nullptr);
+  setvbuf(stdout, nullptr, _IOLBF, 0);
+
+  std::uint64_t watchdog_usec = 0;
+  const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
+  std::vector<std::string> hog;  // pages written to, so they really count as used memory
+  const long tick_ms = watchdog ? std::max<long>(50, static_cast<long>(watchdog_usec / 4000)) : 250;
+  bool ready = false;
+  double elapsed = 0;
+  double next_report = 0;
+  std::printf("worker %d starting (ready after %.1fs%s)\n", getpid(), ready_after,
+              watchdog ? ", watchdog on" : "");
+  while (!g_term) {
+    if (!ready && elapsed >= ready_after) {
+      sd_notify(0, "READY=1\nSTATUS=working");
+      ready = true;
+      std::printf("ready\n");
+    }
+    if (watchdog && (stop_pinging_after < 0 || elapsed < stop_pinging_after)) {
+      sd_notify(0, "WATCHDOG=1");
+    }
+    if (exit_after >= 0 && elapsed >= exit_after) {
+      std::printf("exiting with status %d\n", exit_code);
+      return exit_code;
+    }
+    if (grow_mb > 0) {
+      const auto bytes = static_cast<std::size_t>(grow_mb * 1024 * 1024 * tick_ms / 1000.0);
+      hog.emplace_back(bytes, 'x');
+    }
+    if (elapsed >= next_report) {
+      std::printf("tick %.0fs\n", elapsed);
+      next_report += 1;
+    }
+    usleep(static_cast<useconds_t>(tick_ms * 1000));
+    elapsed += tick_ms / 1000.0;
+  }
+  std::printf("SIGTERM received, exiting cleanly\n");
+  return 0;
+}

@@ -1,0 +1,260 @@
+#include "cgroup/CgroupParsers.h"
+
+#include <cerrno>
+#include <charconv>
+#include <limits>
+#include <system_error>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace vigil::cgroup {
+
+namespace {
+
+constexpr std::uint64_t kU64Max = std::numeric_limits<std::uint64_t>::max();
+
+// Quotes untrusted file content for an error message: control and non-ASCII bytes are
+// escaped, and long content is cut so a garbage file cannot flood the log.
+std::string quote(std::string_view s) {
+  constexpr std::size_t kMaxShown = 64;
+  std::string out = "'";
+  for (std::size_t i = 0; i < s.size() && i < kMaxShown; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20 || c >= 0x7f || c == '\\') {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  out += s.size() > kMaxShown ? "'..." : "'";
+  return out;
+}
+
+tl::unexpected<util::Error> malformed(std::string_view where, std::string_view what) {
+  return util::fail(fmt::format("{}: {}", where, what), EINVAL);
+}
+
+std::string_view stripNewline(std::string_view content) {
+  if (content.ends_with('\n')) content.remove_suffix(1);
+  return content;
+}
+
+// Splits into lines; the newline ending the last line is optional. Empty lines are kept so
+// the caller can reject them with a line number.
+std::vector<std::string_view> splitLines(std::string_view content) {
+  std::vector<std::string_view> lines;
+  content = stripNewline(content);
+  if (content.empty()) return lines;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t nl = content.find('\n', start);
+    lines.push_back(content.substr(start, nl - start));
+    if (nl == std::string_view::npos) break;
+    start = nl + 1;
+  }
+  return lines;
+}
+
+// Splits on spaces, dropping empty fields (io.stat can contain "8:0  use_delay=..." when a
+// device has no byte counters).
+std::vector<std::string_view> splitFields(std::string_view line) {
+  std::vector<std::string_view> fields;
+  std::size_t start = 0;
+  while (start <= line.size()) {
+    std::size_t sp = line.find(' ', start);
+    if (sp == std::string_view::npos) sp = line.size();
+    if (sp > start) fields.push_back(line.substr(start, sp - start));
+    start = sp + 1;
+  }
+  return fields;
+}
+
+bool allDigits(std::string_view s) {
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+std::string lineWhere(std::string_view file, std::size_t index) {
+  return fmt::format("{}: line {}", file, index + 1);
+}
+
+// Decimal digits only: from_chars alone would also take a leading '-' for signed types and
+// does not require the whole token to be consumed.
+util::Result<std::uint64_t> toU64(std::string_view token,
+                                  std::string_view where,
+                                  std::string_view expected) {
+  std::uint64_t value = 0;
+  const auto* end = token.data() + token.size();
+  const auto [ptr, ec] = std::from_chars(token.data(), end, value);
+  if (ec == std::errc::result_out_of_range && ptr == end) {
+    return util::fail(fmt::format("{}: value {} is out of range", where, quote(token)), ERANGE);
+  }
+  if (token.empty() || ec != std::errc() || ptr != end) {
+    return malformed(where, fmt::format("expected {}, got {}", expected, quote(token)));
+  }
+  return value;
+}
+
+// A PSI average as the kernel prints it ("%lu.%02lu"): digits, '.', digits. Checked by hand
+// because from_chars(double) would also accept "inf", "nan" and exponents.
+util::Result<double> toAverage(std::string_view token,
+                               std::string_view where,
+                               std::string_view key) {
+  const std::size_t dot = token.find('.');
+  double value = 0;
+  if (dot != std::string_view::npos && allDigits(token.substr(0, dot)) &&
+      allDigits(token.substr(dot + 1))) {
+    const auto [ptr, ec] = std::from_chars(token.data(), token.data() + token.size(), value);
+    if (ec == std::errc() && ptr == token.data() + token.size()) return value;
+  }
+  return malformed(where,
+                   fmt::format("expected a decimal like 1.25 for '{}', got {}", key, quote(token)));
+}
+
+bool addChecked(std::uint64_t& sum, std::uint64_t value) {
+  if (value > kU64Max - sum) return false;
+  sum += value;
+  return true;
+}
+
+}  // namespace
+
+util::Result<std::uint64_t> parseValue(std::string_view content, std::string_view file) {
+  if (content.empty()) return malformed(file, "empty file");
+  return toU64(stripNewline(content), file, "an unsigned integer");
+}
+
+util::Result<std::optional<std::uint64_t>> parseLimit(std::string_view content,
+                                                      std::string_view file) {
+  if (content.empty()) return malformed(file, "empty file");
+  const std::string_view value = stripNewline(content);
+  if (value == "max") return std::optional<std::uint64_t>();
+  return toU64(value, file, "an unsigned integer or 'max'").map([](std::uint64_t v) {
+    return std::optional<std::uint64_t>(v);
+  });
+}
+
+util::Result<FlatKeyed> parseFlatKeyed(std::string_view content, std::string_view file) {
+  FlatKeyed result;
+  const auto lines = splitLines(content);
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const std::string where = lineWhere(file, i);
+    const std::string_view line = lines[i];
+    const std::size_t sp = line.find(' ');
+    if (sp == 0 || sp == std::string_view::npos) {
+      return malformed(where, fmt::format("expected 'key value', got {}", quote(line)));
+    }
+    const std::string_view key = line.substr(0, sp);
+    auto value =
+        toU64(line.substr(sp + 1), where, fmt::format("an unsigned integer for '{}'", key));
+    if (!value) return tl::unexpected(std::move(value.error()));
+    if (!result.emplace(std::string(key), *value).second) {
+      return malformed(where, fmt::format("duplicate key {}", quote(key)));
+    }
+  }
+  return result;
+}
+
+util::Result<CpuMax> parseCpuMax(std::string_view content, std::string_view file) {
+  if (content.empty()) return malformed(file, "empty file");
+  const std::string_view line = stripNewline(content);
+  const std::size_t sp = line.find(' ');
+  if (sp == std::string_view::npos) {
+    return malformed(file, fmt::format("expected '<quota|max> <period>', got {}", quote(line)));
+  }
+  CpuMax result;
+  const std::string_view quota = line.substr(0, sp);
+  if (quota != "max") {
+    auto q = toU64(quota, file, "an unsigned quota or 'max'");
+    if (!q) return tl::unexpected(std::move(q.error()));
+    result.quota_usec = *q;
+  }
+  auto period = toU64(line.substr(sp + 1), file, "an unsigned period");
+  if (!period) return tl::unexpected(std::move(period.error()));
+  if (*period == 0) return malformed(file, fmt::format("zero period in {}", quote(line)));
+  result.period_usec = *period;
+  return result;
+}
+
+util::Result<IoStat> parseIoStat(std::string_view content, std::string_view file) {
+  IoStat total;
+  const struct {
+    std::string_view key;
+    std::uint64_t IoStat::*field;
+  } kSummed[] = {
+      {"rbytes", &IoStat::rbytes}, {"wbytes", &IoStat::wbytes}, {"rios", &IoStat::rios},
+      {"wios", &IoStat::wios},     {"dbytes", &IoStat::dbytes}, {"dios", &IoStat::dios},
+  };
+  const auto lines = splitLines(content);
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const std::string where = lineWhere(file, i);
+    const auto fields = splitFields(lines[i]);
+    const std::size_t colon = fields.empty() ? std::string_view::npos : fields[0].find(':');
+    if (colon == std::string_view::npos || !allDigits(fields[0].substr(0, colon)) ||
+        !allDigits(fields[0].substr(colon + 1))) {
+      return malformed(where,
+                       fmt::format("expected 'MAJ:MIN key=value...', got {}", quote(lines[i])));
+    }
+    for (std::size_t f = 1; f < fields.size(); ++f) {
+      const std::size_t eq = fields[f].find('=');
+      if (eq == 0 || eq == std::string_view::npos || eq + 1 == fields[f].size()) {
+        return malformed(where, fmt::format("expected 'key=value', got {}", quote(fields[f])));
+      }
+      const std::string_view key = fields[f].substr(0, eq);
+      for (const auto& summed : kSummed) {
+        if (key != summed.key) continue;
+        auto value = toU64(fields[f].substr(eq + 1), where,
+                           fmt::format("an unsigned integer for '{}'", key));
+        if (!value) return tl::unexpected(std::move(value.error()));
+        if (!addChecked(total.*summed.field, *value)) {
+          return util::fail(fmt::format("{}: sum of '{}' over devices is out of range", where, key),
+                            ERANGE);
+        }
+      }
+    }
+  }
+  return total;
+}
+
+util::Result<Pressure> parsePressure(std::string_view content, std::string_view file) {
+  Pressure result;
+  const auto lines = splitLines(content);
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const std::string where = lineWhere(file, i);
+    const auto fields = splitFields(lines[i]);
+    const bool shape_ok = fields.size() == 5 && (fields[0] == "some" || fields[0] == "full") &&
+                          fields[1].starts_with("avg10=") && fields[2].starts_with("avg60=") &&
+                          fields[3].starts_with("avg300=") && fields[4].starts_with("total=");
+    if (!shape_ok) {
+      return malformed(where, fmt::format("expected 'some|full avg10=N.NN avg60=N.NN "
+                                          "avg300=N.NN total=N', got {}",
+                                          quote(lines[i])));
+    }
+    auto& slot = fields[0] == "some" ? result.some : result.full;
+    if (slot) return malformed(where, fmt::format("duplicate '{}' line", fields[0]));
+    PressureLine line;
+    const struct {
+      std::string_view key;
+      double PressureLine::*field;
+    } kAverages[] = {{"avg10", &PressureLine::avg10},
+                     {"avg60", &PressureLine::avg60},
+                     {"avg300", &PressureLine::avg300}};
+    for (std::size_t a = 0; a < std::size(kAverages); ++a) {
+      auto avg =
+          toAverage(fields[a + 1].substr(kAverages[a].key.size() + 1), where, kAverages[a].key);
+      if (!avg) return tl::unexpected(std::move(avg.error()));
+      line.*kAverages[a].field = *avg;
+    }
+    auto total = toU64(fields[4].substr(6), where, "an unsigned integer for 'total'");
+    if (!total) return tl::unexpected(std::move(total.error()));
+    line.total_usec = *total;
+    slot = line;
+  }
+  return result;
+}
+
+}  // namespace vigil::cgroup

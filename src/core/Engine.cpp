@@ -1,0 +1,904 @@
+#include "core/Engine.h"
+
+#include <algorithm>
+#include <cassert>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "core/Backoff.h"
+
+namespace vigil::core {
+
+namespace {
+void collectWorkers(Engine::Sup& sup, std::map<std::string, Engine::Child*>& out);
+constexpr int kStopDirected = 1;  // the parent or a strategy asked for the stop
+constexpr int kStopFailure = 2;   // the supervisor exceeded its intensity
+// Margin on top of a worker's stop timeout before vigil stops waiting for the stop job:
+// systemd sends SIGKILL at the timeout, and the job still has to finish after that.
+constexpr Usec kStopJobMargin{std::chrono::seconds(60)};
+// Stop-job wait for a leftover unit whose spec (and so stop timeout) is unknown.
+constexpr Usec kUnknownStopTimeout{std::chrono::minutes(5)};
+}  // namespace
+
+struct Engine::Step {
+  enum class Kind { Start, Stop, Delay };
+  Kind kind = Kind::Start;
+  std::size_t first = 0;  // child index range, inclusive
+  std::size_t last = 0;
+  Usec delay{0};
+  bool fired = false;
+};
+
+struct Engine::Child {
+  Sup* owner = nullptr;
+  std::size_t index = 0;
+  std::shared_ptr<const WorkerSpec> worker;  // a worker child ...
+  unsigned instance = 0;
+  UnitSpec unit;
+  std::unique_ptr<Sup> sup;                  // ... or a nested supervisor
+  ChildState state = ChildState::Idle;
+  TimePoint started_at{0};
+  bool was_up = false;  // the current incarnation reached Running
+  unsigned failures = 0;
+  unsigned restarts = 0;
+  std::uint64_t timer = 0;
+  TimePoint timer_deadline{0};
+  // Name of a previous incarnation still being stopped; the start is deferred until the
+  // stop finishes so that two incarnations of one unit name never overlap.
+  std::string blocked_on;
+  bool deferred = false;
+  std::optional<ExitInfo> last_exit;
+
+  RestartPolicy restart() const { return worker ? worker->restart : RestartPolicy::Permanent; }
+  BackoffSpec backoff() const { return worker ? worker->backoff : BackoffSpec{}; }
+  bool live() const {
+    return state == ChildState::Starting || state == ChildState::Running ||
+           state == ChildState::Stopping;
+  }
+};
+
+struct Engine::Sup {
+  std::shared_ptr<const SupervisorSpec> spec;
+  SupervisorPath path;
+  Sup* parent = nullptr;
+  Child* self = nullptr;  // this supervisor as a child of its parent; null for a root
+  std::vector<std::unique_ptr<Child>> children;
+  SupervisorState state = SupervisorState::Idle;
+  IntensityWindow window;
+  std::deque<Step> plan;
+  std::optional<Step> current;
+  std::uint64_t delay_timer = 0;
+  int stop_reason = 0;
+  std::string failure;
+  bool first_pass_done = false;
+
+  std::string pathString() const {
+    std::string out;
+    for (const auto& p : path) out += (out.empty() ? "" : "/") + p;
+    return out;
+  }
+  Sup& root() {
+    Sup* s = this;
+    while (s->parent) s = s->parent;
+    return *s;
+  }
+};
+
+const char* toString(ChildState s) {
+  switch (s) {
+    case ChildState::Idle: return "idle";
+    case ChildState::Starting: return "starting";
+    case ChildState::Running: return "running";
+    case ChildState::Stopping: return "stopping";
+    case ChildState::Waiting: return "backoff";
+    case ChildState::Finished: return "finished";
+  }
+  return "?";
+}
+
+const char* toString(SupervisorState s) {
+  switch (s) {
+    case SupervisorState::Idle: return "idle";
+    case SupervisorState::Starting: return "starting";
+    case SupervisorState::Running: return "running";
+    case SupervisorState::Restarting: return "restarting";
+    case SupervisorState::Stopping: return "stopping";
+    case SupervisorState::Failed: return "failed";
+  }
+  return "?";
+}
+
+const char* toString(EventType t) {
+  switch (t) {
+    case EventType::WorkerStarting: return "worker-starting";
+    case EventType::WorkerStarted: return "worker-started";
+    case EventType::WorkerStartFailed: return "worker-start-failed";
+    case EventType::WorkerExited: return "worker-exited";
+    case EventType::WorkerStopping: return "worker-stopping";
+    case EventType::WorkerStopped: return "worker-stopped";
+    case EventType::WorkerAdopted: return "worker-adopted";
+    case EventType::WorkerNotRestarted: return "worker-not-restarted";
+    case EventType::RestartScheduled: return "restart-scheduled";
+    case EventType::StrategyApplied: return "strategy-applied";
+    case EventType::IntensityExceeded: return "intensity-exceeded";
+    case EventType::SupervisorStarted: return "supervisor-started";
+    case EventType::SupervisorFailed: return "supervisor-failed";
+    case EventType::Escalated: return "escalated";
+    case EventType::TreeFailed: return "tree-failed";
+    case EventType::ConfigApplied: return "config-applied";
+    case EventType::UnitRemoved: return "unit-removed";
+  }
+  return "?";
+}
+
+Engine::Engine(std::uint64_t seed) : rng_(seed) {}
+Engine::~Engine() = default;
+
+// ---- construction and reconciliation ------------------------------------------------
+
+std::unique_ptr<Engine::Sup> Engine::buildSup(std::shared_ptr<const SupervisorSpec> spec,
+                                              SupervisorPath path, Sup* parent) {
+  auto sup = std::make_unique<Sup>();
+  sup->spec = spec;
+  sup->path = std::move(path);
+  sup->parent = parent;
+  sup->window.setSpec(spec->intensity);
+  for (const auto& cs : spec->children) {
+    if (cs.worker) {
+      const unsigned n = cs.worker->instances;
+      for (unsigned i = (n > 1 ? 1 : 0); i <= (n > 1 ? n : 0); ++i) {
+        auto c = std::make_unique<Child>();
+        c->owner = sup.get();
+        c->index = sup->children.size();
+        c->worker = cs.worker;
+        c->instance = i;
+        c->unit = buildUnitSpec(*cs.worker, sup->path, i);
+        sup->children.push_back(std::move(c));
+      }
+    } else {
+      auto c = std::make_unique<Child>();
+      c->owner = sup.get();
+      c->index = sup->children.size();
+      SupervisorPath sub = sup->path;
+      sub.push_back(cs.supervisor->name);
+      c->sup = buildSup(cs.supervisor, std::move(sub), sup.get());
+      c->sup->self = c.get();
+      sup->children.push_back(std::move(c));
+    }
+  }
+  return sup;
+}
+
+void Engine::index(Sup& sup) {
+  for (auto& c : sup.children) {
+    if (c->sup) {
+      index(*c->sup);
+    } else {
+      units_[c->unit.name] = c.get();
+    }
+  }
+}
+
+void Engine::unindex(Sup& sup) {
+  for (auto& c : sup.children) {
+    if (c->sup) {
+      unindex(*c->sup);
+    } else {
+      auto it = units_.find(c->unit.name);
+      if (it != units_.end() && it->second == c.get()) units_.erase(it);
+    }
+  }
+}
+
+namespace {
+void collectWorkers(Engine::Sup& sup, std::map<std::string, Engine::Child*>& out);
+}
+
+void Engine::bury(const std::string& unit, Usec timeout, bool send_stop) {
+  auto dead = std::make_unique<Child>();
+  dead->unit.name = unit;
+  dead->state = ChildState::Stopping;
+  if (send_stop) {
+    Action a;
+    a.kind = Action::Kind::Stop;
+    a.unit.name = unit;
+    a.timeout = timeout;
+    actions_.push_back(std::move(a));
+  }
+  graveyard_[unit] = std::move(dead);
+}
+
+void Engine::adoptOrReplace(Sup& sup, const std::map<std::string, ExistingUnit>& existing,
+                            std::set<std::string>& claimed, TimePoint now) {
+  for (auto& c : sup.children) {
+    if (c->sup) {
+      adoptOrReplace(*c->sup, existing, claimed, now);
+      continue;
+    }
+    auto it = existing.find(c->unit.name);
+    if (it == existing.end()) continue;
+    claimed.insert(it->first);
+    if (!it->second.active) continue;
+    if (it->second.fingerprint == c->unit.fingerprint) {
+      c->state = ChildState::Running;
+      c->started_at = now;
+      c->was_up = true;
+      emit(event(EventType::WorkerAdopted, *c, "adopted",
+                 "found running with the configured spec; adopted without restart", now));
+    } else {
+      bury(c->unit.name, c->worker->stop.timeout + kStopJobMargin, true);
+      emit(event(EventType::WorkerStopping, *c, "spec-changed",
+                 "running unit has a different spec; replacing it", now));
+      c->blocked_on = c->unit.name;
+    }
+  }
+}
+
+void Engine::start(const Config& config, const std::vector<ExistingUnit>& existing,
+                   TimePoint now) {
+  std::map<std::string, ExistingUnit> by_name;
+  for (const auto& u : existing) by_name[u.name] = u;
+  std::set<std::string> claimed;
+  for (const auto& tree : config.trees) {
+    auto root = buildSup(std::make_shared<SupervisorSpec>(tree), {tree.name}, nullptr);
+    index(*root);
+    adoptOrReplace(*root, by_name, claimed, now);
+    roots_.push_back(std::move(root));
+  }
+  for (const auto& [name, u] : by_name) {
+    if (claimed.count(name) || !u.active) continue;
+    bury(name, kUnknownStopTimeout, true);
+    Event e;
+    e.at = now;
+    e.type = EventType::UnitRemoved;
+    e.unit = name;
+    e.reason = "not-configured";
+    e.message = "unit is not in the configuration; stopping it";
+    emit(std::move(e));
+  }
+  Event e;
+  e.at = now;
+  e.type = EventType::ConfigApplied;
+  e.reason = "start";
+  e.message = fmt::format("configuration {} applied: {} tree(s), tier {}", config.source_file,
+                          config.trees.size(), config.tier);
+  emit(std::move(e));
+  for (auto& root : roots_) startSup(*root, now);
+}
+
+void Engine::reload(const Config& config, TimePoint now) {
+  // Old workers by unit name; their runtime state moves to the matching new child.
+  std::map<std::string, Child*> old_workers;
+  for (auto& root : roots_) collectWorkers(*root, old_workers);
+
+  std::vector<std::unique_ptr<Sup>> fresh_roots;
+  std::map<std::string, Sup*> old_roots;
+  for (auto& root : roots_) old_roots[root->spec->name] = root.get();
+
+  std::set<std::string> claimed;
+  for (const auto& tree : config.trees) {
+    auto fresh = buildSup(std::make_shared<SupervisorSpec>(tree), {tree.name}, nullptr);
+    auto old_it = old_roots.find(tree.name);
+    if (old_it != old_roots.end() && old_it->second->state != SupervisorState::Failed) {
+      fresh->window = old_it->second->window;
+      fresh->window.setSpec(tree.intensity);
+    }
+    std::map<std::string, Child*> tmp;
+    collectWorkers(*fresh, tmp);
+    for (auto& [name, c] : tmp) {
+      auto it = old_workers.find(name);
+      if (it == old_workers.end()) continue;
+      Child& o = *it->second;
+      claimed.insert(name);
+      if (o.state == ChildState::Idle || o.state == ChildState::Finished) continue;
+      if (o.unit.fingerprint == c->unit.fingerprint && !o.deferred) {
+        c->state = o.state;
+        c->started_at = o.started_at;
+        c->was_up = o.was_up;
+        c->failures = o.failures;
+        c->restarts = o.restarts;
+        c->last_exit = o.last_exit;
+        c->blocked_on = o.blocked_on;
+        if (o.timer) {
+          c->timer = o.timer;
+          c->timer_deadline = o.timer_deadline;
+          timers_[o.timer] = {c, nullptr};
+          o.timer = 0;
+        }
+        continue;
+      }
+      // The spec changed (or the old incarnation never got going): replace it.
+      cancelTimer(o.timer);
+      if (o.live() && !o.deferred) {
+        bury(name, o.worker->stop.timeout + kStopJobMargin, o.state != ChildState::Stopping);
+        emit(event(EventType::WorkerStopping, *c, "spec-changed",
+                   "configuration changed for this worker; replacing it", now));
+        c->blocked_on = name;
+      } else if (o.deferred) {
+        c->blocked_on = o.blocked_on;
+      }
+    }
+    fresh_roots.push_back(std::move(fresh));
+  }
+
+  // Everything old that was not carried over is stopped for good.
+  for (auto& root : roots_) cancelTimers(*root);
+  for (auto& [name, c] : old_workers) {
+    if (claimed.count(name)) continue;
+    if (!c->live() || c->deferred || graveyard_.count(name)) continue;
+    bury(name, c->worker->stop.timeout + kStopJobMargin, c->state != ChildState::Stopping);
+    emit(event(EventType::UnitRemoved, *c, "removed",
+               "worker is no longer in the configuration; stopping it", now));
+  }
+  for (auto& root : roots_) unindex(*root);
+  roots_ = std::move(fresh_roots);
+  for (auto& root : roots_) index(*root);
+
+  Event e;
+  e.at = now;
+  e.type = EventType::ConfigApplied;
+  e.reason = "reload";
+  e.message = fmt::format("configuration {} applied: {} tree(s), tier {}", config.source_file,
+                          config.trees.size(), config.tier);
+  emit(std::move(e));
+  for (auto& root : roots_) startSup(*root, now);
+}
+
+// ---- plans ------------------------------------------------------------------------
+
+// Consecutive instances of one worker spec form a group that starts and stops together;
+// groups start in list order and stop in reverse order, each waiting for the previous.
+std::deque<Engine::Step> Engine::startSteps(const Sup& sup, std::size_t first,
+                                            std::size_t last) const {
+  std::deque<Step> steps;
+  if (sup.children.empty() || first > last) return steps;
+  std::size_t i = first;
+  while (i <= last) {
+    std::size_t j = i;
+    while (j + 1 <= last && sup.children[j + 1]->worker &&
+           sup.children[j + 1]->worker == sup.children[i]->worker)
+      ++j;
+    steps.push_back(Step{Step::Kind::Start, i, j, Usec(0), false});
+    i = j + 1;
+  }
+  return steps;
+}
+
+std::deque<Engine::Step> Engine::stopSteps(const Sup& sup, std::size_t first,
+                                           std::size_t last) const {
+  std::deque<Step> steps = startSteps(sup, first, last);
+  std::reverse(steps.begin(), steps.end());
+  for (auto& s : steps) s.kind = Step::Kind::Stop;
+  return steps;
+}
+
+void Engine::startSup(Sup& sup, TimePoint now) {
+  if (sup.delay_timer) cancelTimer(sup.delay_timer);
+  for (auto& c : sup.children) {
+    if (c->state == ChildState::Finished) c->state = ChildState::Idle;
+  }
+  sup.state = SupervisorState::Starting;
+  sup.failure.clear();
+  sup.stop_reason = 0;
+  sup.current.reset();
+  sup.plan = sup.children.empty() ? std::deque<Step>{}
+                                   : startSteps(sup, 0, sup.children.size() - 1);
+  advance(sup, now);
+}
+
+void Engine::stopSup(Sup& sup, int reason, TimePoint now) {
+  if (sup.delay_timer) cancelTimer(sup.delay_timer);
+  for (auto& c : sup.children) {
+    if (c->state == ChildState::Waiting) {
+      cancelTimer(c->timer);
+      c->state = ChildState::Idle;
+    }
+  }
+  sup.state = SupervisorState::Stopping;
+  sup.stop_reason = reason;
+  sup.current.reset();
+  sup.plan = sup.children.empty() ? std::deque<Step>{}
+                                   : stopSteps(sup, 0, sup.children.size() - 1);
+  advance(sup, now);
+}
+
+void Engine::advance(Sup& sup, TimePoint now) {
+  for (;;) {
+    if (sup.current) {
+      if (!stepComplete(sup, *sup.current)) return;
+      sup.current.reset();
+    }
+    if (sup.plan.empty()) {
+      planDone(sup, now);
+      return;
+    }
+    sup.current = sup.plan.front();
+    sup.plan.pop_front();
+    execute(sup, *sup.current, now);
+  }
+}
+
+void Engine::execute(Sup& sup, Step& step, TimePoint now) {
+  switch (step.kind) {
+    case Step::Kind::Start:
+      for (std::size_t i = step.first; i <= step.last; ++i) {
+        Child& c = *sup.children[i];
+        if (c.state == ChildState::Idle) startChild(c, now);
+      }
+      break;
+    case Step::Kind::Stop:
+      for (std::size_t i = step.last + 1; i-- > step.first;) {
+        Child& c = *sup.children[i];
+        if (c.state == ChildState::Waiting) {
+          cancelTimer(c.timer);
+          c.state = ChildState::Idle;
+        } else if (c.state == ChildState::Running || c.state == ChildState::Starting) {
+          stopChild(c, now);
+        }
+      }
+      break;
+    case Step::Kind::Delay:
+      if (step.delay <= Usec(0)) {
+        step.fired = true;
+      } else {
+        sup.delay_timer = armTimer(now + step.delay);
+        timers_[sup.delay_timer] = {nullptr, &sup};
+      }
+      break;
+  }
+}
+
+bool Engine::stepComplete(const Sup& sup, const Step& step) const {
+  if (step.kind == Step::Kind::Delay) return step.fired;
+  for (std::size_t i = step.first; i <= step.last; ++i) {
+    const ChildState s = sup.children[i]->state;
+    if (step.kind == Step::Kind::Start) {
+      if (s != ChildState::Running && s != ChildState::Finished) return false;
+    } else if (s == ChildState::Starting || s == ChildState::Running ||
+               s == ChildState::Stopping) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void Engine::planDone(Sup& sup, TimePoint now) {
+  switch (sup.state) {
+    case SupervisorState::Starting:
+    case SupervisorState::Restarting:
+      sup.state = SupervisorState::Running;
+      sup.first_pass_done = true;
+      emit(event(EventType::SupervisorStarted, sup, "started",
+                 fmt::format("all {} child(ren) are up", sup.children.size()), now));
+      if (sup.self) childReady(*sup.self, now);
+      break;
+    case SupervisorState::Stopping:
+      if (sup.stop_reason == kStopFailure) {
+        sup.state = SupervisorState::Failed;
+        emit(event(EventType::SupervisorFailed, sup, "intensity", sup.failure, now));
+        if (sup.self) {
+          ExitInfo info;
+          info.kind = ExitKind::Unknown;
+          info.reason = "escalation";
+          info.description = fmt::format("supervisor {} failed: {}", sup.pathString(),
+                                         sup.failure);
+          emit(event(EventType::Escalated, sup, "escalation",
+                     fmt::format("reporting the failure to supervisor {}",
+                                 sup.parent->pathString()),
+                     now));
+          sup.self->last_exit = info;
+          sup.self->state = ChildState::Idle;
+          childEnded(*sup.self, info, now);
+        } else {
+          emit(event(EventType::TreeFailed, sup, "intensity",
+                     fmt::format("tree {} is down until an operator restarts it "
+                                 "(systemctl reload vigild): {}",
+                                 sup.pathString(), sup.failure),
+                     now));
+        }
+      } else {
+        sup.state = SupervisorState::Idle;
+        if (sup.self) {
+          sup.self->state = ChildState::Idle;
+          advance(*sup.parent, now);
+        }
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+// ---- children -----------------------------------------------------------------------
+
+void Engine::startChild(Child& c, TimePoint now) {
+  c.was_up = false;
+  if (c.sup) {
+    c.state = ChildState::Starting;
+    c.sup->window.reset();
+    startSup(*c.sup, now);
+    return;
+  }
+  c.state = ChildState::Starting;
+  if (!c.blocked_on.empty()) {
+    c.deferred = true;  // started when the previous incarnation's stop finishes
+    return;
+  }
+  c.deferred = false;
+  Action a;
+  a.kind = Action::Kind::Start;
+  a.unit = c.unit;
+  a.timeout = c.worker->start_timeout;
+  actions_.push_back(std::move(a));
+  emit(event(EventType::WorkerStarting, c, c.restarts ? "restart" : "start",
+             fmt::format("starting {}", c.unit.name), now));
+}
+
+void Engine::stopChild(Child& c, TimePoint now) {
+  cancelTimer(c.timer);
+  if (c.sup) {
+    c.state = ChildState::Stopping;
+    stopSup(*c.sup, kStopDirected, now);
+    return;
+  }
+  if (c.deferred) {
+    c.deferred = false;
+    c.state = ChildState::Idle;
+    return;
+  }
+  c.state = ChildState::Stopping;
+  Action a;
+  a.kind = Action::Kind::Stop;
+  a.unit.name = c.unit.name;
+  a.timeout = c.worker->stop.timeout + kStopJobMargin;
+  actions_.push_back(std::move(a));
+  emit(event(EventType::WorkerStopping, c, "strategy", fmt::format("stopping {}", c.unit.name),
+             now));
+}
+
+void Engine::childReady(Child& c, TimePoint now) {
+  c.state = ChildState::Running;
+  c.started_at = now;
+  c.was_up = true;
+  if (!c.sup) {
+    emit(event(EventType::WorkerStarted, c, "started",
+               c.worker->notify ? "up (READY=1 received)" : "up (process started)", now));
+  }
+  advance(*c.owner, now);
+}
+
+void Engine::failSup(Sup& sup, const std::string& why, TimePoint now) {
+  sup.failure = why;
+  stopSup(sup, kStopFailure, now);
+}
+
+void Engine::childEnded(Child& c, const ExitInfo& info, TimePoint now) {
+  Sup& sup = *c.owner;
+  c.last_exit = info;
+  c.state = ChildState::Idle;
+  sup.root().first_pass_done = true;
+  if (sup.state == SupervisorState::Stopping || sup.state == SupervisorState::Failed ||
+      sup.state == SupervisorState::Idle) {
+    advance(sup, now);
+    return;
+  }
+
+  const bool restart = c.restart() == RestartPolicy::Permanent ||
+                       (c.restart() == RestartPolicy::Transient && info.abnormal());
+  if (!restart) {
+    c.state = ChildState::Finished;
+    emit(event(EventType::WorkerNotRestarted, c, toString(c.restart()),
+               fmt::format("not restarted: restart is {}{}", toString(c.restart()),
+                           c.restart() == RestartPolicy::Transient ? " and the exit was clean"
+                                                                   : ""),
+               now));
+    advance(sup, now);
+    return;
+  }
+
+  if (sup.window.record(now)) {
+    const std::string why =
+        fmt::format("{} restarts within {}s exceed intensity {} (last: {} {})",
+                    sup.window.count(now), sup.window.spec().period.count() / 1000000,
+                    sup.window.spec().max_restarts,
+                    c.sup ? c.sup->pathString() : c.unit.name, info.description);
+    Event e = event(EventType::IntensityExceeded, sup, "intensity", why, now);
+    e.restarts = sup.window.count(now);
+    emit(std::move(e));
+    failSup(sup, why, now);
+    return;
+  }
+
+  // Only an incarnation that came up and stayed up long enough resets the backoff; a
+  // child that keeps failing to start keeps backing off further.
+  if (c.was_up && Backoff::wasStable(c.backoff(), c.started_at, now)) c.failures = 0;
+  c.failures++;
+  c.restarts++;
+  std::uniform_real_distribution<double> u01(0.0, 1.0);
+  const Usec delay = Backoff::delay(c.backoff(), c.failures, u01(rng_));
+
+  switch (sup.spec->strategy) {
+    case Strategy::OneForOne: {
+      c.state = ChildState::Waiting;
+      c.timer = armTimer(now + delay);
+      c.timer_deadline = now + delay;
+      timers_[c.timer] = {&c, nullptr};
+      Event e = event(EventType::RestartScheduled, c, info.reason,
+                      fmt::format("restarting in {}ms (failure {} in a row, {} of {} restarts "
+                                  "allowed in {}s)",
+                                  delay.count() / 1000, c.failures, sup.window.count(now),
+                                  sup.window.spec().max_restarts,
+                                  sup.window.spec().period.count() / 1000000),
+                      now);
+      e.delay = delay;
+      e.restarts = sup.window.count(now);
+      emit(std::move(e));
+      break;
+    }
+    case Strategy::OneForAll:
+    case Strategy::RestForOne: {
+      const bool all = sup.spec->strategy == Strategy::OneForAll;
+      const std::size_t n = sup.children.size();
+      const std::size_t stop_from = all ? 0 : c.index + 1;
+      const std::size_t start_from = all ? 0 : c.index;
+      std::string siblings;
+      for (std::size_t i = stop_from; i < n; ++i) {
+        if (i == c.index) continue;
+        const Child& s = *sup.children[i];
+        siblings += (siblings.empty() ? "" : ", ") +
+                    (s.sup ? s.sup->pathString() : s.unit.name);
+      }
+      if (sup.delay_timer) cancelTimer(sup.delay_timer);
+      sup.state = SupervisorState::Restarting;
+      sup.current.reset();
+      sup.plan.clear();
+      if (stop_from < n) sup.plan = stopSteps(sup, stop_from, n - 1);
+      sup.plan.push_back(Step{Step::Kind::Delay, 0, 0, delay, false});
+      for (auto& s : startSteps(sup, start_from, n - 1)) sup.plan.push_back(s);
+      Event e = event(EventType::StrategyApplied, c, toString(sup.spec->strategy),
+                      fmt::format("{}: restarting {}{}{} in {}ms", toString(sup.spec->strategy),
+                                  c.sup ? c.sup->pathString() : c.unit.name,
+                                  siblings.empty() ? "" : " and siblings ", siblings,
+                                  delay.count() / 1000),
+                      now);
+      e.delay = delay;
+      e.restarts = sup.window.count(now);
+      emit(std::move(e));
+      advance(sup, now);
+      break;
+    }
+  }
+}
+
+// ---- inputs -------------------------------------------------------------------------
+
+void Engine::onStartResult(const std::string& unit, bool ok, const std::string& error,
+                           const UnitOutcome& outcome, bool exited, TimePoint now) {
+  auto it = units_.find(unit);
+  if (it == units_.end()) return;
+  Child& c = *it->second;
+  if (c.state != ChildState::Starting || c.deferred) return;
+  if (ok && !exited) {
+    childReady(c, now);
+    return;
+  }
+  ExitInfo info;
+  if (outcome.exec_main_code != 0 || (!outcome.result.empty() && outcome.result != "success")) {
+    info = classifyExit(outcome);
+  } else if (ok) {
+    info = classifyExit(outcome);
+  } else {
+    info.kind = ExitKind::Unknown;
+    info.reason = "start-failed";
+    info.description = error;
+  }
+  if (!ok && !error.empty() && info.description != error)
+    info.description += fmt::format(" ({})", error);
+  Event e = event(ok ? EventType::WorkerExited : EventType::WorkerStartFailed, c, info.reason,
+                  ok ? fmt::format("{} right after starting", info.description)
+                     : fmt::format("failed to start: {}", info.description),
+                  now);
+  e.exit_status = info.status;
+  emit(std::move(e));
+  childEnded(c, info, now);
+}
+
+void Engine::onStopResult(const std::string& unit, bool ok, const std::string& error,
+                          TimePoint now) {
+  auto g = graveyard_.find(unit);
+  if (g != graveyard_.end()) {
+    graveyard_.erase(g);
+    Event e;
+    e.at = now;
+    e.type = EventType::WorkerStopped;
+    e.unit = unit;
+    e.reason = ok ? "stopped" : "stop-failed";
+    e.message = ok ? "stopped" : fmt::format("stop failed: {}", error);
+    emit(std::move(e));
+    auto it = units_.find(unit);
+    if (it != units_.end() && it->second->blocked_on == unit) {
+      Child& c = *it->second;
+      c.blocked_on.clear();
+      if (c.state == ChildState::Starting && c.deferred) startChild(c, now);
+    }
+    return;
+  }
+  auto it = units_.find(unit);
+  if (it == units_.end()) return;
+  Child& c = *it->second;
+  if (c.state != ChildState::Stopping) return;
+  Sup& sup = *c.owner;
+  const bool temporary_by_strategy =
+      c.restart() == RestartPolicy::Temporary && sup.state == SupervisorState::Restarting;
+  c.state = temporary_by_strategy ? ChildState::Finished : ChildState::Idle;
+  emit(event(EventType::WorkerStopped, c, ok ? "stopped" : "stop-failed",
+             ok ? "stopped" : fmt::format("stop failed: {}", error), now));
+  advance(sup, now);
+}
+
+void Engine::onUnitExit(const std::string& unit, const UnitOutcome& outcome, TimePoint now) {
+  auto it = units_.find(unit);
+  if (it == units_.end()) return;
+  Child& c = *it->second;
+  if (c.state != ChildState::Running) return;
+  const ExitInfo info = classifyExit(outcome);
+  Event e = event(EventType::WorkerExited, c, info.reason, info.description, now);
+  e.exit_status = info.status;
+  emit(std::move(e));
+  childEnded(c, info, now);
+}
+
+void Engine::onTimer(std::uint64_t id, TimePoint now) {
+  auto it = timers_.find(id);
+  if (it == timers_.end()) return;  // cancelled
+  auto [child, sup] = it->second;
+  timers_.erase(it);
+  if (child) {
+    child->timer = 0;
+    if (child->state != ChildState::Waiting) return;
+    child->state = ChildState::Idle;
+    startChild(*child, now);
+  } else if (sup) {
+    sup->delay_timer = 0;
+    if (sup->current && sup->current->kind == Step::Kind::Delay) {
+      sup->current->fired = true;
+      advance(*sup, now);
+    }
+  }
+}
+
+// ---- timers, events, views -------------------------------------------------------------
+
+std::uint64_t Engine::armTimer(TimePoint deadline) {
+  const std::uint64_t id = next_timer_++;
+  Action a;
+  a.kind = Action::Kind::ArmTimer;
+  a.timer = id;
+  a.deadline = deadline;
+  actions_.push_back(std::move(a));
+  return id;
+}
+
+void Engine::cancelTimer(std::uint64_t& id) {
+  if (id) timers_.erase(id);
+  id = 0;
+}
+
+void Engine::cancelTimers(Sup& sup) {
+  cancelTimer(sup.delay_timer);
+  for (auto& c : sup.children) {
+    cancelTimer(c->timer);
+    if (c->sup) cancelTimers(*c->sup);
+  }
+}
+
+Event Engine::event(EventType type, const Sup& sup, std::string reason, std::string message,
+                    TimePoint now) const {
+  Event e;
+  e.at = now;
+  e.type = type;
+  e.tree = sup.path.empty() ? "" : sup.path.front();
+  e.supervisor = sup.pathString();
+  e.reason = std::move(reason);
+  e.message = std::move(message);
+  return e;
+}
+
+Event Engine::event(EventType type, const Child& c, std::string reason, std::string message,
+                    TimePoint now) const {
+  if (c.sup) return event(type, *c.sup, std::move(reason), std::move(message), now);
+  Event e = event(type, *c.owner, std::move(reason), std::move(message), now);
+  e.worker = displayName(c.owner->path, c.worker->name, c.instance);
+  e.unit = c.unit.name;
+  return e;
+}
+
+std::vector<Action> Engine::takeActions() { return std::exchange(actions_, {}); }
+std::vector<Event> Engine::takeEvents() { return std::exchange(events_, {}); }
+
+bool Engine::initialStartComplete() const {
+  return std::all_of(roots_.begin(), roots_.end(), [](const auto& r) {
+    return r->first_pass_done || r->state == SupervisorState::Failed;
+  });
+}
+
+std::set<std::string> Engine::liveUnits() const {
+  std::set<std::string> out;
+  for (const auto& [name, c] : units_) {
+    if (c->live() && !c->deferred) out.insert(name);
+  }
+  for (const auto& [name, c] : graveyard_) out.insert(name);
+  return out;
+}
+
+std::vector<WorkerStatus> Engine::workers(TimePoint now) const {
+  (void)now;
+  std::vector<WorkerStatus> out;
+  std::vector<const Sup*> stack;
+  for (auto it = roots_.rbegin(); it != roots_.rend(); ++it) stack.push_back(it->get());
+  while (!stack.empty()) {
+    const Sup* s = stack.back();
+    stack.pop_back();
+    for (auto it = s->children.rbegin(); it != s->children.rend(); ++it) {
+      if ((*it)->sup) stack.push_back((*it)->sup.get());
+    }
+    for (const auto& c : s->children) {
+      if (c->sup) continue;
+      WorkerStatus w;
+      w.tree = s->path.front();
+      w.supervisor = s->pathString();
+      w.worker = displayName(s->path, c->worker->name, c->instance);
+      w.unit = c->unit.name;
+      w.state = c->state;
+      w.restarts = c->restarts;
+      w.failures = c->failures;
+      if (c->last_exit) {
+        w.last_exit = c->last_exit->description;
+        w.last_exit_reason = c->last_exit->reason;
+      }
+      if (c->state == ChildState::Running) w.since = c->started_at;
+      if (c->state == ChildState::Waiting) w.next_restart = c->timer_deadline;
+      out.push_back(std::move(w));
+    }
+  }
+  return out;
+}
+
+std::vector<SupervisorStatus> Engine::supervisors(TimePoint now) {
+  std::vector<SupervisorStatus> out;
+  std::vector<Sup*> stack;
+  for (auto it = roots_.rbegin(); it != roots_.rend(); ++it) stack.push_back(it->get());
+  while (!stack.empty()) {
+    Sup* s = stack.back();
+    stack.pop_back();
+    SupervisorStatus st;
+    st.tree = s->path.front();
+    st.path = s->pathString();
+    st.state = s->state;
+    st.strategy = toString(s->spec->strategy);
+    st.restarts_in_window = s->window.count(now);
+    st.intensity = s->window.spec();
+    st.failure = s->failure;
+    out.push_back(std::move(st));
+    for (auto it = s->children.rbegin(); it != s->children.rend(); ++it) {
+      if ((*it)->sup) stack.push_back((*it)->sup.get());
+    }
+  }
+  return out;
+}
+
+namespace {
+void collectWorkers(Engine::Sup& sup, std::map<std::string, Engine::Child*>& out) {
+  // Engine::Sup is complete in this translation unit.
+  for (auto& c : sup.children) {
+    if (c->sup) {
+      collectWorkers(*c->sup, out);
+    } else {
+      out[c->unit.name] = c.get();
+    }
+  }
+}
+}  // namespace
+
+}  // namespace vigil::core

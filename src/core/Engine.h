@@ -1,0 +1,159 @@
+#pragma once
+// The supervision engine: OTP supervision trees over systemd units, as a pure state
+// machine. It never performs I/O: callers feed it facts (configuration, job results,
+// unit exits, timer expiries, each with the current monotonic time) and collect the
+// Actions it wants performed and the Events that explain its decisions.
+//
+// Contracts:
+// - Every Start action is answered by exactly one onStartResult for that unit, every Stop
+//   action by exactly one onStopResult, every ArmTimer by onTimer (unless cancelled:
+//   a cancelled timer's onTimer is ignored).
+// - Only one incarnation of a unit name is live at a time: a unit being replaced is
+//   stopped before its successor starts.
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/Event.h"
+#include "core/ExitInfo.h"
+#include "core/IntensityWindow.h"
+#include "core/Spec.h"
+#include "core/Time.h"
+#include "core/UnitSpec.h"
+
+namespace vigil::core {
+
+struct Action {
+  enum class Kind { Start, Stop, ArmTimer };
+  Kind kind = Kind::Start;
+  UnitSpec unit;           // Start: the full spec; Stop: only unit.name is meaningful
+  Usec timeout{0};         // Start: start_timeout; Stop: stop timeout + margin
+  std::uint64_t timer = 0; // ArmTimer
+  TimePoint deadline{0};   // ArmTimer
+};
+
+// A unit found at startup whose name has our prefix.
+struct ExistingUnit {
+  std::string name;
+  std::string fingerprint;  // VIGIL_SPEC from LogExtraFields; empty if unknown
+  bool active = false;      // active, activating or reloading
+};
+
+enum class ChildState { Idle, Starting, Running, Stopping, Waiting, Finished };
+enum class SupervisorState { Idle, Starting, Running, Restarting, Stopping, Failed };
+const char* toString(ChildState state);
+const char* toString(SupervisorState state);
+
+struct WorkerStatus {
+  std::string tree, supervisor, worker, unit;
+  ChildState state = ChildState::Idle;
+  unsigned restarts = 0;        // restarts since vigild started (or since the worker appeared)
+  unsigned failures = 0;        // consecutive failures (backoff exponent)
+  std::string last_exit;        // description of the last exit, if any
+  std::string last_exit_reason; // reason tag of the last exit
+  std::optional<TimePoint> since;        // when it entered Running
+  std::optional<TimePoint> next_restart; // Waiting: when the backoff ends
+};
+
+struct SupervisorStatus {
+  std::string tree, path;
+  SupervisorState state = SupervisorState::Idle;
+  std::string strategy;
+  unsigned restarts_in_window = 0;
+  IntensitySpec intensity;
+  std::string failure;  // why it failed, when Failed
+};
+
+class Engine {
+ public:
+  explicit Engine(std::uint64_t seed = std::random_device{}());
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // First configuration: adopt matching running units, stop stale ones, start the rest.
+  void start(const Config& config, const std::vector<ExistingUnit>& existing, TimePoint now);
+  // A new configuration: unchanged workers are untouched, changed ones are replaced,
+  // removed ones stopped, new ones started. Failed root trees are started afresh.
+  void reload(const Config& config, TimePoint now);
+
+  // Job results and unit observations from systemd.
+  // `outcome` is the unit's state when the job finished; `exited` is true if the unit
+  // was already inactive/failed at that point (a process that died instantly).
+  void onStartResult(const std::string& unit, bool ok, const std::string& error,
+                     const UnitOutcome& outcome, bool exited, TimePoint now);
+  void onStopResult(const std::string& unit, bool ok, const std::string& error, TimePoint now);
+  // The unit went from running to inactive/failed.
+  void onUnitExit(const std::string& unit, const UnitOutcome& outcome, TimePoint now);
+  void onTimer(std::uint64_t timer, TimePoint now);
+
+  std::vector<Action> takeActions();
+  std::vector<Event> takeEvents();
+
+  // True once every tree has either come up, failed, or seen a failure in its first
+  // start: the point at which vigild reports READY=1.
+  bool initialStartComplete() const;
+  // Units vigil currently owns (running, starting or stopping).
+  std::set<std::string> liveUnits() const;
+  std::vector<WorkerStatus> workers(TimePoint now) const;
+  std::vector<SupervisorStatus> supervisors(TimePoint now);
+
+  struct Child;
+  struct Sup;
+
+ private:
+  struct Step;
+
+  std::unique_ptr<Sup> buildSup(std::shared_ptr<const SupervisorSpec> spec, SupervisorPath path,
+                                Sup* parent);
+  void index(Sup& sup);
+  void unindex(Sup& sup);
+  void adoptOrReplace(Sup& sup, const std::map<std::string, ExistingUnit>& existing,
+                      std::set<std::string>& claimed, TimePoint now);
+  // Moves `unit` to the graveyard: it is stopped for good (Stop action unless one is in
+  // flight already) and any successor waits for that stop.
+  void bury(const std::string& unit, Usec timeout, bool send_stop);
+
+  void startSup(Sup& sup, TimePoint now);
+  void stopSup(Sup& sup, int reason, TimePoint now);
+  void advance(Sup& sup, TimePoint now);
+  void execute(Sup& sup, Step& step, TimePoint now);
+  bool stepComplete(const Sup& sup, const Step& step) const;
+  void planDone(Sup& sup, TimePoint now);
+  std::deque<Step> startSteps(const Sup& sup, std::size_t first, std::size_t last) const;
+  std::deque<Step> stopSteps(const Sup& sup, std::size_t first, std::size_t last) const;
+
+  void startChild(Child& child, TimePoint now);
+  void stopChild(Child& child, TimePoint now);
+  void childEnded(Child& child, const ExitInfo& info, TimePoint now);
+  void failSup(Sup& sup, const std::string& why, TimePoint now);
+  void childReady(Child& child, TimePoint now);
+
+  std::uint64_t armTimer(TimePoint deadline);
+  void cancelTimer(std::uint64_t& id);
+  void cancelTimers(Sup& sup);
+
+  Event event(EventType type, const Sup& sup, std::string reason, std::string message,
+              TimePoint now) const;
+  Event event(EventType type, const Child& child, std::string reason, std::string message,
+              TimePoint now) const;
+  void emit(Event e) { events_.push_back(std::move(e)); }
+
+  std::mt19937_64 rng_;
+  std::vector<std::unique_ptr<Sup>> roots_;
+  std::map<std::string, Child*> units_;                       // live unit name -> child
+  std::map<std::string, std::unique_ptr<Child>> graveyard_;   // units being stopped for good
+  std::map<std::uint64_t, std::pair<Child*, Sup*>> timers_;   // timer id -> target
+  std::uint64_t next_timer_ = 1;
+  std::vector<Action> actions_;
+  std::vector<Event> events_;
+};
+
+}  // namespace vigil::core

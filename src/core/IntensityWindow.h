@@ -1,0 +1,31 @@
+#pragma once
+// OTP restart intensity: at most max_restarts restarts within any sliding window of
+// `period`. record() adds a restart at `now` and reports whether the limit is exceeded
+// (i.e. this is restart number max_restarts + 1 inside the window).
+
+#include <deque>
+
+#include "core/Spec.h"
+#include "core/Time.h"
+
+namespace vigil::core {
+
+class IntensityWindow {
+ public:
+  explicit IntensityWindow(IntensitySpec spec = {}) : spec_(spec) {}
+
+  // Returns true when the restart at `now` exceeds the intensity.
+  bool record(TimePoint now);
+  // Restarts currently inside the window ending at `now`.
+  unsigned count(TimePoint now);
+  void reset() { restarts_.clear(); }
+  const IntensitySpec& spec() const { return spec_; }
+  void setSpec(IntensitySpec spec) { spec_ = spec; }
+
+ private:
+  void expire(TimePoint now);
+  IntensitySpec spec_;
+  std::deque<TimePoint> restarts_;
+};
+
+}  // namespace vigil::core

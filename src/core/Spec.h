@@ -1,0 +1,111 @@
+#pragma once
+// The validated, immutable description of what vigil supervises. Produced by
+// config::ConfigLoader, consumed by the pure core. Plain values only: no I/O.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace vigil::core {
+
+using Usec = std::chrono::microseconds;
+
+// Where a value came from, for messages that point an operator at the file.
+struct SourceLocation {
+  std::string file;
+  int line = 0;    // 1-based; 0 = unknown (e.g. a built-in default)
+  int column = 0;  // 1-based
+};
+
+enum class RestartPolicy { Permanent, Transient, Temporary };
+enum class Strategy { OneForOne, OneForAll, RestForOne };
+
+const char* toString(RestartPolicy policy);
+const char* toString(Strategy strategy);
+
+// Resource limits; an unset optional means "not configured" (systemd's default).
+// kUnlimited (UINT64_MAX) is an explicit "infinity", as systemd encodes it on the bus.
+inline constexpr std::uint64_t kUnlimited = UINT64_MAX;
+struct Limits {
+  std::optional<std::uint64_t> memory_max;   // bytes
+  std::optional<std::uint64_t> memory_high;  // bytes
+  std::optional<std::uint32_t> cpu_quota;    // percent of one CPU (150 = 1.5 CPUs)
+  std::optional<std::uint64_t> cpu_weight;   // 1..10000
+  std::optional<std::uint64_t> tasks_max;    // >= 1, or kUnlimited
+  std::optional<std::uint64_t> io_weight;    // 1..10000
+  bool operator==(const Limits&) const = default;
+};
+
+struct BackoffSpec {
+  Usec initial{std::chrono::seconds(1)};
+  Usec max{std::chrono::seconds(60)};
+  double multiplier = 2.0;
+  double jitter = 0.2;  // fraction in [0, 1]: a delay d becomes uniform in [d, d * (1 + jitter)]
+  Usec reset_after{std::chrono::seconds(60)};  // up this long => the next failure starts over
+  bool operator==(const BackoffSpec&) const = default;
+};
+
+struct StopSpec {
+  int signal = 15;                              // SIGTERM
+  Usec timeout{std::chrono::seconds(10)};       // then SIGKILL; 0 = kill at once (brutal_kill)
+  bool operator==(const StopSpec&) const = default;
+};
+
+struct IntensitySpec {
+  unsigned max_restarts = 1;                    // OTP default: 1 restart ...
+  Usec period{std::chrono::seconds(5)};         // ... in 5 seconds
+  bool operator==(const IntensitySpec&) const = default;
+};
+
+struct WorkerSpec {
+  std::string name;                             // as written in the config
+  std::vector<std::string> command;             // argv; command[0] is an absolute path
+  std::vector<std::pair<std::string, std::string>> environment;
+  std::string working_directory;                // empty = systemd default
+  std::string user;                             // empty = root
+  std::string group;
+  Limits limits;
+  RestartPolicy restart = RestartPolicy::Permanent;
+  BackoffSpec backoff;
+  StopSpec stop;
+  bool notify = false;                          // Type=notify: up only after READY=1
+  std::optional<Usec> watchdog;                 // WatchdogSec
+  unsigned instances = 1;                       // > 1: name@1 .. name@N
+  Usec start_timeout{std::chrono::seconds(90)}; // how long a start job may take
+  SourceLocation where;
+
+  // Equality of everything that shapes the unit; `where` is excluded so that moving a
+  // worker within the file does not restart it.
+  bool sameUnitAs(const WorkerSpec& other) const;
+};
+
+struct SupervisorSpec;
+
+// A child of a supervisor is either a worker or a nested supervisor.
+struct ChildSpec {
+  std::shared_ptr<const WorkerSpec> worker;          // exactly one of these is set
+  std::shared_ptr<const SupervisorSpec> supervisor;
+  const std::string& name() const;
+};
+
+struct SupervisorSpec {
+  std::string name;
+  Strategy strategy = Strategy::OneForOne;
+  IntensitySpec intensity;
+  Limits limits;                                // budget of the supervisor's slice
+  std::vector<ChildSpec> children;
+  SourceLocation where;
+};
+
+struct Config {
+  std::string tier;                             // "tier_1" | "tier_2" | "tier_3"
+  std::string log_level = "info";               // trace|debug|info|warn|error
+  std::vector<SupervisorSpec> trees;            // each tree is a root supervisor
+  std::string source_file;
+};
+
+}  // namespace vigil::core

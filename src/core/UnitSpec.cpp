@@ -1,0 +1,115 @@
+#include "core/UnitSpec.h"
+
+#include <fmt/format.h>
+
+#include "core/UnitName.h"
+
+namespace vigil::core {
+
+namespace {
+
+std::string joinEscaped(const SupervisorPath& path) {
+  std::string out;
+  for (const auto& part : path) {
+    if (!out.empty()) out += '-';
+    out += escapeUnitNameComponent(part);
+  }
+  return out;
+}
+
+// Canonical serialisation for the fingerprint: length-prefixed fields, so that
+// ("ab","c") and ("a","bc") differ.
+class Digest {
+ public:
+  void add(std::string_view s) {
+    addRaw(std::to_string(s.size()));
+    addRaw(":");
+    addRaw(s);
+  }
+  void add(std::uint64_t v) { add(std::to_string(v)); }
+  void add(const std::optional<std::uint64_t>& v) { add(v ? std::to_string(*v) : "-"); }
+  std::string hex() const { return fmt::format("{:016x}", hash_); }
+
+ private:
+  void addRaw(std::string_view s) {
+    for (unsigned char c : s) {
+      hash_ ^= c;
+      hash_ *= 0x100000001b3ULL;
+    }
+  }
+  std::uint64_t hash_ = 0xcbf29ce484222325ULL;
+};
+
+}  // namespace
+
+std::string sliceName(const SupervisorPath& path) {
+  return fmt::format("{}{}.slice", kUnitPrefix, joinEscaped(path));
+}
+
+std::string serviceName(const SupervisorPath& path, const std::string& worker, unsigned instance) {
+  std::string base = fmt::format("{}{}-{}", kUnitPrefix, joinEscaped(path),
+                                 escapeUnitNameComponent(worker));
+  if (instance > 0) base += fmt::format("@{}", instance);
+  return base + ".service";
+}
+
+std::string displayName(const SupervisorPath& path, const std::string& worker, unsigned instance) {
+  std::string out;
+  for (const auto& part : path) out += part + "/";
+  out += worker;
+  if (instance > 0) out += fmt::format("@{}", instance);
+  return out;
+}
+
+UnitSpec buildUnitSpec(const WorkerSpec& w, const SupervisorPath& path, unsigned instance) {
+  UnitSpec u;
+  u.name = serviceName(path, w.name, instance);
+  u.slice = sliceName(path);
+  u.description = fmt::format("vigil worker {}", displayName(path, w.name, instance));
+  u.argv = w.command;
+  for (const auto& [k, v] : w.environment) u.environment.push_back(k + "=" + v);
+  if (instance > 0) u.environment.push_back(fmt::format("VIGIL_INSTANCE={}", instance));
+  u.working_directory = w.working_directory;
+  u.user = w.user;
+  u.group = w.group;
+  u.limits = w.limits;
+  u.kill_signal = w.stop.signal;
+  u.timeout_stop = w.stop.timeout;
+  u.notify = w.notify;
+  u.watchdog = w.watchdog;
+  u.fingerprint = fingerprintOf(u);
+  std::string tree = path.empty() ? std::string() : path.front();
+  std::string supervisor;
+  for (const auto& part : path) supervisor += (supervisor.empty() ? "" : "/") + part;
+  u.log_fields = {{"VIGIL_TREE", tree},
+                  {"VIGIL_SUPERVISOR", supervisor},
+                  {"VIGIL_WORKER", displayName(path, w.name, instance)},
+                  {"VIGIL_SPEC", u.fingerprint}};
+  return u;
+}
+
+std::string fingerprintOf(const UnitSpec& u) {
+  Digest d;
+  d.add(u.name);
+  d.add(u.slice);
+  d.add(u.argv.size());
+  for (const auto& a : u.argv) d.add(a);
+  d.add(u.environment.size());
+  for (const auto& e : u.environment) d.add(e);
+  d.add(u.working_directory);
+  d.add(u.user);
+  d.add(u.group);
+  d.add(u.limits.memory_max);
+  d.add(u.limits.memory_high);
+  d.add(u.limits.cpu_quota ? std::optional<std::uint64_t>(*u.limits.cpu_quota) : std::nullopt);
+  d.add(u.limits.cpu_weight);
+  d.add(u.limits.tasks_max);
+  d.add(u.limits.io_weight);
+  d.add(static_cast<std::uint64_t>(u.kill_signal));
+  d.add(static_cast<std::uint64_t>(u.timeout_stop.count()));
+  d.add(u.notify ? 1 : 0);
+  d.add(u.watchdog ? std::optional<std::uint64_t>(u.watchdog->count()) : std::nullopt);
+  return d.hex();
+}
+
+}  // namespace vigil::core

@@ -1,0 +1,56 @@
+#pragma once
+// What one worker incarnation looks like as a transient systemd service: a plain value
+// the systemd adapter turns into StartTransientUnit properties. Also the naming scheme
+// that lets vigild find its units again after a restart.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/Spec.h"
+
+namespace vigil::core {
+
+// Path of a supervisor from its tree root: {"ingest"} or {"ingest", "parsers"}.
+using SupervisorPath = std::vector<std::string>;
+
+inline constexpr const char* kUnitPrefix = "vigil-";
+inline constexpr const char* kRootSlice = "vigil.slice";
+
+// vigil-ingest.slice, vigil-ingest-parsers.slice: a dash means hierarchy to systemd, so
+// each component is unit-name escaped and never contains a raw dash.
+std::string sliceName(const SupervisorPath& path);
+// vigil-ingest-parsers-csv.service, or vigil-web-api@3.service for instance 3.
+std::string serviceName(const SupervisorPath& path, const std::string& worker, unsigned instance);
+// "ingest/parsers/csv" or "web/api@3": how events and humans name a worker.
+std::string displayName(const SupervisorPath& path, const std::string& worker, unsigned instance);
+
+struct UnitSpec {
+  std::string name;         // vigil-web-api.service
+  std::string slice;        // vigil-web.slice
+  std::string description;  // "vigil worker web/api"
+  std::vector<std::string> argv;         // argv[0] is the executable's absolute path
+  std::vector<std::string> environment;  // "NAME=value"
+  std::string working_directory;
+  std::string user;
+  std::string group;
+  Limits limits;
+  int kill_signal = 15;
+  Usec timeout_stop{0};
+  bool notify = false;
+  std::optional<Usec> watchdog;
+  // LogExtraFields: tag every journal line of the worker (VIGIL_TREE, VIGIL_WORKER, ...).
+  // VIGIL_SPEC carries the fingerprint, read back on re-adoption.
+  std::vector<std::pair<std::string, std::string>> log_fields;
+  std::string fingerprint;  // hex digest of everything above except log_fields
+};
+
+// instance: 0 when the worker has a single instance, else 1..N.
+UnitSpec buildUnitSpec(const WorkerSpec& worker, const SupervisorPath& path, unsigned instance);
+
+// Stable 64-bit FNV-1a digest (16 hex chars) of the unit-shaping fields of `spec`.
+std::string fingerprintOf(const UnitSpec& spec);
+
+}  // namespace vigil::core

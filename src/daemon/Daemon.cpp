@@ -1,0 +1,354 @@
+#include "daemon/Daemon.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <systemd/sd-daemon.h>
+
+#include "config/ConfigLoader.h"
+#include "daemon/StateFile.h"
+#include "util/BuildInfo.h"
+
+namespace vigil::daemon {
+
+namespace {
+// Coalesce state-file writes: at most one per this interval while things change.
+constexpr std::uint64_t kStateWriteDelayUsec = 200000;
+// Refresh the state file (cgroup figures) at least this often when idle.
+constexpr std::uint64_t kStateRefreshUsec = 5000000;
+
+std::string joinErrors(const config::ConfigErrors& errors) {
+  std::string out;
+  for (const auto& e : errors) out += (out.empty() ? "" : "\n") + e.format();
+  return out;
+}
+}  // namespace
+
+Daemon::Daemon(DaemonOptions options, sd_event* event, systemd::SystemdClient& client)
+    : options_(std::move(options)),
+      event_(event),
+      client_(client),
+      log_(options_.log_to_journal, options_.log_to_stderr),
+      cgroups_(options_.cgroup_root) {
+  client_.setExitObserver([this](const systemd::UnitState& st) {
+    engine_.onUnitExit(st.name, st.outcome, now());
+    drain();
+  });
+}
+
+Daemon::~Daemon() {
+  for (auto& [id, src] : timers_) sd_event_source_disable_unref(src);
+  if (state_timer_) sd_event_source_disable_unref(state_timer_);
+  if (watchdog_timer_) sd_event_source_disable_unref(watchdog_timer_);
+}
+
+core::TimePoint Daemon::now() const {
+  std::uint64_t usec = 0;
+  if (sd_event_now(event_, CLOCK_MONOTONIC, &usec) < 0) {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    usec = static_cast<std::uint64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+  }
+  return core::TimePoint(static_cast<std::int64_t>(usec));
+}
+
+void Daemon::notify(const std::string& text) {
+  if (options_.notify) sd_notify(0, text.c_str());
+}
+
+util::Result<core::Config> Daemon::loadConfig() {
+  config::LoadOptions lo;
+  lo.tier_dirs = options_.tier_dirs;
+  lo.tier_override = options_.tier_override;
+  auto loaded = config::loadConfig(options_.config_file, lo);
+  if (!loaded) return util::fail(joinErrors(loaded.error()));
+  return std::move(*loaded);
+}
+
+util::Result<void> Daemon::start() {
+  auto cfg = loadConfig();
+  if (!cfg) {
+    log_.configRejected(options_.config_file.string(), cfg.error().message(), now());
+    notify(fmt::format("STATUS=configuration invalid: {}",
+                       cfg.error().message().substr(0, cfg.error().message().find('\n'))));
+    return tl::unexpected(cfg.error());
+  }
+  config_ = std::move(*cfg);
+  notify(fmt::format("STATUS=adopting existing workers, then starting {} tree(s)",
+                     config_->trees.size()));
+  armWatchdog();
+  client_.listManagedUnits([this](util::Result<std::vector<core::ExistingUnit>> units) {
+    if (!units) {
+      // Without the list we could start duplicates of running workers: give up, and let
+      // systemd restart vigild.
+      log_.configRejected(options_.config_file.string(),
+                          "cannot list existing units: " + units.error().message(), now());
+      notify("STATUS=cannot list existing units: " + units.error().message());
+      sd_event_exit(event_, 1);
+      return;
+    }
+    started_ = true;
+    engine_.start(*config_, *units, now());
+    drain();
+  });
+  return {};
+}
+
+util::Result<void> Daemon::reload() {
+  notify("RELOADING=1");
+  auto cfg = loadConfig();
+  if (!cfg) {
+    log_.configRejected(options_.config_file.string(), cfg.error().message(), now());
+    const std::string& msg = cfg.error().message();
+    notify(fmt::format("READY=1\nSTATUS=reload failed, previous configuration kept: {}",
+                       msg.substr(0, msg.find('\n'))));
+    last_status_.clear();
+    return tl::unexpected(cfg.error());
+  }
+  config_ = std::move(*cfg);
+  if (started_) {
+    engine_.reload(*config_, now());
+    drain();
+  }
+  notify("READY=1");
+  last_status_.clear();
+  updateStatus();
+  return {};
+}
+
+void Daemon::shutdown() {
+  stopping_ = true;
+  notify("STOPPING=1\nSTATUS=stopping; workers keep running and will be re-adopted");
+  writeState();
+}
+
+void Daemon::drain() {
+  // Callbacks from the client never run inside perform(), but a drain can still be
+  // requested while one is in progress (e.g. from a synchronous fake); the outer loop
+  // then picks up the new actions.
+  if (draining_) return;
+  draining_ = true;
+  for (;;) {
+    auto events = engine_.takeEvents();
+    for (const auto& e : events) log_.record(e);
+    auto actions = engine_.takeActions();
+    if (actions.empty() && events.empty()) break;
+    for (auto& a : actions) perform(std::move(a));
+  }
+  draining_ = false;
+  if (!ready_ && started_ && engine_.initialStartComplete()) {
+    ready_ = true;
+    notify("READY=1");
+  }
+  updateStatus();
+  scheduleStateWrite();
+}
+
+void Daemon::perform(core::Action a) {
+  switch (a.kind) {
+    case core::Action::Kind::Start: {
+      const std::string name = a.unit.name;
+      const std::string exe = a.unit.argv.empty() ? std::string() : a.unit.argv.front();
+      client_.startService(a.unit, a.timeout, [this, name, exe](const systemd::JobOutcome& o) {
+        std::string error = o.error;
+        // systemd only says "step EXEC failed"; say which file, and why, when we can see it.
+        if (!o.ok && o.unit.outcome.exec_main_status == 203 && !exe.empty() &&
+            access(exe.c_str(), X_OK) != 0) {
+          error += fmt::format("; executable '{}': {}", exe, strerror(errno));
+        }
+        const bool exited = o.ok && !o.unit.active_state.empty() && !o.unit.running();
+        engine_.onStartResult(name, o.ok, error, o.unit.outcome, exited, now());
+        drain();
+      });
+      break;
+    }
+    case core::Action::Kind::Stop: {
+      const std::string name = a.unit.name;
+      client_.stopUnit(name, a.timeout, [this, name](const systemd::JobOutcome& o) {
+        engine_.onStopResult(name, o.ok, o.error, now());
+        drain();
+      });
+      break;
+    }
+    case core::Action::Kind::ArmTimer: {
+      struct Ctx {
+        Daemon* self;
+        std::uint64_t id;
+      };
+      sd_event_source* src = nullptr;
+      const std::uint64_t when = static_cast<std::uint64_t>(std::max<std::int64_t>(
+          a.deadline.count(), 0));
+      int r = sd_event_add_time(
+          event_, &src, CLOCK_MONOTONIC, when, 1000,
+          [](sd_event_source* s, std::uint64_t, void* ud) -> int {
+            auto* ctx = static_cast<Ctx*>(ud);
+            Daemon* self = ctx->self;
+            const std::uint64_t id = ctx->id;
+            self->timers_.erase(id);
+            // sd-event keeps the source alive until this callback returns.
+            sd_event_source_disable_unref(s);
+            self->engine_.onTimer(id, self->now());
+            self->drain();
+            return 0;
+          },
+          new Ctx{this, a.timer});
+      if (r < 0) {
+        // Losing a timer would stall a restart forever; fire it now instead.
+        engine_.onTimer(a.timer, now());
+        break;
+      }
+      sd_event_source_set_destroy_callback(src, [](void* ud) { delete static_cast<Ctx*>(ud); });
+      timers_[a.timer] = src;
+      break;
+    }
+  }
+}
+
+void Daemon::updateStatus() {
+  if (stopping_) return;
+  unsigned running = 0, backoff = 0, other = 0;
+  for (const auto& w : engine_.workers(now())) {
+    if (w.state == core::ChildState::Running) {
+      running++;
+    } else if (w.state == core::ChildState::Waiting) {
+      backoff++;
+    } else {
+      other++;
+    }
+  }
+  unsigned failed = 0;
+  for (const auto& s : engine_.supervisors(now())) {
+    if (s.state == core::SupervisorState::Failed && s.tree == s.path) failed++;
+  }
+  std::string status = fmt::format("{} running, {} in backoff, {} other; {} failed tree(s)",
+                                   running, backoff, other, failed);
+  if (status != last_status_) {
+    notify("STATUS=" + status);
+    last_status_ = status;
+  }
+}
+
+void Daemon::armWatchdog() {
+  if (!options_.notify || sd_watchdog_enabled(0, &watchdog_usec_) <= 0) return;
+  // Ping at half the interval, as sd_watchdog_enabled(3) recommends. The ping comes from
+  // this loop's own timer, so a wedged loop stops pinging and systemd restarts vigild.
+  sd_event_add_time_relative(
+      event_, &watchdog_timer_, CLOCK_MONOTONIC, watchdog_usec_ / 2, 0,
+      [](sd_event_source* s, std::uint64_t, void* ud) -> int {
+        auto* self = static_cast<Daemon*>(ud);
+        sd_notify(0, "WATCHDOG=1");
+        sd_event_source_set_time_relative(s, self->watchdog_usec_ / 2);
+        sd_event_source_set_enabled(s, SD_EVENT_ON);
+        return 0;
+      },
+      this);
+}
+
+void Daemon::scheduleStateWrite() {
+  if (options_.state_file.empty()) return;
+  if (state_timer_) {
+    std::uint64_t next = 0;
+    sd_event_now(event_, CLOCK_MONOTONIC, &next);
+    sd_event_source_set_time(state_timer_, next + kStateWriteDelayUsec);
+    sd_event_source_set_enabled(state_timer_, SD_EVENT_ONESHOT);
+    return;
+  }
+  sd_event_add_time_relative(
+      event_, &state_timer_, CLOCK_MONOTONIC, kStateWriteDelayUsec, 0,
+      [](sd_event_source* s, std::uint64_t, void* ud) -> int {
+        auto* self = static_cast<Daemon*>(ud);
+        self->writeState();
+        sd_event_source_set_time_relative(s, kStateRefreshUsec);
+        sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return 0;
+      },
+      this);
+}
+
+std::string Daemon::stateJson() {
+  using nlohmann::json;
+  const core::TimePoint t = now();
+  json doc;
+  doc["version"] = util::kVersion;
+  doc["pid"] = static_cast<long>(getpid());
+  doc["config"] = options_.config_file.string();
+  doc["tier"] = config_ ? config_->tier : "";
+  doc["ready"] = ready_;
+  doc["monotonic_usec"] = t.count();
+  json trees = json::array();
+  for (const auto& s : engine_.supervisors(t)) {
+    trees.push_back({{"tree", s.tree},
+                     {"supervisor", s.path},
+                     {"state", core::toString(s.state)},
+                     {"strategy", s.strategy},
+                     {"restarts_in_window", s.restarts_in_window},
+                     {"max_restarts", s.intensity.max_restarts},
+                     {"period_usec", s.intensity.period.count()},
+                     {"failure", s.failure}});
+  }
+  doc["supervisors"] = trees;
+  json workers = json::array();
+  for (const auto& w : engine_.workers(t)) {
+    json j = {{"tree", w.tree},
+              {"supervisor", w.supervisor},
+              {"worker", w.worker},
+              {"unit", w.unit},
+              {"state", core::toString(w.state)},
+              {"restarts", w.restarts},
+              {"consecutive_failures", w.failures},
+              {"last_exit", w.last_exit},
+              {"last_exit_reason", w.last_exit_reason}};
+    if (w.since) j["up_usec"] = (t - *w.since).count();
+    if (w.next_restart) j["restart_in_usec"] = (*w.next_restart - t).count();
+    if (auto st = client_.unitState(w.unit)) {
+      j["active_state"] = st->active_state;
+      j["main_pid"] = st->main_pid;
+      if (!st->control_group.empty() && w.state == core::ChildState::Running) {
+        j["cgroup"] = st->control_group;
+        auto stats = cgroups_.read(st->control_group);
+        if (stats && *stats) {
+          const auto& c = **stats;
+          if (c.memory_current) j["memory_current_bytes"] = *c.memory_current;
+          if (c.memory_max) j["memory_max_bytes"] = *c.memory_max;
+          if (c.pids_current) j["tasks_current"] = *c.pids_current;
+          if (c.pids_max) j["tasks_max"] = *c.pids_max;
+          j["cpu_usage_usec"] = c.cpu_usage_usec;
+          j["oom_kills"] = c.memory_events_oom_kill;
+        }
+      }
+    }
+    workers.push_back(std::move(j));
+  }
+  doc["workers"] = workers;
+  json events = json::array();
+  for (const auto& e : log_.recent()) {
+    events.push_back({{"monotonic_usec", e.at.count()},
+                      {"event", core::toString(e.type)},
+                      {"tree", e.tree},
+                      {"worker", e.worker},
+                      {"unit", e.unit},
+                      {"reason", e.reason},
+                      {"message", EventLog::text(e)}});
+  }
+  doc["events"] = events;
+  return doc.dump(2);
+}
+
+void Daemon::writeState() {
+  if (options_.state_file.empty()) return;
+  auto r = writeFileAtomically(options_.state_file, stateJson() + "\n");
+  if (!r) {
+    // The state file is a convenience for vigilctl; supervision goes on without it.
+    static bool reported = false;
+    if (!reported) std::fprintf(stderr, "<4>cannot write state file: %s, ignoring\n",
+                                r.error().message().c_str());
+    reported = true;
+  }
+}
+
+}  // namespace vigil::daemon

@@ -1,0 +1,85 @@
+#pragma once
+// vigild's wiring: configuration -> engine -> systemd, on one sd-event loop.
+// Each input (job result, unit exit, timer, SIGHUP) is handed to the pure engine with the
+// loop's monotonic time; the engine's actions are then carried out and its events logged.
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <systemd/sd-event.h>
+
+#include "cgroup/CgroupReader.h"
+#include "core/Engine.h"
+#include "daemon/EventLog.h"
+#include "systemd/SystemdClient.h"
+#include "util/Result.h"
+
+namespace vigil::daemon {
+
+struct DaemonOptions {
+  std::filesystem::path config_file = "/etc/vigil/vigil.yaml";
+  std::vector<std::filesystem::path> tier_dirs;
+  std::optional<std::string> tier_override;  // VIGIL_TIER
+  std::filesystem::path cgroup_root = "/sys/fs/cgroup";
+  std::filesystem::path state_file = "/run/vigil/state.json";
+  bool log_to_journal = true;
+  bool log_to_stderr = false;
+  bool notify = true;  // talk to systemd via sd_notify (READY=1, STATUS=, WATCHDOG=1)
+};
+
+class Daemon {
+ public:
+  Daemon(DaemonOptions options, sd_event* event, systemd::SystemdClient& client);
+  ~Daemon();
+
+  // Loads the configuration, then asks systemd which vigil units exist and adopts or
+  // starts workers. Fails (changing nothing) when the configuration is invalid; the
+  // error lists every problem as file:line:col lines.
+  util::Result<void> start();
+  // SIGHUP: re-read the configuration. A valid one is applied; an invalid one is
+  // rejected with its errors (journal + STATUS=) and nothing running changes.
+  // Returns the rejection, if any.
+  util::Result<void> reload();
+  // SIGTERM: leave every worker running (a restarted vigild re-adopts them) and stop.
+  void shutdown();
+
+  const core::Engine& engine() const { return engine_; }
+  core::Engine& engine() { return engine_; }
+  bool ready() const { return ready_; }
+  // The state document written to the state file (also used by tests).
+  std::string stateJson();
+
+ private:
+  util::Result<core::Config> loadConfig();
+  core::TimePoint now() const;
+  void drain();
+  void perform(core::Action action);
+  void updateStatus();
+  void scheduleStateWrite();
+  void writeState();
+  void armWatchdog();
+  void notify(const std::string& text);
+
+  DaemonOptions options_;
+  sd_event* event_;
+  systemd::SystemdClient& client_;
+  core::Engine engine_;
+  EventLog log_;
+  cgroup::CgroupReader cgroups_;
+  std::optional<core::Config> config_;
+  bool started_ = false;
+  bool ready_ = false;
+  bool stopping_ = false;
+  bool draining_ = false;
+  std::map<std::uint64_t, sd_event_source*> timers_;  // engine timer id -> source
+  sd_event_source* state_timer_ = nullptr;
+  sd_event_source* watchdog_timer_ = nullptr;
+  std::uint64_t watchdog_usec_ = 0;
+  std::string last_status_;
+};
+
+}  // namespace vigil::daemon

@@ -1,0 +1,725 @@
+#include "systemd/SdBusSystemdClient.h"
+
+#include <string.h>
+
+#include <utility>
+
+#include <fmt/format.h>
+#include <systemd/sd-bus.h>
+
+namespace vigil::systemd {
+
+namespace {
+
+constexpr const char* kDest = "org.freedesktop.systemd1";
+constexpr const char* kPath = "/org/freedesktop/systemd1";
+constexpr const char* kManager = "org.freedesktop.systemd1.Manager";
+constexpr const char* kUnitPathPrefix = "/org/freedesktop/systemd1/unit";
+constexpr const char* kServiceIface = "org.freedesktop.systemd1.Service";
+// Upper bound on JobRemoved signals remembered while their StartUnit reply is in flight.
+constexpr std::size_t kMaxEarlyJobs = 4096;
+
+struct BusUnref {
+  void operator()(sd_bus* b) const { sd_bus_flush_close_unref(b); }
+};
+struct MsgUnref {
+  void operator()(sd_bus_message* m) const { sd_bus_message_unref(m); }
+};
+struct SlotUnref {
+  void operator()(sd_bus_slot* s) const { sd_bus_slot_unref(s); }
+};
+struct SourceUnref {
+  void operator()(sd_event_source* s) const { sd_event_source_disable_unref(s); }
+};
+using BusPtr = std::unique_ptr<sd_bus, BusUnref>;
+using MsgPtr = std::unique_ptr<sd_bus_message, MsgUnref>;
+using SlotPtr = std::unique_ptr<sd_bus_slot, SlotUnref>;
+using SourcePtr = std::unique_ptr<sd_event_source, SourceUnref>;
+
+struct BusError {
+  sd_bus_error e = SD_BUS_ERROR_NULL;
+  ~BusError() { sd_bus_error_free(&e); }
+};
+
+std::string errorText(int r, const sd_bus_error* e) {
+  if (e && sd_bus_error_is_set(e)) return e->message ? e->message : e->name;
+  return strerror(r < 0 ? -r : r);
+}
+
+bool isOurUnit(std::string_view name) {
+  return name.rfind("vigil-", 0) == 0 && name.size() > 8 &&
+         name.substr(name.size() - 8) == ".service";
+}
+
+// Every append below returns a negative errno on failure; CHECK keeps the builders flat.
+#define CHECK(expr)          \
+  do {                       \
+    int r_ = (expr);         \
+    if (r_ < 0) return r_;   \
+  } while (0)
+
+int appendString(sd_bus_message* m, const char* key, const std::string& value) {
+  return sd_bus_message_append(m, "(sv)", key, "s", value.c_str());
+}
+int appendU64(sd_bus_message* m, const char* key, std::uint64_t value) {
+  return sd_bus_message_append(m, "(sv)", key, "t", value);
+}
+int appendBool(sd_bus_message* m, const char* key, bool value) {
+  return sd_bus_message_append(m, "(sv)", key, "b", value ? 1 : 0);
+}
+int appendStrv(sd_bus_message* m, const char* key, const std::vector<std::string>& values) {
+  CHECK(sd_bus_message_open_container(m, 'r', "sv"));
+  CHECK(sd_bus_message_append(m, "s", key));
+  CHECK(sd_bus_message_open_container(m, 'v', "as"));
+  CHECK(sd_bus_message_open_container(m, 'a', "s"));
+  for (const auto& v : values) CHECK(sd_bus_message_append(m, "s", v.c_str()));
+  CHECK(sd_bus_message_close_container(m));
+  CHECK(sd_bus_message_close_container(m));
+  return sd_bus_message_close_container(m);
+}
+
+// ExecStartEx a(sasas): argv is passed verbatim; "no-env-expand" stops PID 1 from
+// expanding $FOO / ${FOO} in it (systemd 252 does so for plain ExecStart).
+int appendExecStart(sd_bus_message* m, const std::vector<std::string>& argv) {
+  CHECK(sd_bus_message_open_container(m, 'r', "sv"));
+  CHECK(sd_bus_message_append(m, "s", "ExecStartEx"));
+  CHECK(sd_bus_message_open_container(m, 'v', "a(sasas)"));
+  CHECK(sd_bus_message_open_container(m, 'a', "(sasas)"));
+  CHECK(sd_bus_message_open_container(m, 'r', "sasas"));
+  CHECK(sd_bus_message_append(m, "s", argv.front().c_str()));
+  CHECK(sd_bus_message_open_container(m, 'a', "s"));
+  for (const auto& a : argv) CHECK(sd_bus_message_append(m, "s", a.c_str()));
+  CHECK(sd_bus_message_close_container(m));
+  CHECK(sd_bus_message_append(m, "as", 1, "no-env-expand"));
+  CHECK(sd_bus_message_close_container(m));
+  CHECK(sd_bus_message_close_container(m));
+  CHECK(sd_bus_message_close_container(m));
+  return sd_bus_message_close_container(m);
+}
+
+int appendLogFields(sd_bus_message* m,
+                    const std::vector<std::pair<std::string, std::string>>& fields) {
+  CHECK(sd_bus_message_open_container(m, 'r', "sv"));
+  CHECK(sd_bus_message_append(m, "s", "LogExtraFields"));
+  CHECK(sd_bus_message_open_container(m, 'v', "aay"));
+  CHECK(sd_bus_message_open_container(m, 'a', "ay"));
+  for (const auto& [k, v] : fields) {
+    const std::string field = k + "=" + v;
+    CHECK(sd_bus_message_append_array(m, 'y', field.data(), field.size()));
+  }
+  CHECK(sd_bus_message_close_container(m));
+  CHECK(sd_bus_message_close_container(m));
+  return sd_bus_message_close_container(m);
+}
+
+// The transient unit's properties. Restart=no: vigild owns every restart decision, so
+// systemd's own restart logic must not double-count. KillMode=control-group: nothing the
+// worker forked survives a stop. CollectMode=inactive-or-failed: a dead unit is unloaded
+// at once (its name is free for the restart); its final state reaches us in the
+// PropertiesChanged signals sent before it is collected.
+int buildStartMessage(sd_bus* bus, const core::UnitSpec& u, sd_bus_message** out) {
+  sd_bus_message* m = nullptr;
+  CHECK(sd_bus_message_new_method_call(bus, &m, kDest, kPath, kManager, "StartTransientUnit"));
+  MsgPtr owner(m);
+  CHECK(sd_bus_message_append(m, "ss", u.name.c_str(), "fail"));
+  CHECK(sd_bus_message_open_container(m, 'a', "(sv)"));
+  CHECK(appendString(m, "Description", u.description));
+  CHECK(appendString(m, "Slice", u.slice));
+  CHECK(appendString(m, "Type", u.notify ? "notify" : "exec"));
+  if (u.notify) CHECK(appendString(m, "NotifyAccess", "main"));
+  CHECK(appendString(m, "Restart", "no"));
+  CHECK(appendString(m, "KillMode", "control-group"));
+  CHECK(appendString(m, "CollectMode", "inactive-or-failed"));
+  // stop.timeout 0 is OTP's brutal_kill. TimeoutStopUSec=0 would mean "no timeout" to
+  // systemd, so kill with SIGKILL right away instead.
+  const bool brutal = u.timeout_stop.count() == 0;
+  CHECK(sd_bus_message_append(m, "(sv)", "KillSignal", "i", brutal ? 9 : u.kill_signal));
+  CHECK(appendU64(m, "TimeoutStopUSec",
+                  brutal ? 5000000 : static_cast<std::uint64_t>(u.timeout_stop.count())));
+  CHECK(appendBool(m, "SendSIGKILL", true));
+  CHECK(appendBool(m, "MemoryAccounting", true));
+  CHECK(appendBool(m, "CPUAccounting", true));
+  CHECK(appendBool(m, "TasksAccounting", true));
+  CHECK(appendBool(m, "IOAccounting", true));
+  const auto& l = u.limits;
+  if (l.memory_max) CHECK(appendU64(m, "MemoryMax", *l.memory_max));
+  if (l.memory_high) CHECK(appendU64(m, "MemoryHigh", *l.memory_high));
+  // systemd keeps CPUQuota as whole percent: N% of one CPU is N * 10 ms per second.
+  if (l.cpu_quota) CHECK(appendU64(m, "CPUQuotaPerSecUSec", std::uint64_t{*l.cpu_quota} * 10000));
+  if (l.cpu_weight) CHECK(appendU64(m, "CPUWeight", *l.cpu_weight));
+  if (l.tasks_max) CHECK(appendU64(m, "TasksMax", *l.tasks_max));
+  if (l.io_weight) CHECK(appendU64(m, "IOWeight", *l.io_weight));
+  if (!u.environment.empty()) CHECK(appendStrv(m, "Environment", u.environment));
+  if (!u.working_directory.empty()) CHECK(appendString(m, "WorkingDirectory", u.working_directory));
+  if (!u.user.empty()) CHECK(appendString(m, "User", u.user));
+  if (!u.group.empty()) CHECK(appendString(m, "Group", u.group));
+  if (u.watchdog) CHECK(appendU64(m, "WatchdogUSec", static_cast<std::uint64_t>(u.watchdog->count())));
+  // `systemctl stop vigil.target` stops every worker. Before=vigild.service: in a joint
+  // stop (the target, or shutdown) vigild stops first, so it never "restarts" workers
+  // that are being stopped on purpose.
+  CHECK(appendStrv(m, "PartOf", {"vigil.target"}));
+  CHECK(appendStrv(m, "Before", {"vigild.service"}));
+  CHECK(appendLogFields(m, u.log_fields));
+  CHECK(appendExecStart(m, u.argv));
+  CHECK(sd_bus_message_close_container(m));
+  CHECK(sd_bus_message_append(m, "a(sa(sv))", 0));
+  *out = owner.release();
+  return 0;
+}
+
+#undef CHECK
+
+}  // namespace
+
+struct SdBusSystemdClient::Impl {
+  sd_event* event = nullptr;
+  BusPtr bus;
+  std::vector<SlotPtr> matches;
+  std::function<void(const std::string&)> on_disconnect;
+  std::function<void(const UnitState&)> exit_observer;
+  std::map<std::string, UnitState> units;
+
+  struct Job {
+    std::string unit;
+    std::string kind;  // "start" | "stop"
+    JobDone done;
+    SourcePtr timer;
+  };
+  std::map<std::string, std::unique_ptr<Job>> jobs;  // job object path -> waiter
+  std::map<std::string, std::string> early;          // job path -> result, reply not yet seen
+
+  using ReplyFn = std::function<void(sd_bus_message*, const sd_bus_error*)>;
+  using BuildFn = std::function<int(sd_bus_message**)>;
+  struct Call {
+    Impl* self;
+    BuildFn build;
+    ReplyFn reply;
+  };
+  std::deque<std::unique_ptr<Call>> queue;
+  std::size_t in_flight = 0;
+
+  // ---- plumbing ----
+
+  // Runs `fn` on the next loop iteration (so callbacks never run inside the caller).
+  void post(std::function<void()> fn) {
+    auto* heap = new std::function<void()>(std::move(fn));
+    sd_event_source* src = nullptr;
+    int r = sd_event_add_defer(
+        event, &src,
+        [](sd_event_source* s, void* ud) -> int {
+          auto* f = static_cast<std::function<void()>*>(ud);
+          (*f)();
+          sd_event_source_disable_unref(s);
+          return 0;
+        },
+        heap);
+    if (r < 0) {
+      (*heap)();  // no loop to defer to: run now rather than lose the callback
+      delete heap;
+      return;
+    }
+    sd_event_source_set_destroy_callback(
+        src, [](void* ud) { delete static_cast<std::function<void()>*>(ud); });
+  }
+
+  void call(BuildFn build, ReplyFn reply) {
+    auto c = std::make_unique<Call>(Call{this, std::move(build), std::move(reply)});
+    queue.push_back(std::move(c));
+    pump();
+  }
+
+  void pump() {
+    while (in_flight < kMaxCallsInFlight && !queue.empty()) {
+      std::unique_ptr<Call> c = std::move(queue.front());
+      queue.pop_front();
+      sd_bus_message* raw = nullptr;
+      int r = c->build(&raw);
+      MsgPtr m(raw);
+      sd_bus_slot* slot = nullptr;
+      if (r >= 0) {
+        r = sd_bus_call_async(bus.get(), &slot, m.get(), &Impl::onReply, c.get(), 0);
+      }
+      if (r < 0) {
+        auto reply = std::move(c->reply);
+        const std::string text = strerror(-r);
+        post([reply, text]() {
+          sd_bus_error e = SD_BUS_ERROR_NULL;
+          sd_bus_error_set(&e, SD_BUS_ERROR_FAILED, text.c_str());
+          reply(nullptr, &e);
+          sd_bus_error_free(&e);
+        });
+        continue;
+      }
+      in_flight++;
+      c.release();  // owned by the slot from here on; freed by its destroy callback
+      sd_bus_slot_set_destroy_callback(slot, [](void* ud) { delete static_cast<Call*>(ud); });
+      sd_bus_slot_set_floating(slot, 1);
+      sd_bus_slot_unref(slot);  // floating: the bus keeps it until the reply
+    }
+  }
+
+  static int onReply(sd_bus_message* m, void* ud, sd_bus_error*) {
+    auto* c = static_cast<Call*>(ud);
+    Impl* self = c->self;
+    self->in_flight--;
+    const sd_bus_error* err = sd_bus_message_is_method_error(m, nullptr)
+                                  ? sd_bus_message_get_error(m)
+                                  : nullptr;
+    ReplyFn reply = std::move(c->reply);
+    reply(m, err);
+    self->pump();
+    return 0;
+  }
+
+  // ---- jobs ----
+
+  // ControlGroup is not sent in PropertiesChanged, so read it once the unit is up.
+  void fetchControlGroup(const std::string& unit) {
+    char* path = nullptr;
+    if (sd_bus_path_encode(kUnitPathPrefix, unit.c_str(), &path) < 0) return;
+    std::string object = path;
+    free(path);
+    call(
+        [this, object](sd_bus_message** m) {
+          int r = sd_bus_message_new_method_call(bus.get(), m, kDest, object.c_str(),
+                                                 "org.freedesktop.DBus.Properties", "Get");
+          return r < 0 ? r : sd_bus_message_append(*m, "ss", kServiceIface, "ControlGroup");
+        },
+        [this, unit](sd_bus_message* reply, const sd_bus_error* err) {
+          const char* cg = nullptr;
+          if (err || sd_bus_message_read(reply, "v", "s", &cg) < 0 || !cg) return;
+          auto it = units.find(unit);
+          if (it != units.end()) it->second.control_group = cg;
+        });
+  }
+
+  void completeJob(std::unique_ptr<Job> job, const std::string& result) {
+    JobOutcome o;
+    o.ok = result == "done";
+    if (o.ok && job->kind == "start") fetchControlGroup(job->unit);
+    auto it = units.find(job->unit);
+    if (it != units.end()) o.unit = it->second;
+    o.unit.name = job->unit;
+    if (!o.ok) {
+      o.error = fmt::format("{} job {}", job->kind, result);
+      if (!o.unit.outcome.result.empty() && o.unit.outcome.result != "success")
+        o.error += fmt::format(" (unit result '{}')", o.unit.outcome.result);
+    }
+    job->timer.reset();
+    job->done(o);
+  }
+
+  void watchJob(const std::string& path, const std::string& unit, const std::string& kind,
+                core::Usec timeout, JobDone done) {
+    auto early_it = early.find(path);
+    auto job = std::make_unique<Job>(Job{unit, kind, std::move(done), nullptr});
+    if (early_it != early.end()) {
+      const std::string result = early_it->second;
+      early.erase(early_it);
+      completeJob(std::move(job), result);
+      return;
+    }
+    sd_event_source* src = nullptr;
+    int r = sd_event_add_time_relative(
+        event, &src, CLOCK_MONOTONIC, static_cast<std::uint64_t>(timeout.count()), 0,
+        [](sd_event_source*, std::uint64_t, void* ud) -> int {
+          auto* k = static_cast<std::pair<Impl*, std::string>*>(ud);
+          k->first->onJobTimeout(k->second);
+          return 0;
+        },
+        new std::pair<Impl*, std::string>(this, path));
+    if (r >= 0) {
+      sd_event_source_set_destroy_callback(src, [](void* ud) {
+        delete static_cast<std::pair<Impl*, std::string>*>(ud);
+      });
+      job->timer.reset(src);
+    }
+    jobs[path] = std::move(job);
+  }
+
+  void onJobTimeout(const std::string& path) {
+    auto it = jobs.find(path);
+    if (it == jobs.end()) return;
+    std::unique_ptr<Job> job = std::move(it->second);
+    jobs.erase(it);
+    // Drop the timer source later: we are inside its callback.
+    sd_event_source* src = job->timer.release();
+    if (src) {
+      sd_event_source_set_enabled(src, SD_EVENT_OFF);
+      post([src]() { sd_event_source_unref(src); });
+    }
+    JobOutcome o;
+    o.ok = false;
+    o.unit.name = job->unit;
+    o.error = fmt::format("timed out waiting for the {} job", job->kind);
+    if (job->kind == "start") {
+      // Do not leave a half-started unit behind: the next start would collide with it.
+      const std::string unit = job->unit;
+      call([this, unit](sd_bus_message** m) {
+             return sd_bus_message_new_method_call(bus.get(), m, kDest, kPath, kManager,
+                                                   "StopUnit") < 0
+                        ? -EINVAL
+                        : sd_bus_message_append(*m, "ss", unit.c_str(), "replace");
+           },
+           [](sd_bus_message*, const sd_bus_error*) {});
+    }
+    job->done(o);
+  }
+
+  static int onJobRemoved(sd_bus_message* m, void* ud, sd_bus_error*) {
+    auto* self = static_cast<Impl*>(ud);
+    std::uint32_t id = 0;
+    const char *path = nullptr, *unit = nullptr, *result = nullptr;
+    if (sd_bus_message_read(m, "uoss", &id, &path, &unit, &result) < 0) return 0;
+    auto it = self->jobs.find(path);
+    if (it == self->jobs.end()) {
+      if (isOurUnit(unit)) {
+        if (self->early.size() >= kMaxEarlyJobs) self->early.clear();
+        self->early[path] = result;
+      }
+      return 0;
+    }
+    std::unique_ptr<Job> job = std::move(it->second);
+    self->jobs.erase(it);
+    self->completeJob(std::move(job), result);
+    return 0;
+  }
+
+  // ---- unit state ----
+
+  static int readProperties(sd_bus_message* m, UnitState& st, bool& active_changed) {
+    int r = sd_bus_message_enter_container(m, 'a', "{sv}");
+    if (r < 0) return r;
+    while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+      const char* key = nullptr;
+      if ((r = sd_bus_message_read(m, "s", &key)) < 0) return r;
+      const std::string k = key;
+      auto readStr = [&](std::string& out) -> int {
+        const char* v = nullptr;
+        int rr = sd_bus_message_read(m, "v", "s", &v);
+        if (rr >= 0) out = v;
+        return rr;
+      };
+      if (k == "ActiveState") {
+        r = readStr(st.active_state);
+        active_changed = true;
+      } else if (k == "SubState") {
+        r = readStr(st.sub_state);
+      } else if (k == "Result") {
+        r = readStr(st.outcome.result);
+      } else if (k == "ControlGroup") {
+        r = readStr(st.control_group);
+      } else if (k == "ExecMainCode") {
+        std::int32_t v = 0;
+        r = sd_bus_message_read(m, "v", "i", &v);
+        st.outcome.exec_main_code = v;
+      } else if (k == "ExecMainStatus") {
+        std::int32_t v = 0;
+        r = sd_bus_message_read(m, "v", "i", &v);
+        st.outcome.exec_main_status = v;
+      } else if (k == "MainPID") {
+        std::uint32_t v = 0;
+        r = sd_bus_message_read(m, "v", "u", &v);
+        st.main_pid = v;
+      } else {
+        r = sd_bus_message_skip(m, "v");
+      }
+      if (r < 0) return r;
+      if ((r = sd_bus_message_exit_container(m)) < 0) return r;
+    }
+    if (r < 0) return r;
+    return sd_bus_message_exit_container(m);
+  }
+
+  // systemd sends PropertiesChanged for the type-specific interface (Service: Result,
+  // ExecMain*) before the one for org.freedesktop.systemd1.Unit (ActiveState), so when
+  // ActiveState turns inactive/failed the exit details are already cached.
+  static int onPropertiesChanged(sd_bus_message* m, void* ud, sd_bus_error*) {
+    auto* self = static_cast<Impl*>(ud);
+    char* decoded = nullptr;
+    if (sd_bus_path_decode(sd_bus_message_get_path(m), kUnitPathPrefix, &decoded) <= 0)
+      return 0;
+    std::string name = decoded;
+    free(decoded);
+    if (!isOurUnit(name)) return 0;
+    const char* iface = nullptr;
+    if (sd_bus_message_read(m, "s", &iface) < 0) return 0;
+    UnitState& st = self->units[name];
+    st.name = name;
+    const bool was_running = st.running();
+    bool active_changed = false;
+    if (readProperties(m, st, active_changed) < 0) return 0;
+    if (active_changed && was_running && !st.running() && self->exit_observer) {
+      self->exit_observer(st);
+    }
+    return 0;
+  }
+
+  static int onNameOwnerChanged(sd_bus_message* m, void* ud, sd_bus_error*) {
+    auto* self = static_cast<Impl*>(ud);
+    const char *name = nullptr, *old_owner = nullptr, *new_owner = nullptr;
+    if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0) return 0;
+    // PID 1 re-executed (daemon-reexec) and came back under a new unique name: signals
+    // are only sent to subscribed clients, so subscribe again.
+    if (new_owner && *new_owner) self->subscribeAsync();
+    return 0;
+  }
+
+  static int onDisconnected(sd_bus_message*, void* ud, sd_bus_error*) {
+    auto* self = static_cast<Impl*>(ud);
+    if (self->on_disconnect) self->on_disconnect("the system bus connection was closed");
+    return 0;
+  }
+
+  void subscribeAsync() {
+    call(
+        [this](sd_bus_message** m) {
+          return sd_bus_message_new_method_call(bus.get(), m, kDest, kPath, kManager,
+                                                "Subscribe");
+        },
+        [](sd_bus_message*, const sd_bus_error*) {});
+  }
+};
+
+SdBusSystemdClient::SdBusSystemdClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SdBusSystemdClient::~SdBusSystemdClient() {
+  // Waiters are dropped without being called: the daemon is shutting down.
+  impl_->jobs.clear();
+  impl_->matches.clear();
+}
+
+util::Result<std::unique_ptr<SdBusSystemdClient>> SdBusSystemdClient::connect(
+    sd_event* event, std::function<void(const std::string&)> on_disconnect) {
+  auto impl = std::make_unique<Impl>();
+  impl->event = event;
+  impl->on_disconnect = std::move(on_disconnect);
+  sd_bus* raw = nullptr;
+  int r = sd_bus_open_system_with_description(&raw, "vigild");
+  if (r < 0) return util::sysFail(-r, "connecting to the system bus");
+  impl->bus.reset(raw);
+  r = sd_bus_attach_event(raw, event, SD_EVENT_PRIORITY_NORMAL);
+  if (r < 0) return util::sysFail(-r, "attaching the bus to the event loop");
+
+  auto addMatch = [&](const char* sender, const char* path, const char* iface,
+                      const char* member, sd_bus_message_handler_t cb) -> int {
+    sd_bus_slot* slot = nullptr;
+    int rr = sd_bus_match_signal(raw, &slot, sender, path, iface, member, cb, impl.get());
+    if (rr >= 0) impl->matches.emplace_back(slot);
+    return rr;
+  };
+  // Matches first, Subscribe() last: a job started afterwards cannot finish unseen.
+  if ((r = addMatch(kDest, kPath, kManager, "JobRemoved", &Impl::onJobRemoved)) < 0)
+    return util::sysFail(-r, "adding the JobRemoved match");
+  {
+    sd_bus_slot* slot = nullptr;
+    r = sd_bus_add_match(raw, &slot,
+                         "type='signal',sender='org.freedesktop.systemd1',"
+                         "interface='org.freedesktop.DBus.Properties',"
+                         "member='PropertiesChanged',"
+                         "path_namespace='/org/freedesktop/systemd1/unit'",
+                         &Impl::onPropertiesChanged, impl.get());
+    if (r < 0) return util::sysFail(-r, "adding the PropertiesChanged match");
+    impl->matches.emplace_back(slot);
+  }
+  {
+    sd_bus_slot* slot = nullptr;
+    r = sd_bus_add_match(raw, &slot,
+                         "type='signal',sender='org.freedesktop.DBus',"
+                         "path='/org/freedesktop/DBus',interface='org.freedesktop.DBus',"
+                         "member='NameOwnerChanged',arg0='org.freedesktop.systemd1'",
+                         &Impl::onNameOwnerChanged, impl.get());
+    if (r < 0) return util::sysFail(-r, "adding the NameOwnerChanged match");
+    impl->matches.emplace_back(slot);
+  }
+  if ((r = addMatch("org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
+                    "org.freedesktop.DBus.Local", "Disconnected", &Impl::onDisconnected)) < 0)
+    return util::sysFail(-r, "adding the Disconnected match");
+
+  BusError err;
+  sd_bus_message* reply = nullptr;
+  r = sd_bus_call_method(raw, kDest, kPath, kManager, "Subscribe", &err.e, &reply, "");
+  MsgPtr reply_owner(reply);
+  if (r < 0) return util::fail("calling Subscribe on systemd: " + errorText(r, &err.e), -r);
+  return std::unique_ptr<SdBusSystemdClient>(new SdBusSystemdClient(std::move(impl)));
+}
+
+void SdBusSystemdClient::startService(const core::UnitSpec& spec, core::Usec timeout,
+                                      JobDone done) {
+  struct Op {
+    core::UnitSpec spec;
+    core::Usec timeout;
+    JobDone done;
+    bool retried = false;
+  };
+  auto op = std::make_shared<Op>(Op{spec, timeout, std::move(done)});
+  Impl* impl = impl_.get();
+  auto attempt = std::make_shared<std::function<void()>>();
+  *attempt = [impl, op, attempt]() {
+    impl->call(
+        [impl, op](sd_bus_message** m) { return buildStartMessage(impl->bus.get(), op->spec, m); },
+        [impl, op, attempt](sd_bus_message* reply, const sd_bus_error* err) {
+          if (err) {
+            if (!op->retried && sd_bus_error_has_name(err, "org.freedesktop.systemd1.UnitExists")) {
+              // A failed or inactive leftover keeps the name taken until reset.
+              op->retried = true;
+              const std::string name = op->spec.name;
+              impl->call(
+                  [impl, name](sd_bus_message** m) {
+                    int r = sd_bus_message_new_method_call(impl->bus.get(), m, kDest, kPath,
+                                                           kManager, "ResetFailedUnit");
+                    return r < 0 ? r : sd_bus_message_append(*m, "s", name.c_str());
+                  },
+                  [attempt](sd_bus_message*, const sd_bus_error*) { (*attempt)(); });
+              return;
+            }
+            JobOutcome o;
+            o.unit.name = op->spec.name;
+            o.error = fmt::format("StartTransientUnit failed: {}", errorText(-EIO, err));
+            auto done_cb = op->done;
+            *attempt = nullptr;  // break the self-reference
+            done_cb(o);
+            return;
+          }
+          const char* job = nullptr;
+          if (sd_bus_message_read(reply, "o", &job) < 0) {
+            JobOutcome o;
+            o.unit.name = op->spec.name;
+            o.error = "StartTransientUnit returned an unreadable reply";
+            *attempt = nullptr;
+            op->done(o);
+            return;
+          }
+          *attempt = nullptr;
+          impl->watchJob(job, op->spec.name, "start", op->timeout, op->done);
+        });
+  };
+  (*attempt)();
+}
+
+void SdBusSystemdClient::stopUnit(const std::string& name, core::Usec timeout, JobDone done) {
+  Impl* impl = impl_.get();
+  impl->call(
+      [impl, name](sd_bus_message** m) {
+        int r = sd_bus_message_new_method_call(impl->bus.get(), m, kDest, kPath, kManager,
+                                               "StopUnit");
+        return r < 0 ? r : sd_bus_message_append(*m, "ss", name.c_str(), "replace");
+      },
+      [impl, name, timeout, done](sd_bus_message* reply, const sd_bus_error* err) {
+        if (err) {
+          JobOutcome o;
+          o.unit.name = name;
+          if (sd_bus_error_has_name(err, "org.freedesktop.systemd1.NoSuchUnit")) {
+            o.ok = true;  // already gone (e.g. collected after it died)
+          } else {
+            o.error = fmt::format("StopUnit failed: {}", errorText(-EIO, err));
+          }
+          done(o);
+          return;
+        }
+        const char* job = nullptr;
+        if (sd_bus_message_read(reply, "o", &job) < 0) {
+          JobOutcome o;
+          o.unit.name = name;
+          o.error = "StopUnit returned an unreadable reply";
+          done(o);
+          return;
+        }
+        impl->watchJob(job, name, "stop", timeout, done);
+      });
+}
+
+void SdBusSystemdClient::listManagedUnits(
+    std::function<void(util::Result<std::vector<core::ExistingUnit>>)> done) {
+  Impl* impl = impl_.get();
+  impl->call(
+      [impl](sd_bus_message** m) {
+        int r = sd_bus_message_new_method_call(impl->bus.get(), m, kDest, kPath, kManager,
+                                               "ListUnitsByPatterns");
+        if (r < 0) return r;
+        r = sd_bus_message_append(*m, "as", 0);
+        return r < 0 ? r : sd_bus_message_append(*m, "as", 1, "vigil-*.service");
+      },
+      [impl, done](sd_bus_message* reply, const sd_bus_error* err) {
+        if (err) {
+          done(util::fail(fmt::format("ListUnitsByPatterns failed: {}", errorText(-EIO, err))));
+          return;
+        }
+        struct Collect {
+          std::vector<core::ExistingUnit> units;
+          std::size_t waiting = 0;
+          std::function<void(util::Result<std::vector<core::ExistingUnit>>)> done;
+        };
+        auto acc = std::make_shared<Collect>();
+        acc->done = done;
+        std::vector<std::pair<std::size_t, std::string>> to_read;  // index, object path
+        int r = sd_bus_message_enter_container(reply, 'a', "(ssssssouso)");
+        while (r > 0) {
+          const char *name, *desc, *load, *active, *sub, *following, *path, *jtype, *jpath;
+          std::uint32_t jid;
+          r = sd_bus_message_read(reply, "(ssssssouso)", &name, &desc, &load, &active, &sub,
+                                  &following, &path, &jid, &jtype, &jpath);
+          if (r <= 0) break;
+          if (!isOurUnit(name)) continue;
+          UnitState& st = impl->units[name];
+          st.name = name;
+          st.active_state = active;
+          st.sub_state = sub;
+          core::ExistingUnit u;
+          u.name = name;
+          u.active = st.running() && std::string(active) != "deactivating";
+          acc->units.push_back(u);
+          if (u.active) {
+            to_read.emplace_back(acc->units.size() - 1, path);
+            impl->fetchControlGroup(name);
+          }
+        }
+        if (r < 0) {
+          done(util::fail("ListUnitsByPatterns returned an unreadable reply"));
+          return;
+        }
+        if (to_read.empty()) {
+          done(std::move(acc->units));
+          return;
+        }
+        acc->waiting = to_read.size();
+        for (const auto& [idx, path] : to_read) {
+          impl->call(
+              [impl, path = path](sd_bus_message** m) {
+                int rr = sd_bus_message_new_method_call(impl->bus.get(), m, kDest, path.c_str(),
+                                                        "org.freedesktop.DBus.Properties", "Get");
+                return rr < 0 ? rr : sd_bus_message_append(*m, "ss", kServiceIface,
+                                                            "LogExtraFields");
+              },
+              [acc, idx = idx](sd_bus_message* rep, const sd_bus_error* e) {
+                if (!e && sd_bus_message_enter_container(rep, 'v', "aay") > 0 &&
+                    sd_bus_message_enter_container(rep, 'a', "ay") > 0) {
+                  const void* data = nullptr;
+                  std::size_t size = 0;
+                  while (sd_bus_message_read_array(rep, 'y', &data, &size) > 0) {
+                    std::string_view field(static_cast<const char*>(data), size);
+                    constexpr std::string_view kKey = "VIGIL_SPEC=";
+                    if (field.substr(0, kKey.size()) == kKey)
+                      acc->units[idx].fingerprint = std::string(field.substr(kKey.size()));
+                  }
+                }
+                if (--acc->waiting == 0) acc->done(std::move(acc->units));
+              });
+        }
+      });
+}
+
+void SdBusSystemdClient::setExitObserver(std::function<void(const UnitState&)> observer) {
+  impl_->exit_observer = std::move(observer);
+}
+
+std::optional<UnitState> SdBusSystemdClient::unitState(const std::string& name) const {
+  auto it = impl_->units.find(name);
+  if (it == impl_->units.end()) return std::nullopt;
+  return it->second;
+}
+
+std::size_t SdBusSystemdClient::pendingOperations() const {
+  return impl_->jobs.size() + impl_->in_flight + impl_->queue.size();
+}
+
+}  // namespace vigil::systemd

@@ -1,0 +1,74 @@
+#pragma once
+// The seam between vigild and systemd (PID 1): a narrow, domain-level interface with no
+// sd-bus types. SdBusSystemdClient implements it over the system bus; tests use
+// tests/support/FakeSystemdClient.
+//
+// All operations are asynchronous: they return at once and report through callbacks
+// that run on the event loop, never from inside the call itself.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/Engine.h"
+#include "core/ExitInfo.h"
+#include "core/UnitSpec.h"
+#include "util/Result.h"
+
+namespace vigil::systemd {
+
+// The last known properties of one unit, as PID 1 reported them.
+struct UnitState {
+  std::string name;
+  std::string active_state;  // active, activating, deactivating, inactive, failed, reloading
+  std::string sub_state;
+  std::uint32_t main_pid = 0;
+  std::string control_group;  // e.g. /vigil.slice/vigil-web.slice/vigil-web-api.service
+  core::UnitOutcome outcome;  // Result, ExecMainCode, ExecMainStatus
+
+  bool running() const {
+    return active_state == "active" || active_state == "activating" ||
+           active_state == "reloading" || active_state == "deactivating";
+  }
+};
+
+struct JobOutcome {
+  bool ok = false;          // the job finished with result "done"
+  std::string error;        // why not, for humans
+  UnitState unit;           // the unit's properties when the job finished
+};
+
+class SystemdClient {
+ public:
+  virtual ~SystemdClient() = default;
+  using JobDone = std::function<void(const JobOutcome&)>;
+
+  // StartTransientUnit for `spec`, then wait for its start job (for Type=notify units
+  // that is READY=1). `done` runs exactly once: job done, job failed, call failed, or
+  // `timeout` passed (then the unit is stopped, so no half-started unit lingers).
+  // A leftover unit of the same name is reset (ResetFailedUnit) and the call retried once.
+  virtual void startService(const core::UnitSpec& spec, core::Usec timeout, JobDone done) = 0;
+
+  // StopUnit(name, "replace") and wait for the stop job. A unit that does not exist
+  // counts as stopped.
+  virtual void stopUnit(const std::string& name, core::Usec timeout, JobDone done) = 0;
+
+  // Units named vigil-*.service known to PID 1, with the fingerprint vigild stamped on
+  // them (LogExtraFields VIGIL_SPEC). Used to re-adopt workers after a vigild restart.
+  virtual void listManagedUnits(
+      std::function<void(util::Result<std::vector<core::ExistingUnit>>)> done) = 0;
+
+  // Registers the observer for unit exits: called when a vigil unit goes from a running
+  // state to inactive or failed, with its final properties.
+  virtual void setExitObserver(std::function<void(const UnitState&)> observer) = 0;
+
+  // Last known state of a unit, if any signal or reply about it was seen.
+  virtual std::optional<UnitState> unitState(const std::string& name) const = 0;
+
+  // Jobs and calls not yet finished (for tests, status and shutdown).
+  virtual std::size_t pendingOperations() const = 0;
+};
+
+}  // namespace vigil::systemd

@@ -1,0 +1,156 @@
+#pragma once
+// Drives core::Engine in tests: a fake monotonic clock, a record of the actions the
+// engine asked for, and helpers that answer them the way systemd would.
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/Engine.h"
+
+namespace vigil::test {
+
+using namespace std::chrono_literals;
+
+inline std::shared_ptr<core::WorkerSpec> worker(const std::string& name,
+                                                core::RestartPolicy restart =
+                                                    core::RestartPolicy::Permanent) {
+  auto w = std::make_shared<core::WorkerSpec>();
+  w->name = name;
+  w->command = {"/usr/bin/true", name};
+  w->restart = restart;
+  w->backoff.initial = 1s;
+  w->backoff.max = 30s;
+  w->backoff.multiplier = 2.0;
+  w->backoff.jitter = 0.0;
+  w->backoff.reset_after = 60s;
+  return w;
+}
+
+inline core::SupervisorSpec tree(const std::string& name, core::Strategy strategy,
+                                 std::vector<std::shared_ptr<core::WorkerSpec>> workers,
+                                 unsigned max_restarts = 3, core::Usec period = 10s) {
+  core::SupervisorSpec s;
+  s.name = name;
+  s.strategy = strategy;
+  s.intensity.max_restarts = max_restarts;
+  s.intensity.period = period;
+  for (auto& w : workers) s.children.push_back(core::ChildSpec{w, nullptr});
+  return s;
+}
+
+inline core::Config config(std::vector<core::SupervisorSpec> trees) {
+  core::Config c;
+  c.tier = "tier_2";
+  c.source_file = "test.yaml";
+  c.trees = std::move(trees);
+  return c;
+}
+
+inline core::UnitOutcome exited(int status) { return {status ? "exit-code" : "success", 1, status}; }
+inline core::UnitOutcome killed(int sig) { return {"signal", 2, sig}; }
+
+class EngineHarness {
+ public:
+  core::Engine engine{42};
+  core::TimePoint now{1'000'000'000};
+  std::vector<std::string> started;   // Start actions, in order, not yet answered
+  std::vector<std::string> stopped;   // Stop actions, in order, not yet answered
+  std::vector<core::Action> all_actions;
+  std::vector<core::Event> events;
+  std::map<std::uint64_t, core::TimePoint> timers;
+
+  void collect() {
+    for (auto& a : engine.takeActions()) {
+      all_actions.push_back(a);
+      switch (a.kind) {
+        case core::Action::Kind::Start: started.push_back(a.unit.name); break;
+        case core::Action::Kind::Stop: stopped.push_back(a.unit.name); break;
+        case core::Action::Kind::ArmTimer: timers[a.timer] = a.deadline; break;
+      }
+    }
+    for (auto& e : engine.takeEvents()) events.push_back(e);
+  }
+
+  void start(const core::Config& c, const std::vector<core::ExistingUnit>& existing = {}) {
+    engine.start(c, existing, now);
+    collect();
+  }
+  void reload(const core::Config& c) {
+    engine.reload(c, now);
+    collect();
+  }
+
+  // Answers the oldest pending start of `unit` successfully.
+  void up(std::string unit) {
+    take(started, unit);
+    engine.onStartResult(unit, true, "", {}, false, now);
+    collect();
+  }
+  // Answers every pending start successfully, repeatedly, until none is left.
+  void upAll() {
+    while (!started.empty()) up(started.front());
+  }
+  void startFails(const std::string& unit, core::UnitOutcome o = {"exit-code", 1, 203}) {
+    take(started, unit);
+    engine.onStartResult(unit, false, "start job failed", o, false, now);
+    collect();
+  }
+  void stopDone(std::string unit) {
+    take(stopped, unit);
+    engine.onStopResult(unit, true, "", now);
+    collect();
+  }
+  void stopAllDone() {
+    while (!stopped.empty()) stopDone(stopped.front());
+  }
+  void exits(const std::string& unit, core::UnitOutcome o) {
+    engine.onUnitExit(unit, o, now);
+    collect();
+  }
+  // Moves the clock and fires due timers in deadline order.
+  void advance(core::Usec d) {
+    const core::TimePoint target = now + d;
+    for (;;) {
+      auto next = std::min_element(timers.begin(), timers.end(),
+                                   [](auto& a, auto& b) { return a.second < b.second; });
+      if (next == timers.end() || next->second > target) break;
+      now = std::max(now, next->second);
+      const auto id = next->first;
+      timers.erase(next);
+      engine.onTimer(id, now);
+      collect();
+    }
+    now = target;
+  }
+  std::size_t count(core::EventType t) const {
+    return static_cast<std::size_t>(std::count_if(events.begin(), events.end(),
+                                                  [t](const auto& e) { return e.type == t; }));
+  }
+  const core::Event* last(core::EventType t) const {
+    for (auto it = events.rbegin(); it != events.rend(); ++it)
+      if (it->type == t) return &*it;
+    return nullptr;
+  }
+  core::ChildState state(const std::string& unit) {
+    for (const auto& w : engine.workers(now))
+      if (w.unit == unit) return w.state;
+    return core::ChildState::Idle;
+  }
+  core::SupervisorState treeState(const std::string& tree) {
+    for (const auto& s : engine.supervisors(now))
+      if (s.path == tree) return s.state;
+    return core::SupervisorState::Idle;
+  }
+
+ private:
+  static void take(std::vector<std::string>& v, const std::string& unit) {
+    auto it = std::find(v.begin(), v.end(), unit);
+    if (it == v.end()) throw std::runtime_error("no pending action for " + unit);
+    v.erase(it);
+  }
+};
+
+}  // namespace vigil::test

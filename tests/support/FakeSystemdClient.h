@@ -1,0 +1,94 @@
+#pragma once
+// A scripted stand-in for PID 1: records every request and lets the test decide when and
+// how each one finishes. Never the proof that vigil works with systemd (the VM tests are);
+// it checks the daemon's wiring.
+
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "systemd/SystemdClient.h"
+
+namespace vigil::test {
+
+class FakeSystemdClient final : public systemd::SystemdClient {
+ public:
+  struct Start {
+    core::UnitSpec spec;
+    JobDone done;
+  };
+  struct Stop {
+    std::string name;
+    JobDone done;
+  };
+
+  std::deque<Start> starts;
+  std::deque<Stop> stops;
+  std::vector<std::function<void(util::Result<std::vector<core::ExistingUnit>>)>> lists;
+  std::map<std::string, systemd::UnitState> units;
+  std::vector<std::string> log;  // "start NAME" / "stop NAME" in request order
+
+  void startService(const core::UnitSpec& spec, core::Usec, JobDone done) override {
+    log.push_back("start " + spec.name);
+    starts.push_back({spec, std::move(done)});
+  }
+  void stopUnit(const std::string& name, core::Usec, JobDone done) override {
+    log.push_back("stop " + name);
+    stops.push_back({name, std::move(done)});
+  }
+  void listManagedUnits(
+      std::function<void(util::Result<std::vector<core::ExistingUnit>>)> done) override {
+    lists.push_back(std::move(done));
+  }
+  void setExitObserver(std::function<void(const systemd::UnitState&)> observer) override {
+    observer_ = std::move(observer);
+  }
+  std::optional<systemd::UnitState> unitState(const std::string& name) const override {
+    auto it = units.find(name);
+    if (it == units.end()) return std::nullopt;
+    return it->second;
+  }
+  std::size_t pendingOperations() const override { return starts.size() + stops.size(); }
+
+  // Finishes the oldest start request: the unit is now active (ok) or failed.
+  std::string finishStart(bool ok = true, core::UnitOutcome outcome = {}) {
+    Start s = std::move(starts.front());
+    starts.pop_front();
+    systemd::JobOutcome o;
+    o.ok = ok;
+    o.unit.name = s.spec.name;
+    o.unit.active_state = ok ? "active" : "failed";
+    o.unit.outcome = outcome;
+    o.unit.main_pid = ok ? 4242 : 0;
+    if (!ok) o.error = "start job failed";
+    units[s.spec.name] = o.unit;
+    s.done(o);
+    return s.spec.name;
+  }
+  std::string finishStop() {
+    Stop s = std::move(stops.front());
+    stops.pop_front();
+    systemd::JobOutcome o;
+    o.ok = true;
+    o.unit.name = s.name;
+    o.unit.active_state = "inactive";
+    units[s.name] = o.unit;
+    s.done(o);
+    return s.name;
+  }
+  // The unit's main process ended on its own.
+  void unitExits(const std::string& name, core::UnitOutcome outcome) {
+    systemd::UnitState st;
+    st.name = name;
+    st.active_state = "failed";
+    st.outcome = outcome;
+    units[name] = st;
+    observer_(st);
+  }
+
+ private:
+  std::function<void(const systemd::UnitState&)> observer_;
+};
+
+}  // namespace vigil::test

@@ -1,0 +1,155 @@
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include <systemd/sd-event.h>
+
+#include "daemon/Daemon.h"
+#include "support/FakeSystemdClient.h"
+
+using namespace vigil;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct DaemonFixture {
+  fs::path dir;
+  sd_event* event = nullptr;
+  test::FakeSystemdClient fake;
+  std::unique_ptr<daemon::Daemon> daemon;
+
+  DaemonFixture() {
+    dir = fs::temp_directory_path() /
+          ("vigil-daemon-test-" + std::to_string(::getpid()) + "-" +
+           std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
+    fs::create_directories(dir);
+    sd_event_new(&event);
+  }
+  ~DaemonFixture() {
+    daemon.reset();
+    sd_event_unref(event);
+    fs::remove_all(dir);
+  }
+  void writeConfig(const std::string& text) {
+    std::ofstream(dir / "vigil.yaml") << text;
+  }
+  void make() {
+    daemon::DaemonOptions o;
+    o.config_file = dir / "vigil.yaml";
+    o.tier_dirs = {fs::path(VIGIL_FIXTURES_DIR) / ".." / ".." / "config"};
+    o.state_file = dir / "state.json";
+    o.cgroup_root = dir / "cgroup";
+    o.log_to_journal = false;
+    o.log_to_stderr = false;
+    o.notify = false;
+    daemon = std::make_unique<daemon::Daemon>(o, event, fake);
+  }
+  // Runs the loop until `pred` holds or `limit` passes.
+  template <typename Pred>
+  bool runUntil(Pred pred, std::chrono::milliseconds limit = std::chrono::milliseconds(2000)) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (!pred()) {
+      if (std::chrono::steady_clock::now() > end) return false;
+      sd_event_run(event, 10000);
+    }
+    return true;
+  }
+};
+
+const char* kTwoWorkers = R"(tier: tier_2
+trees:
+  web:
+    strategy: one_for_one
+    intensity: {max_restarts: 5, period: 60s}
+    children:
+      - name: api
+        command: [/usr/bin/sleep, "1000"]
+        backoff: {initial: 20ms, max: 1s, jitter: 0}
+      - name: jobs
+        command: [/usr/bin/sleep, "1000"]
+)";
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(daemon_wiring, DaemonFixture)
+
+BOOST_AUTO_TEST_CASE(starts_workers_after_listing_existing_units_then_reports_ready) {
+  writeConfig(kTwoWorkers);
+  make();
+  BOOST_REQUIRE(daemon->start());
+  BOOST_TEST(fake.log.empty());  // nothing is started before existing units are known
+  BOOST_REQUIRE(fake.lists.size() == 1u);
+  fake.lists[0](std::vector<core::ExistingUnit>{});
+  BOOST_TEST(fake.log == std::vector<std::string>{"start vigil-web-api.service"});
+  BOOST_TEST(fake.starts.front().spec.argv ==
+             (std::vector<std::string>{"/usr/bin/sleep", "1000"}));
+  BOOST_TEST(fake.starts.front().spec.slice == "vigil-web.slice");
+  fake.finishStart();
+  BOOST_TEST(!daemon->ready());
+  fake.finishStart();
+  BOOST_TEST(daemon->ready());
+}
+
+BOOST_AUTO_TEST_CASE(restarts_a_dead_worker_after_its_backoff_timer) {
+  writeConfig(kTwoWorkers);
+  make();
+  BOOST_REQUIRE(daemon->start());
+  fake.lists[0](std::vector<core::ExistingUnit>{});
+  fake.finishStart();
+  fake.finishStart();
+  fake.unitExits("vigil-web-api.service", {"signal", 2, 9});
+  BOOST_TEST(fake.starts.empty());
+  BOOST_TEST(runUntil([&] { return !fake.starts.empty(); }));
+  BOOST_TEST(fake.starts.front().spec.name == "vigil-web-api.service");
+  fake.finishStart();
+  const std::string state = daemon->stateJson();
+  BOOST_TEST(state.find("\"restarts\": 1") != std::string::npos);
+  BOOST_TEST(state.find("killed by SIGKILL") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(an_invalid_reload_changes_nothing) {
+  writeConfig(kTwoWorkers);
+  make();
+  BOOST_REQUIRE(daemon->start());
+  fake.lists[0](std::vector<core::ExistingUnit>{});
+  fake.finishStart();
+  fake.finishStart();
+  const auto before = fake.log;
+  writeConfig("trees:\n  web:\n    strategy: one_for_some\n    children: []\n");
+  auto r = daemon->reload();
+  BOOST_REQUIRE(!r);
+  BOOST_TEST(r.error().message().find("vigil.yaml:3:15: trees.web.strategy") != std::string::npos,
+             r.error().message());
+  BOOST_TEST(fake.log == before);
+  BOOST_TEST(fake.pendingOperations() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_valid_reload_applies_only_the_difference) {
+  writeConfig(kTwoWorkers);
+  make();
+  BOOST_REQUIRE(daemon->start());
+  fake.lists[0](std::vector<core::ExistingUnit>{});
+  fake.finishStart();
+  fake.finishStart();
+  fake.log.clear();
+  std::string changed = kTwoWorkers;
+  changed.replace(changed.find("- name: jobs"), 12, "- name: cron");
+  writeConfig(changed);
+  BOOST_REQUIRE(daemon->reload());
+  BOOST_TEST(fake.log == (std::vector<std::string>{"stop vigil-web-jobs.service",
+                                                   "start vigil-web-cron.service"}));
+}
+
+BOOST_AUTO_TEST_CASE(refuses_to_start_with_an_invalid_configuration) {
+  writeConfig("trees:\n  web:\n    children:\n      - name: api\n        command: [sleep]\n");
+  make();
+  auto r = daemon->start();
+  BOOST_REQUIRE(!r);
+  BOOST_TEST(r.error().message().find("vigil.yaml:5:") != std::string::npos, r.error().message());
+  BOOST_TEST(fake.lists.empty());
+  BOOST_TEST(fake.log.empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,351 @@
+#include <boost/test/unit_test.hpp>
+
+#include "support/EngineHarness.h"
+
+using namespace vigil;
+using namespace vigil::test;
+using core::ChildState;
+using core::EventType;
+using core::RestartPolicy;
+using core::Strategy;
+using core::SupervisorState;
+
+namespace {
+const std::string kA = "vigil-t-a.service";
+const std::string kB = "vigil-t-b.service";
+const std::string kC = "vigil-t-c.service";
+
+core::Config abc(Strategy s, RestartPolicy ra = RestartPolicy::Permanent,
+                 RestartPolicy rb = RestartPolicy::Permanent,
+                 RestartPolicy rc = RestartPolicy::Permanent, unsigned max_restarts = 3) {
+  return config({tree("t", s, {worker("a", ra), worker("b", rb), worker("c", rc)},
+                      max_restarts)});
+}
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(engine)
+
+BOOST_AUTO_TEST_CASE(children_start_in_order_each_waiting_for_the_previous) {
+  EngineHarness h;
+  h.start(abc(Strategy::OneForOne));
+  BOOST_TEST(h.started == std::vector<std::string>{kA});
+  h.up(kA);
+  BOOST_TEST(h.started == std::vector<std::string>{kB});
+  h.up(kB);
+  BOOST_TEST(h.started == std::vector<std::string>{kC});
+  BOOST_TEST(!h.engine.initialStartComplete());
+  h.up(kC);
+  BOOST_TEST(h.engine.initialStartComplete());
+  BOOST_TEST((h.treeState("t") == SupervisorState::Running));
+  BOOST_TEST(h.count(EventType::SupervisorStarted) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(instances_of_one_worker_start_together) {
+  EngineHarness h;
+  auto w = worker("w");
+  w->instances = 3;
+  h.start(config({tree("t", Strategy::OneForOne, {w, worker("z")})}));
+  BOOST_TEST(h.started == (std::vector<std::string>{"vigil-t-w@1.service", "vigil-t-w@2.service",
+                                                    "vigil-t-w@3.service"}));
+  h.up("vigil-t-w@1.service");
+  h.up("vigil-t-w@3.service");
+  BOOST_TEST(h.started == std::vector<std::string>{"vigil-t-w@2.service"});
+  h.up("vigil-t-w@2.service");
+  BOOST_TEST(h.started == std::vector<std::string>{"vigil-t-z.service"});
+}
+
+BOOST_AUTO_TEST_CASE(one_for_one_restarts_only_the_failed_child_after_backoff) {
+  EngineHarness h;
+  h.start(abc(Strategy::OneForOne));
+  h.upAll();
+  h.exits(kB, killed(9));
+  BOOST_TEST((h.state(kB) == ChildState::Waiting));
+  BOOST_TEST(h.started.empty());
+  BOOST_TEST(h.stopped.empty());
+  const auto* ev = h.last(EventType::WorkerExited);
+  BOOST_REQUIRE(ev);
+  BOOST_TEST(ev->reason == "signal");
+  BOOST_TEST(ev->message == "killed by SIGKILL");
+  h.advance(999ms);
+  BOOST_TEST(h.started.empty());
+  h.advance(1ms);
+  BOOST_TEST(h.started == std::vector<std::string>{kB});
+  h.up(kB);
+  BOOST_TEST((h.state(kA) == ChildState::Running));
+  BOOST_TEST((h.state(kC) == ChildState::Running));
+}
+
+BOOST_AUTO_TEST_CASE(restart_policy_matrix_under_one_for_one) {
+  struct Case {
+    RestartPolicy policy;
+    core::UnitOutcome outcome;
+    bool restarted;
+  };
+  const Case cases[] = {
+      {RestartPolicy::Permanent, exited(0), true},   {RestartPolicy::Permanent, exited(3), true},
+      {RestartPolicy::Permanent, killed(9), true},   {RestartPolicy::Transient, exited(0), false},
+      {RestartPolicy::Transient, exited(3), true},   {RestartPolicy::Transient, killed(15), true},
+      {RestartPolicy::Transient, {"oom-kill", 2, 9}, true},
+      {RestartPolicy::Temporary, exited(0), false},  {RestartPolicy::Temporary, exited(3), false},
+      {RestartPolicy::Temporary, killed(9), false},
+  };
+  for (const auto& c : cases) {
+    EngineHarness h;
+    h.start(config({tree("t", Strategy::OneForOne, {worker("a", c.policy)})}));
+    h.upAll();
+    h.exits(kA, c.outcome);
+    h.advance(2s);
+    BOOST_TEST(h.started.size() == (c.restarted ? 1u : 0u),
+               core::toString(c.policy) << " " << c.outcome.result);
+    if (!c.restarted) {
+      BOOST_TEST((h.state(kA) == ChildState::Finished));
+      BOOST_TEST(h.count(EventType::WorkerNotRestarted) == 1u);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(one_for_all_stops_siblings_in_reverse_then_restarts_all_in_order) {
+  EngineHarness h;
+  h.start(abc(Strategy::OneForAll));
+  h.upAll();
+  h.exits(kB, exited(1));
+  // Reverse order: c first, then a; b is already dead.
+  BOOST_TEST(h.stopped == std::vector<std::string>{kC});
+  h.stopDone(kC);
+  BOOST_TEST(h.stopped == std::vector<std::string>{kA});
+  h.stopDone(kA);
+  BOOST_TEST(h.started.empty());  // backoff delay first
+  h.advance(1s);
+  BOOST_TEST(h.started == std::vector<std::string>{kA});
+  h.up(kA);
+  BOOST_TEST(h.started == std::vector<std::string>{kB});
+  h.up(kB);
+  h.up(kC);
+  BOOST_TEST((h.treeState("t") == SupervisorState::Running));
+  BOOST_TEST(h.count(EventType::StrategyApplied) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(rest_for_one_restarts_the_failed_child_and_those_after_it) {
+  EngineHarness h;
+  h.start(abc(Strategy::RestForOne));
+  h.upAll();
+  h.exits(kB, exited(1));
+  BOOST_TEST(h.stopped == std::vector<std::string>{kC});
+  h.stopDone(kC);
+  h.advance(1s);
+  BOOST_TEST(h.started == std::vector<std::string>{kB});
+  h.up(kB);
+  BOOST_TEST(h.started == std::vector<std::string>{kC});
+  h.up(kC);
+  BOOST_TEST((h.state(kA) == ChildState::Running));
+}
+
+BOOST_AUTO_TEST_CASE(one_for_all_does_not_restart_temporary_siblings) {
+  EngineHarness h;
+  h.start(abc(Strategy::OneForAll, RestartPolicy::Permanent, RestartPolicy::Permanent,
+              RestartPolicy::Temporary));
+  h.upAll();
+  h.exits(kA, exited(1));
+  h.stopAllDone();
+  h.advance(1s);
+  h.upAll();
+  BOOST_TEST((h.state(kC) == ChildState::Finished));
+  BOOST_TEST((h.treeState("t") == SupervisorState::Running));
+}
+
+BOOST_AUTO_TEST_CASE(exceeding_intensity_stops_the_tree_and_leaves_it_failed) {
+  EngineHarness h;
+  h.start(abc(Strategy::OneForOne, RestartPolicy::Permanent, RestartPolicy::Permanent,
+              RestartPolicy::Permanent, 2));
+  h.upAll();
+  for (int i = 0; i < 2; ++i) {
+    h.exits(kA, exited(1));
+    h.advance(2s);
+    h.up(kA);
+  }
+  h.exits(kA, exited(1));  // third restart within 4 s: exceeds 2 in 10 s
+  BOOST_TEST(h.count(EventType::IntensityExceeded) == 1u);
+  BOOST_TEST(h.stopped == std::vector<std::string>{kC});
+  h.stopDone(kC);
+  BOOST_TEST(h.stopped == std::vector<std::string>{kB});
+  h.stopDone(kB);
+  BOOST_TEST((h.treeState("t") == SupervisorState::Failed));
+  BOOST_TEST(h.count(EventType::TreeFailed) == 1u);
+  h.advance(10min);
+  BOOST_TEST(h.started.empty());  // stays down
+}
+
+BOOST_AUTO_TEST_CASE(intensity_window_slides) {
+  EngineHarness h;
+  auto a = worker("a");
+  a->backoff.max = 1s;
+  h.start(config({tree("t", Strategy::OneForOne, {a}, 2, 10s)}));
+  h.upAll();
+  for (int i = 0; i < 6; ++i) {  // one failure every 6 s: never 3 within 10 s
+    h.exits(kA, exited(1));
+    h.advance(6s);
+    h.up(kA);
+  }
+  BOOST_TEST(h.count(EventType::IntensityExceeded) == 0u);
+  BOOST_TEST((h.treeState("t") == SupervisorState::Running));
+}
+
+BOOST_AUTO_TEST_CASE(backoff_doubles_per_consecutive_failure_and_resets_after_stable_run) {
+  EngineHarness h;
+  h.start(config({tree("t", Strategy::OneForOne, {worker("a")}, 100, 1s)}));
+  h.upAll();
+  std::vector<std::int64_t> delays;
+  for (int i = 0; i < 6; ++i) {
+    h.exits(kA, exited(1));
+    delays.push_back(h.last(EventType::RestartScheduled)->delay.count() / 1000);
+    h.advance(1min);
+    h.up(kA);
+  }
+  BOOST_TEST(delays == (std::vector<std::int64_t>{1000, 2000, 4000, 8000, 16000, 30000}),
+             boost::test_tools::per_element());
+  // Up for longer than reset_after (60 s): the next failure starts from the initial delay.
+  h.advance(61s);
+  h.exits(kA, exited(1));
+  BOOST_TEST(h.last(EventType::RestartScheduled)->delay.count() == 1'000'000);
+}
+
+BOOST_AUTO_TEST_CASE(start_failure_is_reported_and_retried_no_faster_than_backoff) {
+  EngineHarness h;
+  h.start(config({tree("t", Strategy::OneForOne, {worker("a")}, 10, 1h)}));
+  h.startFails(kA);
+  const auto* ev = h.last(EventType::WorkerStartFailed);
+  BOOST_REQUIRE(ev);
+  BOOST_TEST(ev->reason == "exec-failure");
+  BOOST_TEST(ev->message ==
+             "failed to start: systemd could not start the process: step EXEC failed "
+             "(status 203/EXEC) (start job failed)");
+  BOOST_TEST(h.engine.initialStartComplete());  // READY=1 is not held back by a failure
+  h.advance(999ms);
+  BOOST_TEST(h.started.empty());
+  h.advance(1ms);
+  BOOST_TEST(h.started.size() == 1u);
+  h.startFails(kA);
+  h.advance(1999ms);
+  BOOST_TEST(h.started.empty());
+  h.advance(1ms);
+  BOOST_TEST(h.started.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(later_siblings_wait_while_an_earlier_child_cannot_start) {
+  EngineHarness h;
+  h.start(abc(Strategy::OneForOne, RestartPolicy::Permanent, RestartPolicy::Permanent,
+              RestartPolicy::Permanent, 10));
+  h.up(kA);
+  h.startFails(kB);
+  h.advance(1s);
+  BOOST_TEST(h.started == std::vector<std::string>{kB});
+  h.up(kB);
+  BOOST_TEST(h.started == std::vector<std::string>{kC});
+}
+
+BOOST_AUTO_TEST_CASE(adopts_running_units_with_the_same_spec_and_replaces_changed_ones) {
+  auto cfg = abc(Strategy::OneForOne);
+  // Learn the fingerprints the engine stamps on units.
+  EngineHarness probe;
+  probe.start(cfg);
+  std::map<std::string, std::string> fp;
+  for (const auto& a : probe.all_actions)
+    if (a.kind == core::Action::Kind::Start) fp[a.unit.name] = a.unit.fingerprint;
+  probe.upAll();
+  for (const auto& a : probe.all_actions)
+    if (a.kind == core::Action::Kind::Start) fp[a.unit.name] = a.unit.fingerprint;
+
+  EngineHarness h;
+  h.start(cfg, {{kA, fp[kA], true}, {kB, "0000000000000000", true},
+                {"vigil-old-gone.service", "x", true}});
+  BOOST_TEST(h.count(EventType::WorkerAdopted) == 1u);
+  BOOST_TEST((h.state(kA) == ChildState::Running));
+  // b has another spec: stopped first, started once the stop is done. The unknown unit
+  // is stopped for good.
+  BOOST_TEST(h.stopped == (std::vector<std::string>{kB, "vigil-old-gone.service"}));
+  BOOST_TEST(h.started.empty());
+  h.stopDone(kB);
+  BOOST_TEST(h.started == std::vector<std::string>{kB});
+  h.up(kB);
+  h.up(kC);
+  h.stopDone("vigil-old-gone.service");
+  BOOST_TEST((h.treeState("t") == SupervisorState::Running));
+}
+
+BOOST_AUTO_TEST_CASE(reload_leaves_unchanged_workers_alone) {
+  EngineHarness h;
+  auto a = worker("a");
+  auto b = worker("b");
+  h.start(config({tree("t", Strategy::OneForOne, {a, b})}));
+  h.upAll();
+  auto b2 = worker("b");
+  b2->command = {"/usr/bin/true", "changed"};
+  auto d = worker("d");
+  h.reload(config({tree("t", Strategy::OneForOne, {worker("a"), b2, d})}));
+  // a untouched; b replaced (stop, then start); d is new.
+  BOOST_TEST(h.stopped == std::vector<std::string>{kB});
+  BOOST_TEST(h.started.empty());
+  h.stopDone(kB);
+  BOOST_TEST(h.started == std::vector<std::string>{kB});
+  h.up(kB);
+  BOOST_TEST(h.started == std::vector<std::string>{"vigil-t-d.service"});
+  h.up("vigil-t-d.service");
+  BOOST_TEST((h.state(kA) == ChildState::Running));
+  // Removing a worker stops it; removing a tree stops all its workers.
+  h.reload(config({tree("t", Strategy::OneForOne, {worker("a"), b2})}));
+  BOOST_TEST(h.stopped == std::vector<std::string>{"vigil-t-d.service"});
+  h.stopAllDone();
+  h.reload(config({}));
+  BOOST_TEST(h.stopped.size() == 2u);
+  h.stopAllDone();
+  BOOST_TEST(h.engine.liveUnits().empty());
+}
+
+BOOST_AUTO_TEST_CASE(reload_restarts_a_failed_tree) {
+  EngineHarness h;
+  auto cfg = config({tree("t", Strategy::OneForOne, {worker("a")}, 0)});
+  h.start(cfg);
+  h.upAll();
+  h.exits(kA, exited(1));
+  BOOST_TEST((h.treeState("t") == SupervisorState::Failed));
+  h.reload(cfg);
+  BOOST_TEST(h.started == std::vector<std::string>{kA});
+}
+
+BOOST_AUTO_TEST_CASE(a_worker_exiting_while_being_stopped_is_not_a_failure) {
+  EngineHarness h;
+  h.start(abc(Strategy::OneForAll));
+  h.upAll();
+  h.exits(kA, exited(1));
+  // c is being stopped; its exit signal arrives before the stop job result.
+  h.exits(kC, killed(15));
+  h.stopDone(kC);
+  h.stopDone(kB);
+  BOOST_TEST(h.count(EventType::StrategyApplied) == 1u);
+  BOOST_TEST(h.count(EventType::IntensityExceeded) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(nested_supervisor_failure_escalates_to_the_parent) {
+  EngineHarness h;
+  auto inner = std::make_shared<core::SupervisorSpec>(
+      tree("inner", Strategy::OneForOne, {worker("x")}, 0));
+  core::SupervisorSpec outer = tree("t", Strategy::OneForOne, {worker("a")}, 1, 1h);
+  outer.children.push_back(core::ChildSpec{nullptr, inner});
+  h.start(config({outer}));
+  h.up(kA);
+  BOOST_TEST(h.started == std::vector<std::string>{"vigil-t-inner-x.service"});
+  h.up("vigil-t-inner-x.service");
+  BOOST_TEST((h.treeState("t") == SupervisorState::Running));
+  h.exits("vigil-t-inner-x.service", exited(1));  // inner intensity 0: inner fails
+  BOOST_TEST(h.count(EventType::Escalated) == 1u);
+  BOOST_TEST((h.treeState("t/inner") == SupervisorState::Failed));
+  h.advance(2s);  // the parent restarts the inner supervisor after its backoff (1 s + jitter)
+  BOOST_TEST(h.started == std::vector<std::string>{"vigil-t-inner-x.service"});
+  h.up("vigil-t-inner-x.service");
+  BOOST_TEST((h.treeState("t/inner") == SupervisorState::Running));
+  h.exits("vigil-t-inner-x.service", exited(1));  // second escalation exceeds outer's 1
+  h.stopAllDone();
+  BOOST_TEST((h.treeState("t") == SupervisorState::Failed));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

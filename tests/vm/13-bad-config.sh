@@ -1,0 +1,40 @@
+#!/bin/bash
+# A bad configuration: `vigild --check-config` prints file:line:col and exits 1; a reload
+# with it is refused, vigild stays up and keeps its workers exactly as they were.
+# vm-timeout: 300
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/vigil-lib.sh"
+
+assert_eq config-applied "$(vigil_single_worker_config | vigil_apply)" "reload result"
+u=vigil-t-w.service
+wait_unit_active $u 90
+pid=$(main_pid $u)
+inv=$(unit_prop $u InvocationID)
+
+bad=$(mktemp /tmp/bad-XXXX.yaml)
+cat >"$bad" <<'YAML'
+trees:
+  t:
+    strategy: one_for_one
+    children:
+      - name: w
+        command: [/usr/bin/sleep, "100"]
+        limits: {memory_max: lots}
+YAML
+set +e
+out=$(vigild --check-config "$bad" 2>&1)
+rc=$?
+set -e
+echo "$out"
+assert_eq 1 "$rc" "--check-config exit status"
+[[ $out == *"$bad:7:"*"memory_max"*"lots"* ]] || fail "--check-config output lacks file:line:col, key and value"
+pass_step "--check-config: file:line:col error, exit 1"
+
+assert_eq config-rejected "$(vigil_apply <"$bad")" "reload result"
+systemctl is-active --quiet vigild.service || fail "vigild is not active after a bad reload"
+[[ $(unit_prop vigild.service StatusText) == *"reload failed"* ]] || fail "STATUS= does not say the reload failed: $(unit_prop vigild.service StatusText)"
+journal_since_test _SYSTEMD_UNIT=vigild.service VIGIL_EVENT=config-rejected -o cat | grep -q ':7:' ||
+    fail "journal lacks the rejected configuration's file:line:col"
+assert_eq "$pid" "$(main_pid $u)" "worker MainPID after the bad reload"
+assert_eq "$inv" "$(unit_prop $u InvocationID)" "worker InvocationID after the bad reload"
+pass_step "bad reload refused; worker untouched"

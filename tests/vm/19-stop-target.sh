@@ -1,0 +1,23 @@
+#!/bin/bash
+# systemctl stop vigil.target stops vigild and every worker, with nothing left in the
+# worker cgroups and no restart attempted; starting the target brings them back.
+# vm-timeout: 300
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/vigil-lib.sh"
+
+assert_eq config-applied "$(vigil_single_worker_config | vigil_apply)" "reload result"
+u=vigil-t-w.service
+wait_unit_active $u 90
+systemctl stop vigil.target
+systemctl is-active --quiet vigild.service && fail "vigild still active"
+left=$(systemctl list-units --plain --no-legend --state=active,activating 'vigil-*.service' | wc -l)
+assert_eq 0 "$left" "active vigil worker units after stopping vigil.target"
+procs=$(find /sys/fs/cgroup/vigil.slice -name cgroup.procs -exec cat {} + 2>/dev/null | wc -l)
+assert_eq 0 "$procs" "processes left in vigil.slice"
+assert_eq 0 "$(count_events restart-scheduled $u)" "restarts scheduled during the stop"
+pass_step "target stopped: no worker, no process left, no restart attempted"
+
+systemctl start vigil.target
+wait_unit_active vigild.service 120
+wait_unit_active $u 90
+pass_step "target started again: worker back"
