@@ -19,11 +19,12 @@
 
 #include <fmt/format.h>
 
-#include "BuildInfo.h"
+#include "util/BuildInfo.h"
 #include "config/YamlNode.h"
 #include "core/Duration.h"
 #include "core/Size.h"
 #include "core/UnitName.h"
+#include "core/UnitSpec.h"
 
 namespace vigil::config {
 
@@ -70,8 +71,6 @@ constexpr std::pair<std::string_view, int> kStopSignals[] = {
     {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"ABRT", SIGABRT},
     {"KILL", SIGKILL}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"ALRM", SIGALRM},
     {"TERM", SIGTERM}, {"WINCH", SIGWINCH}, {"PWR", SIGPWR}};
-
-constexpr std::string_view kUnitPrefix = "vigil";  // vigil-<tree>-...-<child>.service
 
 // Which layer set a value; later layers win.
 enum Layer { kBuiltIn = 0, kTierLayer = 1, kConfigDefaults = 2, kOwn = 3 };
@@ -198,6 +197,16 @@ std::string joinList(std::span<const std::string_view> items) {
   return out;
 }
 
+// Built member by member: brace-initialising the aggregate in place trips GCC 12's
+// -Wmaybe-uninitialized/-Wrestrict false positives in optimised builds.
+ConfigError makeError(core::SourceLocation where, std::string key, std::string message) {
+  ConfigError e;
+  e.where = std::move(where);
+  e.key = std::move(key);
+  e.message = std::move(message);
+  return e;
+}
+
 bool isDigits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
@@ -252,7 +261,7 @@ std::optional<std::string> readFileCapped(const std::filesystem::path& path,
                                           const std::string& display, std::size_t max,
                                           ConfigErrors& errors) {
   auto fail = [&](std::string message) {
-    errors.push_back(ConfigError{{display, 0, 0}, "", std::move(message)});
+    errors.push_back(makeError({display, 0, 0}, "", std::move(message)));
     return std::nullopt;
   };
   // O_NONBLOCK: opening a FIFO must not hang the daemon; it is rejected below.
@@ -298,7 +307,7 @@ class Walker {
   core::SourceLocation locate(const YamlNode& n) const { return {file_, n.line, n.column}; }
 
   void error(const YamlNode& at, const std::string& path, std::string message) {
-    errors_.push_back(ConfigError{locate(at), path, std::move(message)});
+    errors_.push_back(makeError(locate(at), path, std::move(message)));
   }
 
   void expected(const YamlNode& at, const std::string& path, std::string_view what) {
@@ -595,13 +604,13 @@ void checkBackoffOrder(ConfigErrors& errors, const BackoffLayer& effective,
   const auto& culprit = at_max ? max : initial;
   const auto& other = at_max ? initial : max;
   if (culprit.origin.layer < min_layer) return;
-  errors.push_back(ConfigError{
+  errors.push_back(makeError(
       culprit.origin.where,
       appendKeyPath(appendKeyPath(path, "backoff"), at_max ? "max" : "initial"),
       fmt::format("expected a duration {} backoff.{} ({}, {}), found {}",
                   at_max ? "no shorter than" : "no longer than", at_max ? "initial" : "max",
                   core::formatDuration(other.value), other.origin.describe(),
-                  quoteForMessage(culprit.origin.text))});
+                  quoteForMessage(culprit.origin.text))));
 }
 
 // Tree and child names among siblings, keyed by their unit-name escape so that two names
@@ -654,9 +663,9 @@ class ConfigBuilder {
       if (std::find(std::begin(kTiers), std::end(kTiers), t) != std::end(kTiers)) {
         loadTier(t, "VIGIL_TIER", core::SourceLocation{}, "");
       } else {
-        errors_.push_back(ConfigError{{}, "VIGIL_TIER",
+        errors_.push_back(makeError({}, "VIGIL_TIER",
                                       fmt::format("expected one of {}, found {}",
-                                                  joinList(kTiers), quoteForMessage(t))});
+                                                  joinList(kTiers), quoteForMessage(t))));
       }
       tier = t;
     } else if (tier_node) {
@@ -698,11 +707,11 @@ class ConfigBuilder {
       looked.push_back(dir.string());
     }
     if (!found) {
-      errors_.push_back(ConfigError{
+      errors_.push_back(makeError(
           where, key,
           fmt::format("tier file '{}'{} not found; looked in {}", file_name, note,
                       looked.empty() ? std::string("no directories (none configured)")
-                                     : fmt::format("{}", fmt::join(looked, ", ")))});
+                                     : fmt::format("{}", fmt::join(looked, ", ")))));
       return;
     }
     const std::string display = found->string();
@@ -760,7 +769,7 @@ class ConfigBuilder {
     }
     s.intensity = toIntensity(intensity);
     if (const auto* n = map.find("limits")) parseLimits(w, *n, appendKeyPath(path, "limits"), s.limits);
-    if (!unit_path.empty()) checkUnitName(w, map, path, unit_path, ".slice");
+    if (!unit_path.empty()) checkUnitName(w, map, path, unit_path, std::nullopt);
 
     const YamlNode* children = map.find("children");
     if (!children || children->kind == Kind::Null || children->kind == Kind::Invalid) return s;
@@ -903,10 +912,7 @@ class ConfigBuilder {
                           "instances); the limit is {}",
                           workers_, kMaxWorkers));
     }
-    if (!unit_path.empty()) {
-      const std::string instance = spec.instances > 1 ? fmt::format("@{}", spec.instances) : "";
-      checkUnitName(w, map, path, unit_path, instance + ".service");
-    }
+    if (!unit_path.empty()) checkUnitName(w, map, path, unit_path, spec.instances);
     return spec;
   }
 
@@ -976,13 +982,18 @@ class ConfigBuilder {
     return false;
   }
 
-  // The generated unit name ("vigil-web-api@12.service", "vigil-web-parsers.slice") must
-  // fit systemd's limit; deep nesting of long names can exceed it.
+  // The unit names vigild will generate (core/UnitSpec.h: "vigil-web-parsers.slice",
+  // "vigil-web-api@12.service") must fit systemd's limit; deep nesting of long names can
+  // exceed it. `unit_path` is the supervisor path, plus the worker's name for a worker.
   void checkUnitName(Walker& w, const YamlNode& at, const std::string& path,
-                     const std::vector<std::string>& unit_path, std::string_view suffix) {
-    std::string unit(kUnitPrefix);
-    for (const auto& part : unit_path) unit += "-" + core::escapeUnitNameComponent(part);
-    unit += suffix;
+                     const std::vector<std::string>& unit_path, std::optional<unsigned> instances) {
+    std::string unit;
+    if (instances) {
+      const core::SupervisorPath parent(unit_path.begin(), unit_path.end() - 1);
+      unit = core::serviceName(parent, unit_path.back(), *instances > 1 ? *instances : 0);
+    } else {
+      unit = core::sliceName(unit_path);
+    }
     if (unit.size() <= core::kMaxUnitNameLength) return;
     w.error(at, path,
             fmt::format("the unit name {} would be {} bytes long; systemd allows at most {}; "
@@ -1003,8 +1014,8 @@ class ConfigBuilder {
     if (errors_.size() > kMaxErrors) {
       const std::size_t more = errors_.size() - kMaxErrors;
       errors_.resize(kMaxErrors);
-      errors_.push_back(ConfigError{{file_, 0, 0}, "",
-                                    fmt::format("{} more errors not shown", more)});
+      errors_.push_back(makeError({file_, 0, 0}, "",
+                                    fmt::format("{} more errors not shown", more)));
     }
     return std::move(errors_);
   }

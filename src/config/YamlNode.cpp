@@ -1,7 +1,9 @@
 #include "config/YamlNode.h"
 
+#include <algorithm>
+#include <istream>
 #include <map>
-#include <sstream>
+#include <streambuf>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -36,10 +38,49 @@ std::string displayTag(const std::string& tag) {
 // been recorded.
 struct StopParsing {};
 
+// Thrown by GuardedBuffer when yaml-cpp reads too far ahead of the last node it reported.
+struct LookaheadExceeded {
+  std::size_t stalled_at;  // byte offset of the last reported node
+};
+
+// Feeds the text to yaml-cpp in chunks and refuses to feed more than `max_lookahead` bytes
+// beyond the last node yaml-cpp reported. yaml-cpp's scanner keeps every token it cannot
+// yet resolve (e.g. after an unclosed '[' that might still turn into a mapping key), at
+// ~250 bytes of memory per byte of input: 1 MiB of '[' cost ~250 MB. This bounds that to
+// a few tens of MB whatever the file holds.
+class GuardedBuffer final : public std::streambuf {
+ public:
+  GuardedBuffer(std::string_view text, std::size_t max_lookahead)
+      : text_(text), max_lookahead_(max_lookahead) {}
+
+  void noteNode(const YAML::Mark& mark) {
+    if (mark.pos >= 0) last_node_ = std::max(last_node_, static_cast<std::size_t>(mark.pos));
+  }
+
+ protected:
+  int_type underflow() override {
+    if (next_ >= text_.size()) return traits_type::eof();
+    if (next_ > last_node_ + max_lookahead_) throw LookaheadExceeded{last_node_};
+    char* begin = const_cast<char*>(text_.data()) + next_;
+    const std::size_t n = std::min(kChunk, text_.size() - next_);
+    setg(begin, begin, begin + n);
+    next_ += n;
+    return traits_type::to_int_type(*begin);
+  }
+
+ private:
+  static constexpr std::size_t kChunk = 4096;
+  std::string_view text_;
+  std::size_t max_lookahead_;
+  std::size_t next_ = 0;       // offset of the first byte not yet handed out
+  std::size_t last_node_ = 0;  // offset of the last node reported
+};
+
 class TreeBuilder final : public YAML::EventHandler {
  public:
-  TreeBuilder(const std::string& file, const YamlLimits& limits, ConfigErrors& errors)
-      : file_(file), limits_(limits), errors_(errors) {}
+  TreeBuilder(const std::string& file, const YamlLimits& limits, GuardedBuffer& input,
+              ConfigErrors& errors)
+      : file_(file), limits_(limits), input_(input), errors_(errors) {}
 
   std::optional<YamlNode> takeRoot() { return std::move(root_); }
   int documents() const { return documents_; }
@@ -134,6 +175,7 @@ class TreeBuilder final : public YAML::EventHandler {
 
   // Common bookkeeping for every node: the budget, anchors, the position.
   YamlNode start(const YAML::Mark& mark, YamlNode::Kind kind, YAML::anchor_t anchor) {
+    input_.noteNode(mark);
     if (++nodes_ > limits_.max_nodes) {
       error(mark, childPath(),
             fmt::format("the document has more than {} nodes, the limit", limits_.max_nodes));
@@ -228,6 +270,7 @@ class TreeBuilder final : public YAML::EventHandler {
 
   const std::string& file_;
   const YamlLimits& limits_;
+  GuardedBuffer& input_;
   ConfigErrors& errors_;
   std::vector<Frame> stack_;
   std::optional<YamlNode> root_;
@@ -292,34 +335,53 @@ std::optional<YamlNode> parseYaml(std::string_view text, const std::string& file
     errors.push_back(std::move(e));
   };
 
+  const auto positionOf = [&](std::size_t offset) {
+    int line = 1;
+    std::size_t line_start = 0;
+    for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
+      if (text[i] == '\n') {
+        ++line;
+        line_start = i + 1;
+      }
+    }
+    return std::make_pair(line, static_cast<int>(offset - line_start + 1));
+  };
+
   if (text.size() > limits.max_bytes) {
     fileError(0, 0, fmt::format("the file is {} bytes; the limit is {} bytes", text.size(),
                                 limits.max_bytes));
     return std::nullopt;
   }
   if (const auto bad = findBadByte(text)) {
-    int line = 1;
-    std::size_t line_start = 0;
-    for (std::size_t i = 0; i < bad->first; ++i) {
-      if (text[i] == '\n') {
-        ++line;
-        line_start = i + 1;
-      }
-    }
-    fileError(line, static_cast<int>(bad->first - line_start + 1),
+    const auto [line, column] = positionOf(bad->first);
+    fileError(line, column,
               fmt::format("the file contains {}; configuration files must be UTF-8 text",
                           bad->second));
     return std::nullopt;
   }
 
-  TreeBuilder builder(file, limits, errors);
+  GuardedBuffer buffer(text, limits.max_lookahead);
+  TreeBuilder builder(file, limits, buffer, errors);
   try {
-    std::istringstream in{std::string(text)};
+    std::istream in(&buffer);
+    in.exceptions(std::ios::badbit);  // let LookaheadExceeded through istream::read()
     YAML::Parser parser(in);
     // The builder stops at a second document; the loop makes yaml-cpp read that far.
     while (parser.HandleNextDocument(builder)) {
     }
   } catch (const StopParsing&) {
+    return std::nullopt;
+  } catch (const LookaheadExceeded& e) {
+    const auto [line, column] = positionOf(e.stalled_at);
+    fileError(line, column,
+              fmt::format("the YAML parser read more than {} bytes past this point without "
+                          "completing a node (unclosed '[' or '{{', or a value or comment that "
+                          "long)",
+                          limits.max_lookahead));
+    return std::nullopt;
+  } catch (const YAML::DeepRecursion& e) {
+    fileError(e.mark.line + 1, e.mark.column + 1,
+              "nesting is too deep for the YAML parser (more than 500 levels)");
     return std::nullopt;
   } catch (const YAML::Exception& e) {
     // ParserException (syntax), DeepRecursion (a ParserException, only if the depth cap

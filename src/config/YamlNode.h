@@ -7,8 +7,9 @@
 // at a nesting depth of 500. So vigil never builds YAML::Node trees from untrusted text:
 // parseYaml() drives YAML::Parser with its own EventHandler and builds a plain tree of
 // YamlNode values, enforcing a node budget and a depth cap while parsing (it stops at the
-// first node over either limit), rejecting anchors, aliases, duplicate keys, non-scalar
-// keys and tags, and requiring NUL-free UTF-8 input and exactly one document.
+// first node over either limit) and bounding how far the scanner may read ahead,
+// rejecting anchors, aliases, duplicate keys, non-scalar keys and tags, and requiring
+// NUL-free UTF-8 input and exactly one document.
 
 #include <cstddef>
 #include <optional>
@@ -44,13 +45,17 @@ struct YamlLimits {
   std::size_t max_bytes = 1 << 20;
   std::size_t max_nodes = 100000;  // every scalar, key, collection and alias counts
   std::size_t max_depth = 64;      // nested collections
+  // How far yaml-cpp may read past the last node it reported (see GuardedBuffer in
+  // YamlNode.cpp): bounds the parser's memory on pathological input. Legitimate files only
+  // come near it with a single scalar or comment block this long.
+  std::size_t max_lookahead = 128 << 10;
 };
 
 // Parses exactly one YAML document from `text` (an empty text or a document of only
 // comments yields a Null node). Every problem is appended to `errors` as
 // "file:line:col: key.path: message". Returns nullopt when the text cannot be used at all
 // (too large, NUL bytes or invalid UTF-8, a syntax error, more than one document, over the
-// node budget or depth cap). Otherwise returns the tree, in which problems that were
+// node budget, depth cap or lookahead bound). Otherwise returns the tree, in which problems that were
 // reported but do not prevent further validation are neutralised: the first of duplicate
 // keys is kept, anchored nodes are kept, aliases and badly tagged nodes become Invalid.
 std::optional<YamlNode> parseYaml(std::string_view text, const std::string& file,

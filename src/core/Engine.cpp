@@ -22,7 +22,7 @@ constexpr Usec kUnknownStopTimeout{std::chrono::minutes(5)};
 }  // namespace
 
 struct Engine::Step {
-  enum class Kind { Start, Stop, Delay };
+  enum class Kind { Start, Stop, Delay, Slice };
   Kind kind = Kind::Start;
   std::size_t first = 0;  // child index range, inclusive
   std::size_t last = 0;
@@ -128,6 +128,7 @@ const char* toString(EventType t) {
     case EventType::TreeFailed: return "tree-failed";
     case EventType::ConfigApplied: return "config-applied";
     case EventType::UnitRemoved: return "unit-removed";
+    case EventType::SliceFailed: return "slice-failed";
   }
   return "?";
 }
@@ -384,6 +385,8 @@ void Engine::startSup(Sup& sup, TimePoint now) {
   sup.current.reset();
   sup.plan = sup.children.empty() ? std::deque<Step>{}
                                    : startSteps(sup, 0, sup.children.size() - 1);
+  // The slice (with the supervisor's budget) exists before any child starts in it.
+  sup.plan.push_front(Step{Step::Kind::Slice, 0, 0, Usec(0), false});
   advance(sup, now);
 }
 
@@ -438,6 +441,15 @@ void Engine::execute(Sup& sup, Step& step, TimePoint now) {
         }
       }
       break;
+    case Step::Kind::Slice: {
+      Action a;
+      a.kind = Action::Kind::Slice;
+      a.unit.name = sliceName(sup.path);
+      a.unit.description = fmt::format("vigil supervisor {}", sup.pathString());
+      a.unit.limits = sup.spec->limits;
+      actions_.push_back(std::move(a));
+      break;
+    }
     case Step::Kind::Delay:
       if (step.delay <= Usec(0)) {
         step.fired = true;
@@ -450,7 +462,7 @@ void Engine::execute(Sup& sup, Step& step, TimePoint now) {
 }
 
 bool Engine::stepComplete(const Sup& sup, const Step& step) const {
-  if (step.kind == Step::Kind::Delay) return step.fired;
+  if (step.kind == Step::Kind::Delay || step.kind == Step::Kind::Slice) return step.fired;
   for (std::size_t i = step.first; i <= step.last; ++i) {
     const ChildState s = sup.children[i]->state;
     if (step.kind == Step::Kind::Start) {
@@ -735,6 +747,32 @@ void Engine::onStopResult(const std::string& unit, bool ok, const std::string& e
   emit(event(EventType::WorkerStopped, c, ok ? "stopped" : "stop-failed",
              ok ? "stopped" : fmt::format("stop failed: {}", error), now));
   advance(sup, now);
+}
+
+void Engine::onSliceResult(const std::string& slice, bool ok, const std::string& error,
+                           TimePoint now) {
+  std::vector<Sup*> stack;
+  for (auto& r : roots_) stack.push_back(r.get());
+  while (!stack.empty()) {
+    Sup* s = stack.back();
+    stack.pop_back();
+    for (auto& c : s->children)
+      if (c->sup) stack.push_back(c->sup.get());
+    if (sliceName(s->path) != slice) continue;
+    if (!s->current || s->current->kind != Step::Kind::Slice) return;
+    if (!ok) {
+      Event e = event(EventType::SupervisorStarted, *s, "slice-failed",
+                      fmt::format("could not set up {} with its limits: {}; starting the "
+                                  "children without that budget",
+                                  slice, error),
+                      now);
+      e.type = EventType::SliceFailed;
+      emit(std::move(e));
+    }
+    s->current->fired = true;
+    advance(*s, now);
+    return;
+  }
 }
 
 void Engine::onUnitExit(const std::string& unit, const UnitOutcome& outcome, TimePoint now) {

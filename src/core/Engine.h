@@ -31,9 +31,12 @@
 namespace vigil::core {
 
 struct Action {
-  enum class Kind { Start, Stop, ArmTimer };
+  // Slice: create (or update) a supervisor's slice with unit.limits as its budget; every
+  // limit not configured is sent as "unlimited", so removing a limit takes effect too.
+  enum class Kind { Start, Stop, ArmTimer, Slice };
   Kind kind = Kind::Start;
-  UnitSpec unit;           // Start: the full spec; Stop: only unit.name is meaningful
+  UnitSpec unit;           // Start: the full spec; Stop: only unit.name; Slice: name,
+                           // description and limits
   Usec timeout{0};         // Start: start_timeout; Stop: stop timeout + margin
   std::uint64_t timer = 0; // ArmTimer
   TimePoint deadline{0};   // ArmTimer
@@ -90,6 +93,10 @@ class Engine {
   void onStartResult(const std::string& unit, bool ok, const std::string& error,
                      const UnitOutcome& outcome, bool exited, TimePoint now);
   void onStopResult(const std::string& unit, bool ok, const std::string& error, TimePoint now);
+  // The Slice action for `slice` finished. A failure is reported as an event and the
+  // supervisor's children start anyway (without the budget): the workers matter more.
+  void onSliceResult(const std::string& slice, bool ok, const std::string& error,
+                     TimePoint now);
   // The unit went from running to inactive/failed.
   void onUnitExit(const std::string& unit, const UnitOutcome& outcome, TimePoint now);
   void onTimer(std::uint64_t timer, TimePoint now);

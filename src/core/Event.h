@@ -28,6 +28,7 @@ enum class EventType {
   TreeFailed,          // a root tree stays down until an operator restarts it
   ConfigApplied,       // a configuration was loaded and reconciled
   UnitRemoved,         // a unit no longer in the configuration is being stopped
+  SliceFailed,         // a supervisor's slice could not be created or updated
 };
 
 const char* toString(EventType type);

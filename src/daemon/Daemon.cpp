@@ -19,6 +19,8 @@ namespace vigil::daemon {
 namespace {
 // Coalesce state-file writes: at most one per this interval while things change.
 constexpr std::uint64_t kStateWriteDelayUsec = 200000;
+// How long creating a supervisor's slice may take.
+constexpr core::Usec kSliceTimeout{std::chrono::seconds(60)};
 // Refresh the state file (cgroup figures) at least this often when idle.
 constexpr std::uint64_t kStateRefreshUsec = 5000000;
 
@@ -173,6 +175,15 @@ void Daemon::perform(core::Action a) {
         engine_.onStopResult(name, o.ok, o.error, now());
         drain();
       });
+      break;
+    }
+    case core::Action::Kind::Slice: {
+      const std::string name = a.unit.name;
+      client_.ensureSlice(name, a.unit.description, a.unit.limits, kSliceTimeout,
+                          [this, name](const systemd::JobOutcome& o) {
+                            engine_.onSliceResult(name, o.ok, o.error, now());
+                            drain();
+                          });
       break;
     }
     case core::Action::Kind::ArmTimer: {

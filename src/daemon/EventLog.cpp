@@ -29,6 +29,7 @@ const char* EventLog::messageId(EventType type) {
     case EventType::TreeFailed: return "790fc00931a449b0908a8f6d75c20b8c";
     case EventType::ConfigApplied: return "b2fbfa1da9a7410297cf628f4258345c";
     case EventType::UnitRemoved: return "bb3cd559973d4861a2024d9c3f080a77";
+    case EventType::SliceFailed: return "36d9f7d0c42c40a592f7b4963531f9f5";
   }
   return "00000000000000000000000000000000";
 }
@@ -40,6 +41,7 @@ constexpr const char* kConfigRejectedId = "b8989c27bfb84f12acbffd0271f8af85";
 int EventLog::priority(const core::Event& e) {
   switch (e.type) {
     case EventType::WorkerStartFailed:
+    case EventType::SliceFailed:
     case EventType::IntensityExceeded:
     case EventType::SupervisorFailed:
     case EventType::TreeFailed:

@@ -51,6 +51,11 @@ bool isOurUnit(std::string_view name) {
          name.substr(name.size() - 8) == ".service";
 }
 
+bool isOurSlice(std::string_view name) {
+  return name.rfind("vigil-", 0) == 0 && name.size() > 6 &&
+         name.substr(name.size() - 6) == ".slice";
+}
+
 // Every append below returns a negative errno on failure; CHECK keeps the builders flat.
 #define CHECK(expr)          \
   do {                       \
@@ -163,6 +168,44 @@ int buildStartMessage(sd_bus* bus, const core::UnitSpec& u, sd_bus_message** out
   CHECK(appendExecStart(m, u.argv));
   CHECK(sd_bus_message_close_container(m));
   CHECK(sd_bus_message_append(m, "a(sa(sv))", 0));
+  *out = owner.release();
+  return 0;
+}
+
+// Budget properties of a slice; unset limits are sent as "infinity" (UINT64_MAX, which
+// for CPUWeight/IOWeight means "not set") so that removing a limit from the
+// configuration removes it from the slice too.
+int appendSliceLimits(sd_bus_message* m, const core::Limits& l) {
+  constexpr std::uint64_t kInf = UINT64_MAX;
+  CHECK(appendBool(m, "MemoryAccounting", true));
+  CHECK(appendBool(m, "CPUAccounting", true));
+  CHECK(appendBool(m, "TasksAccounting", true));
+  CHECK(appendBool(m, "IOAccounting", true));
+  CHECK(appendU64(m, "MemoryMax", l.memory_max.value_or(kInf)));
+  CHECK(appendU64(m, "MemoryHigh", l.memory_high.value_or(kInf)));
+  CHECK(appendU64(m, "CPUQuotaPerSecUSec",
+                  l.cpu_quota ? std::uint64_t{*l.cpu_quota} * 10000 : kInf));
+  CHECK(appendU64(m, "CPUWeight", l.cpu_weight.value_or(kInf)));
+  CHECK(appendU64(m, "TasksMax", l.tasks_max.value_or(kInf)));
+  return appendU64(m, "IOWeight", l.io_weight.value_or(kInf));
+}
+
+int buildSliceMessage(sd_bus* bus, const std::string& name, const std::string& description,
+                      const core::Limits& limits, bool update, sd_bus_message** out) {
+  sd_bus_message* m = nullptr;
+  CHECK(sd_bus_message_new_method_call(bus, &m, kDest, kPath, kManager,
+                                       update ? "SetUnitProperties" : "StartTransientUnit"));
+  MsgPtr owner(m);
+  if (update) {
+    CHECK(sd_bus_message_append(m, "sb", name.c_str(), 1));
+  } else {
+    CHECK(sd_bus_message_append(m, "ss", name.c_str(), "fail"));
+  }
+  CHECK(sd_bus_message_open_container(m, 'a', "(sv)"));
+  if (!update) CHECK(appendString(m, "Description", description));
+  CHECK(appendSliceLimits(m, limits));
+  CHECK(sd_bus_message_close_container(m));
+  if (!update) CHECK(sd_bus_message_append(m, "a(sa(sv))", 0));
   *out = owner.release();
   return 0;
 }
@@ -373,7 +416,7 @@ struct SdBusSystemdClient::Impl {
     if (sd_bus_message_read(m, "uoss", &id, &path, &unit, &result) < 0) return 0;
     auto it = self->jobs.find(path);
     if (it == self->jobs.end()) {
-      if (isOurUnit(unit)) {
+      if (isOurUnit(unit) || isOurSlice(unit)) {
         if (self->early.size() >= kMaxEarlyJobs) self->early.clear();
         self->early[path] = result;
       }
@@ -594,6 +637,50 @@ void SdBusSystemdClient::startService(const core::UnitSpec& spec, core::Usec tim
         });
   };
   (*attempt)();
+}
+
+void SdBusSystemdClient::ensureSlice(const std::string& name, const std::string& description,
+                                     const core::Limits& limits, core::Usec timeout,
+                                     JobDone done) {
+  Impl* impl = impl_.get();
+  impl->call(
+      [impl, name, description, limits](sd_bus_message** m) {
+        return buildSliceMessage(impl->bus.get(), name, description, limits, false, m);
+      },
+      [impl, name, description, limits, timeout, done](sd_bus_message* reply,
+                                                       const sd_bus_error* err) {
+        if (err && sd_bus_error_has_name(err, "org.freedesktop.systemd1.UnitExists")) {
+          // Already there (e.g. created by a previous vigild): update it in place.
+          impl->call(
+              [impl, name, description, limits](sd_bus_message** m) {
+                return buildSliceMessage(impl->bus.get(), name, description, limits, true, m);
+              },
+              [name, done](sd_bus_message*, const sd_bus_error* e) {
+                JobOutcome o;
+                o.unit.name = name;
+                o.ok = e == nullptr;
+                if (e) o.error = fmt::format("SetUnitProperties failed: {}", errorText(-EIO, e));
+                done(o);
+              });
+          return;
+        }
+        if (err) {
+          JobOutcome o;
+          o.unit.name = name;
+          o.error = fmt::format("StartTransientUnit failed: {}", errorText(-EIO, err));
+          done(o);
+          return;
+        }
+        const char* job = nullptr;
+        if (sd_bus_message_read(reply, "o", &job) < 0) {
+          JobOutcome o;
+          o.unit.name = name;
+          o.error = "StartTransientUnit returned an unreadable reply";
+          done(o);
+          return;
+        }
+        impl->watchJob(job, name, "start", timeout, done);
+      });
 }
 
 void SdBusSystemdClient::stopUnit(const std::string& name, core::Usec timeout, JobDone done) {

@@ -51,6 +51,12 @@ class SystemdClient {
   // A leftover unit of the same name is reset (ResetFailedUnit) and the call retried once.
   virtual void startService(const core::UnitSpec& spec, core::Usec timeout, JobDone done) = 0;
 
+  // Creates slice `name` as a transient unit with `limits` as its budget, or, when it
+  // exists already, updates its properties at runtime (SetUnitProperties). Limits not
+  // set are sent as unlimited. `done` runs once.
+  virtual void ensureSlice(const std::string& name, const std::string& description,
+                           const core::Limits& limits, core::Usec timeout, JobDone done) = 0;
+
   // StopUnit(name, "replace") and wait for the stop job. A unit that does not exist
   // counts as stopped.
   virtual void stopUnit(const std::string& name, core::Usec timeout, JobDone done) = 0;

@@ -62,16 +62,27 @@ class EngineHarness {
   std::vector<core::Event> events;
   std::map<std::uint64_t, core::TimePoint> timers;
 
+  std::vector<std::string> slices;  // Slice actions (answered at once, successfully)
+
   void collect() {
-    for (auto& a : engine.takeActions()) {
-      all_actions.push_back(a);
-      switch (a.kind) {
-        case core::Action::Kind::Start: started.push_back(a.unit.name); break;
-        case core::Action::Kind::Stop: stopped.push_back(a.unit.name); break;
-        case core::Action::Kind::ArmTimer: timers[a.timer] = a.deadline; break;
+    for (;;) {
+      std::vector<std::string> answer;
+      for (auto& a : engine.takeActions()) {
+        all_actions.push_back(a);
+        switch (a.kind) {
+          case core::Action::Kind::Start: started.push_back(a.unit.name); break;
+          case core::Action::Kind::Stop: stopped.push_back(a.unit.name); break;
+          case core::Action::Kind::ArmTimer: timers[a.timer] = a.deadline; break;
+          case core::Action::Kind::Slice:
+            slices.push_back(a.unit.name);
+            answer.push_back(a.unit.name);
+            break;
+        }
       }
+      for (auto& e : engine.takeEvents()) events.push_back(e);
+      if (answer.empty()) break;
+      for (const auto& s : answer) engine.onSliceResult(s, true, "", now);
     }
-    for (auto& e : engine.takeEvents()) events.push_back(e);
   }
 
   void start(const core::Config& c, const std::vector<core::ExistingUnit>& existing = {}) {

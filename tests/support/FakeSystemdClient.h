@@ -33,6 +33,17 @@ class FakeSystemdClient final : public systemd::SystemdClient {
     log.push_back("start " + spec.name);
     starts.push_back({spec, std::move(done)});
   }
+  // Slices are created at once and successfully (recorded as "slice NAME").
+  std::map<std::string, core::Limits> slices;
+  void ensureSlice(const std::string& name, const std::string&, const core::Limits& limits,
+                   core::Usec, JobDone done) override {
+    log.push_back("slice " + name);
+    slices[name] = limits;
+    systemd::JobOutcome o;
+    o.ok = true;
+    o.unit.name = name;
+    done(o);
+  }
   void stopUnit(const std::string& name, core::Usec, JobDone done) override {
     log.push_back("stop " + name);
     stops.push_back({name, std::move(done)});

@@ -82,7 +82,8 @@ BOOST_AUTO_TEST_CASE(starts_workers_after_listing_existing_units_then_reports_re
   BOOST_TEST(fake.log.empty());  // nothing is started before existing units are known
   BOOST_REQUIRE(fake.lists.size() == 1u);
   fake.lists[0](std::vector<core::ExistingUnit>{});
-  BOOST_TEST(fake.log == std::vector<std::string>{"start vigil-web-api.service"});
+  BOOST_TEST(fake.log == (std::vector<std::string>{"slice vigil-web.slice",
+                                                   "start vigil-web-api.service"}));
   BOOST_TEST(fake.starts.front().spec.argv ==
              (std::vector<std::string>{"/usr/bin/sleep", "1000"}));
   BOOST_TEST(fake.starts.front().spec.slice == "vigil-web.slice");
@@ -139,6 +140,7 @@ BOOST_AUTO_TEST_CASE(a_valid_reload_applies_only_the_difference) {
   writeConfig(changed);
   BOOST_REQUIRE(daemon->reload());
   BOOST_TEST(fake.log == (std::vector<std::string>{"stop vigil-web-jobs.service",
+                                                   "slice vigil-web.slice",
                                                    "start vigil-web-cron.service"}));
 }
 

@@ -348,4 +348,23 @@ BOOST_AUTO_TEST_CASE(nested_supervisor_failure_escalates_to_the_parent) {
   BOOST_TEST((h.treeState("t") == SupervisorState::Failed));
 }
 
+BOOST_AUTO_TEST_CASE(each_supervisor_sets_up_its_slice_with_its_budget_before_its_children) {
+  EngineHarness h;
+  auto inner = std::make_shared<core::SupervisorSpec>(tree("edge", Strategy::OneForOne, {worker("x")}));
+  core::SupervisorSpec outer = tree("t", Strategy::OneForOne, {worker("a")});
+  outer.limits.memory_max = 2ull << 30;
+  outer.limits.tasks_max = 100;
+  outer.children.push_back(core::ChildSpec{nullptr, inner});
+  h.start(config({outer}));
+  BOOST_TEST(h.slices == std::vector<std::string>{"vigil-t.slice"});
+  const auto& first = h.all_actions.front();
+  BOOST_TEST((first.kind == core::Action::Kind::Slice));
+  BOOST_TEST(*first.unit.limits.memory_max == 2ull << 30);
+  BOOST_TEST(*first.unit.limits.tasks_max == 100u);
+  BOOST_TEST(!first.unit.limits.cpu_quota.has_value());
+  h.up(kA);
+  BOOST_TEST(h.slices == (std::vector<std::string>{"vigil-t.slice", "vigil-t-edge.slice"}));
+  BOOST_TEST(h.started == std::vector<std::string>{"vigil-t-edge-x.service"});
+}
+
 BOOST_AUTO_TEST_SUITE_END()
