@@ -23,7 +23,8 @@ say "worker units and their slices"
 systemctl --no-pager list-units 'vigil-*'
 systemd-cgls --no-pager /vigil.slice | head -n 30
 
-victim=$(systemctl list-units --plain --no-legend --state=active 'vigil-*.service' | awk 'NR==1{print $1}')
+victim=$(systemctl list-units --plain --no-legend --state=active 'vigil-*.service' |
+    awk '$1 != "vigil-test-runner.service" {print $1; exit}')
 pid=$(systemctl show -p MainPID --value "$victim")
 if [[ $pid =~ ^[0-9]+$ && $pid -gt 1 ]]; then
     say "kill -9 of $victim (MainPID $pid)"

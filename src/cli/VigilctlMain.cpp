@@ -43,6 +43,10 @@ int status(const std::string& path, bool as_json) {
               doc.value("version", "?").c_str(), doc.value("pid", 0L),
               doc.value("config", "?").c_str(), doc.value("tier", "?").c_str(),
               doc.value("ready", false) ? "ready" : "starting");
+  if (doc.value("config_result", "") == "rejected") {
+    std::printf("last reload REJECTED (previous configuration still in force):\n%s\n",
+                doc.value("config_error", "").c_str());
+  }
   std::printf("\n%-24s %-11s %-12s %s\n", "SUPERVISOR", "STATE", "STRATEGY", "RESTARTS/WINDOW");
   for (const auto& s : doc["supervisors"]) {
     std::printf("%-24s %-11s %-12s %d/%d in %s%s\n", s.value("supervisor", "").c_str(),

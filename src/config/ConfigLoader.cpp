@@ -10,7 +10,6 @@
 #include <cmath>
 #include <csignal>
 #include <cstdint>
-#include <limits>
 #include <map>
 #include <memory>
 #include <span>
@@ -19,12 +18,12 @@
 
 #include <fmt/format.h>
 
-#include "util/BuildInfo.h"
 #include "config/YamlNode.h"
 #include "core/Duration.h"
 #include "core/Size.h"
 #include "core/UnitName.h"
 #include "core/UnitSpec.h"
+#include "util/BuildInfo.h"
 
 namespace vigil::config {
 
@@ -50,9 +49,9 @@ constexpr std::string_view kTreeKeys[] = {"strategy", "intensity", "limits", "ch
 constexpr std::string_view kSupervisorKeys[] = {"name", "strategy", "intensity", "limits",
                                                 "children"};
 constexpr std::string_view kWorkerKeys[] = {
-    "name",   "command", "environment", "working_directory", "user",     "group",
-    "limits", "restart", "backoff",     "stop",              "notify",   "watchdog",
-    "instances", "start_timeout"};
+    "name",   "command",  "environment", "working_directory", "user",
+    "group",  "limits",   "restart",     "backoff",           "stop",
+    "notify", "watchdog", "instances",   "start_timeout"};
 
 constexpr std::string_view kTiers[] = {"tier_1", "tier_2", "tier_3"};
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error"};
@@ -68,8 +67,8 @@ constexpr std::pair<std::string_view, core::Strategy> kStrategies[] = {
 
 // Signals that make sense to ask a service to stop with; numbers 1..64 cover the rest.
 constexpr std::pair<std::string_view, int> kStopSignals[] = {
-    {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"ABRT", SIGABRT},
-    {"KILL", SIGKILL}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"ALRM", SIGALRM},
+    {"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT}, {"ABRT", SIGABRT},
+    {"KILL", SIGKILL}, {"USR1", SIGUSR1},   {"USR2", SIGUSR2}, {"ALRM", SIGALRM},
     {"TERM", SIGTERM}, {"WINCH", SIGWINCH}, {"PWR", SIGPWR}};
 
 // Which layer set a value; later layers win.
@@ -170,7 +169,9 @@ core::BackoffSpec toBackoff(const BackoffLayer& b) {
   return {b.initial->value, b.max->value, *b.multiplier, *b.jitter, *b.reset_after};
 }
 
-core::IntensitySpec toIntensity(const IntensityLayer& i) { return {*i.max_restarts, *i.period}; }
+core::IntensitySpec toIntensity(const IntensityLayer& i) {
+  return {*i.max_restarts, *i.period};
+}
 
 std::string describe(const YamlNode& node) {
   switch (node.kind) {
@@ -241,8 +242,8 @@ bool validUserOrGroup(std::string_view s) {
   if (s.empty()) return false;
   for (std::size_t i = 0; i < s.size(); ++i) {
     const char c = s[i];
-    const bool ok = (c >= 'a' && c <= 'z') || c == '_' ||
-                    (i > 0 && ((c >= '0' && c <= '9') || c == '-'));
+    const bool ok =
+        (c >= 'a' && c <= 'z') || c == '_' || (i > 0 && ((c >= '0' && c <= '9') || c == '-'));
     if (!ok) return false;
   }
   return true;
@@ -258,7 +259,8 @@ std::string_view characterAt(std::string_view s, std::size_t i) {
 // Reads a whole regular file of at most `max` bytes. The size is checked with fstat() on
 // the opened file before reading, and reading stops after max + 1 bytes in any case.
 std::optional<std::string> readFileCapped(const std::filesystem::path& path,
-                                          const std::string& display, std::size_t max,
+                                          const std::string& display,
+                                          std::size_t max,
                                           ConfigErrors& errors) {
   auto fail = [&](std::string message) {
     errors.push_back(makeError({display, 0, 0}, "", std::move(message)));
@@ -292,10 +294,12 @@ std::optional<std::string> readFileCapped(const std::filesystem::path& path,
   return text;
 }
 
-struct DurationRule {
-  bool allow_zero = false;
-  bool allow_infinity = false;
-};
+// Every duration in the file is finite and at most a year: the engine adds margins to
+// timeouts and multiplies backoff delays, and a year is beyond any sensible setting, so
+// these can never overflow (Usec::max() would, and "infinity" would mean it).
+constexpr Usec kMaxDuration = std::chrono::seconds(31557600);  // 1y as systemd counts it
+
+enum class Zero { kAllowed, kRejected };
 
 // Validation helpers bound to one file. Every check reports what it expected and what it
 // found; nodes of Kind::Invalid were reported by the YAML reader and are skipped silently.
@@ -323,7 +327,9 @@ class Walker {
     return false;
   }
 
-  void checkKeys(const YamlNode& map, const std::string& path, KeyList accepted,
+  void checkKeys(const YamlNode& map,
+                 const std::string& path,
+                 KeyList accepted,
                  std::string_view note = {}) {
     for (const auto& [key, value] : map.entries) {
       if (std::find(accepted.begin(), accepted.end(), key.value) != accepted.end()) continue;
@@ -333,7 +339,8 @@ class Walker {
     }
   }
 
-  std::optional<std::string> scalar(const YamlNode& node, const std::string& path,
+  std::optional<std::string> scalar(const YamlNode& node,
+                                    const std::string& path,
                                     std::string_view what) {
     if (node.kind == Kind::Scalar) return node.value;
     if (node.kind != Kind::Invalid) expected(node, path, what);
@@ -341,7 +348,8 @@ class Walker {
   }
 
   template <typename T>
-  std::optional<T> choice(const YamlNode& node, const std::string& path,
+  std::optional<T> choice(const YamlNode& node,
+                          const std::string& path,
                           std::span<const std::pair<std::string_view, T>> choices) {
     std::vector<std::string_view> names;
     for (const auto& [name, value] : choices) names.push_back(name);
@@ -355,7 +363,8 @@ class Walker {
     return std::nullopt;
   }
 
-  std::optional<std::string> oneOf(const YamlNode& node, const std::string& path,
+  std::optional<std::string> oneOf(const YamlNode& node,
+                                   const std::string& path,
                                    std::span<const std::string_view> names) {
     const std::string what = "one of " + joinList(names);
     const auto text = scalar(node, path, what);
@@ -374,11 +383,11 @@ class Walker {
     return std::nullopt;
   }
 
-  std::optional<std::uint64_t> integer(const YamlNode& node, const std::string& path,
-                                       std::uint64_t min, std::uint64_t max) {
-    const std::string what = max == std::numeric_limits<std::uint32_t>::max()
-                                 ? fmt::format("an integer of at least {}", min)
-                                 : fmt::format("an integer from {} to {}", min, max);
+  std::optional<std::uint64_t> integer(const YamlNode& node,
+                                       const std::string& path,
+                                       std::uint64_t min,
+                                       std::uint64_t max) {
+    const std::string what = fmt::format("an integer from {} to {}", min, max);
     const auto text = scalar(node, path, what);
     if (!text) return std::nullopt;
     const auto v = parseUnsigned(*text);
@@ -389,8 +398,11 @@ class Walker {
     return v;
   }
 
-  std::optional<double> number(const YamlNode& node, const std::string& path, double min,
-                               double max, std::string_view what) {
+  std::optional<double> number(const YamlNode& node,
+                               const std::string& path,
+                               double min,
+                               double max,
+                               std::string_view what) {
     const auto text = scalar(node, path, what);
     if (!text) return std::nullopt;
     double v = 0;
@@ -403,7 +415,7 @@ class Walker {
     return v;
   }
 
-  std::optional<Usec> duration(const YamlNode& node, const std::string& path, DurationRule rule) {
+  std::optional<Usec> duration(const YamlNode& node, const std::string& path, Zero zero) {
     constexpr std::string_view kWhat = "a duration like 30s or 1min 30s";
     const auto text = scalar(node, path, kWhat);
     if (!text) return std::nullopt;
@@ -412,11 +424,15 @@ class Walker {
       expected(node, path, kWhat);
       return std::nullopt;
     }
-    if (*v == Usec::max() && !rule.allow_infinity) {
+    if (*v == Usec::max()) {
       expected(node, path, "a finite duration");
       return std::nullopt;
     }
-    if (v->count() == 0 && !rule.allow_zero) {
+    if (*v > kMaxDuration) {
+      expected(node, path, "a duration of at most 1y");
+      return std::nullopt;
+    }
+    if (v->count() == 0 && zero == Zero::kRejected) {
       expected(node, path, "a positive duration like 1s");
       return std::nullopt;
     }
@@ -491,29 +507,30 @@ void parseLimits(Walker& w, const YamlNode& node, const std::string& path, core:
   }
 }
 
-void parseBackoff(Walker& w, const YamlNode& node, const std::string& path, Layer layer,
-                  BackoffLayer& out) {
+void parseBackoff(
+    Walker& w, const YamlNode& node, const std::string& path, Layer layer, BackoffLayer& out) {
   if (!w.mapping(node, path, true)) return;
   w.checkKeys(node, path, kBackoffKeys);
-  const DurationRule positive_finite{false, false};
-  const auto tracked = [&](const YamlNode& n, const std::string& p) -> std::optional<Tracked<Usec>> {
-    if (const auto v = w.duration(n, p, positive_finite)) {
+  const auto tracked = [&](const YamlNode& n,
+                           const std::string& p) -> std::optional<Tracked<Usec>> {
+    if (const auto v = w.duration(n, p, Zero::kRejected)) {
       return Tracked<Usec>{*v, {layer, w.locate(n), n.value}};
     }
     return std::nullopt;
   };
-  if (const auto* n = node.find("initial")) out.initial = tracked(*n, appendKeyPath(path, "initial"));
+  if (const auto* n = node.find("initial"))
+    out.initial = tracked(*n, appendKeyPath(path, "initial"));
   if (const auto* n = node.find("max")) out.max = tracked(*n, appendKeyPath(path, "max"));
   if (const auto* n = node.find("multiplier")) {
     out.multiplier = w.number(*n, appendKeyPath(path, "multiplier"), 1.0, 1000.0,
                               "a number from 1 to 1000 like 2 or 1.5");
   }
   if (const auto* n = node.find("jitter")) {
-    out.jitter = w.number(*n, appendKeyPath(path, "jitter"), 0.0, 1.0,
-                          "a number from 0 to 1 like 0.2");
+    out.jitter =
+        w.number(*n, appendKeyPath(path, "jitter"), 0.0, 1.0, "a number from 0 to 1 like 0.2");
   }
   if (const auto* n = node.find("reset_after")) {
-    out.reset_after = w.duration(*n, appendKeyPath(path, "reset_after"), positive_finite);
+    out.reset_after = w.duration(*n, appendKeyPath(path, "reset_after"), Zero::kRejected);
   }
 }
 
@@ -524,8 +541,8 @@ void parseStop(Walker& w, const YamlNode& node, const std::string& path, StopLay
     const std::string p = appendKeyPath(path, "signal");
     std::vector<std::string> names;
     for (const auto& [name, number] : kStopSignals) names.push_back("SIG" + std::string(name));
-    const std::string what = fmt::format("a signal name ({}) or a number from 1 to 64",
-                                         fmt::join(names, ", "));
+    const std::string what =
+        fmt::format("a signal name ({}) or a number from 1 to 64", fmt::join(names, ", "));
     if (const auto text = w.scalar(*n, p, what)) {
       std::string_view t = *text;
       std::optional<int> signal;
@@ -545,12 +562,11 @@ void parseStop(Walker& w, const YamlNode& node, const std::string& path, StopLay
     }
   }
   if (const auto* n = node.find("timeout")) {
-    out.timeout = w.duration(*n, appendKeyPath(path, "timeout"), DurationRule{true, true});
+    out.timeout = w.duration(*n, appendKeyPath(path, "timeout"), Zero::kAllowed);
   }
 }
 
-void parseIntensity(Walker& w, const YamlNode& node, const std::string& path,
-                    IntensityLayer& out) {
+void parseIntensity(Walker& w, const YamlNode& node, const std::string& path, IntensityLayer& out) {
   if (!w.mapping(node, path, true)) return;
   w.checkKeys(node, path, kIntensityKeys);
   if (const auto* n = node.find("max_restarts")) {
@@ -559,19 +575,24 @@ void parseIntensity(Walker& w, const YamlNode& node, const std::string& path,
     }
   }
   if (const auto* n = node.find("period")) {
-    out.period = w.duration(*n, appendKeyPath(path, "period"), DurationRule{false, false});
+    out.period = w.duration(*n, appendKeyPath(path, "period"), Zero::kRejected);
   }
 }
 
 // The keys shared by `defaults` and workers (workers have no `intensity`; the caller's
 // checkKeys() has already rejected it there).
-void parseLayerKeys(Walker& w, const YamlNode& map, const std::string& path, Layer layer,
-                    bool with_intensity, DefaultsLayer& out) {
+void parseLayerKeys(Walker& w,
+                    const YamlNode& map,
+                    const std::string& path,
+                    Layer layer,
+                    bool with_intensity,
+                    DefaultsLayer& out) {
   if (const auto* n = map.find("restart")) {
-    out.restart = w.choice<core::RestartPolicy>(*n, appendKeyPath(path, "restart"),
-                                                kRestartPolicies);
+    out.restart =
+        w.choice<core::RestartPolicy>(*n, appendKeyPath(path, "restart"), kRestartPolicies);
   }
-  if (const auto* n = map.find("limits")) parseLimits(w, *n, appendKeyPath(path, "limits"), out.limits);
+  if (const auto* n = map.find("limits"))
+    parseLimits(w, *n, appendKeyPath(path, "limits"), out.limits);
   if (const auto* n = map.find("backoff")) {
     parseBackoff(w, *n, appendKeyPath(path, "backoff"), layer, out.backoff);
   }
@@ -580,8 +601,7 @@ void parseLayerKeys(Walker& w, const YamlNode& map, const std::string& path, Lay
     parseIntensity(w, *n, appendKeyPath(path, "intensity"), out.intensity);
   }
   if (const auto* n = map.find("start_timeout")) {
-    out.start_timeout =
-        w.duration(*n, appendKeyPath(path, "start_timeout"), DurationRule{false, true});
+    out.start_timeout = w.duration(*n, appendKeyPath(path, "start_timeout"), Zero::kRejected);
   }
 }
 
@@ -595,8 +615,10 @@ void parseDefaults(Walker& w, const YamlNode& node, Layer layer, DefaultsLayer& 
 // backoff.max must not be shorter than backoff.initial in the effective values. Reported
 // once, at the value set at the highest layer, and only if that layer is at least
 // `min_layer` (so a conflict inside the defaults is reported once, not for every worker).
-void checkBackoffOrder(ConfigErrors& errors, const BackoffLayer& effective,
-                       const std::string& path, Layer min_layer) {
+void checkBackoffOrder(ConfigErrors& errors,
+                       const BackoffLayer& effective,
+                       const std::string& path,
+                       Layer min_layer) {
   const auto& initial = *effective.initial;
   const auto& max = *effective.max;
   if (max.value >= initial.value) return;
@@ -604,13 +626,13 @@ void checkBackoffOrder(ConfigErrors& errors, const BackoffLayer& effective,
   const auto& culprit = at_max ? max : initial;
   const auto& other = at_max ? initial : max;
   if (culprit.origin.layer < min_layer) return;
-  errors.push_back(makeError(
-      culprit.origin.where,
-      appendKeyPath(appendKeyPath(path, "backoff"), at_max ? "max" : "initial"),
-      fmt::format("expected a duration {} backoff.{} ({}, {}), found {}",
-                  at_max ? "no shorter than" : "no longer than", at_max ? "initial" : "max",
-                  core::formatDuration(other.value), other.origin.describe(),
-                  quoteForMessage(culprit.origin.text))));
+  errors.push_back(
+      makeError(culprit.origin.where,
+                appendKeyPath(appendKeyPath(path, "backoff"), at_max ? "max" : "initial"),
+                fmt::format("expected a duration {} backoff.{} ({}, {}), found {}",
+                            at_max ? "no shorter than" : "no longer than",
+                            at_max ? "initial" : "max", core::formatDuration(other.value),
+                            other.origin.describe(), quoteForMessage(culprit.origin.text))));
 }
 
 // Tree and child names among siblings, keyed by their unit-name escape so that two names
@@ -663,9 +685,9 @@ class ConfigBuilder {
       if (std::find(std::begin(kTiers), std::end(kTiers), t) != std::end(kTiers)) {
         loadTier(t, "VIGIL_TIER", core::SourceLocation{}, "");
       } else {
-        errors_.push_back(makeError({}, "VIGIL_TIER",
-                                      fmt::format("expected one of {}, found {}",
-                                                  joinList(kTiers), quoteForMessage(t))));
+        errors_.push_back(makeError(
+            {}, "VIGIL_TIER",
+            fmt::format("expected one of {}, found {}", joinList(kTiers), quoteForMessage(t))));
       }
       tier = t;
     } else if (tier_node) {
@@ -681,7 +703,8 @@ class ConfigBuilder {
     config.log_level = log_level.value_or(tier_log_level_.value_or(config.log_level));
 
     DefaultsLayer config_defaults;
-    if (const auto* n = map->find("defaults")) parseDefaults(w, *n, kConfigDefaults, config_defaults);
+    if (const auto* n = map->find("defaults"))
+      parseDefaults(w, *n, kConfigDefaults, config_defaults);
     effective_ = builtInLayer();
     overlay(effective_, tier_defaults_);
     overlay(effective_, config_defaults);
@@ -692,7 +715,9 @@ class ConfigBuilder {
 
   // Reads the tier file's `log_level` and `defaults`. `key` and `where` say where the tier
   // was chosen, for the error when no tier directory has the file.
-  void loadTier(const std::string& tier, const std::string& key, const core::SourceLocation& where,
+  void loadTier(const std::string& tier,
+                const std::string& key,
+                const core::SourceLocation& where,
                 std::string_view note) {
     const std::string file_name = tier + ".yaml";
     std::optional<std::filesystem::path> found;
@@ -707,11 +732,11 @@ class ConfigBuilder {
       looked.push_back(dir.string());
     }
     if (!found) {
-      errors_.push_back(makeError(
-          where, key,
-          fmt::format("tier file '{}'{} not found; looked in {}", file_name, note,
-                      looked.empty() ? std::string("no directories (none configured)")
-                                     : fmt::format("{}", fmt::join(looked, ", ")))));
+      errors_.push_back(
+          makeError(where, key,
+                    fmt::format("tier file '{}'{} not found; looked in {}", file_name, note,
+                                looked.empty() ? std::string("no directories (none configured)")
+                                               : fmt::format("{}", fmt::join(looked, ", ")))));
       return;
     }
     const std::string display = found->string();
@@ -722,7 +747,8 @@ class ConfigBuilder {
     Walker w(display, errors_);
     if (!w.mapping(*root, "", false)) return;
     w.checkKeys(*root, "", kTierFileKeys);
-    if (const auto* n = root->find("log_level")) tier_log_level_ = w.oneOf(*n, "log_level", kLogLevels);
+    if (const auto* n = root->find("log_level"))
+      tier_log_level_ = w.oneOf(*n, "log_level", kLogLevels);
     if (const auto* n = root->find("defaults")) parseDefaults(w, *n, kTierLayer, tier_defaults_);
   }
 
@@ -730,8 +756,9 @@ class ConfigBuilder {
     const std::string path = "trees";
     if (!w.mapping(node, path, true)) return;
     if (node.entries.size() > kMaxTrees) {
-      w.error(node, path,
-              fmt::format("at most {} trees are allowed, found {}", kMaxTrees, node.entries.size()));
+      w.error(
+          node, path,
+          fmt::format("at most {} trees are allowed, found {}", kMaxTrees, node.entries.size()));
     }
     SiblingNames siblings;
     for (const auto& [key, value] : node.entries) {
@@ -739,9 +766,9 @@ class ConfigBuilder {
       const bool name_ok = checkSiblingName(w, key, tree_path, key.value, siblings);
       if (!w.mapping(value, tree_path, false)) continue;
       w.checkKeys(value, tree_path, kTreeKeys);
-      core::SupervisorSpec tree = parseSupervisor(w, value, tree_path, key.value, 1,
-                                                  name_ok ? std::vector<std::string>{key.value}
-                                                          : std::vector<std::string>{});
+      core::SupervisorSpec tree = parseSupervisor(
+          w, value, tree_path, key.value, 1,
+          name_ok ? std::vector<std::string>{key.value} : std::vector<std::string>{});
       tree.where = w.locate(key);
       config.trees.push_back(std::move(tree));
     }
@@ -749,14 +776,18 @@ class ConfigBuilder {
 
   // `unit_path` holds the names from the tree down to this supervisor; it is empty when a
   // name on the way was invalid (then unit-name lengths are not checked below it).
-  core::SupervisorSpec parseSupervisor(Walker& w, const YamlNode& map, const std::string& path,
-                                       const std::string& name, std::size_t depth,
+  core::SupervisorSpec parseSupervisor(Walker& w,
+                                       const YamlNode& map,
+                                       const std::string& path,
+                                       const std::string& name,
+                                       std::size_t depth,
                                        const std::vector<std::string>& unit_path) {
     core::SupervisorSpec s;
     s.name = name;
     s.where = w.locate(map);
     if (const auto* n = map.find("strategy")) {
-      if (const auto v = w.choice<core::Strategy>(*n, appendKeyPath(path, "strategy"), kStrategies)) {
+      if (const auto v =
+              w.choice<core::Strategy>(*n, appendKeyPath(path, "strategy"), kStrategies)) {
         s.strategy = *v;
       }
     }
@@ -768,7 +799,8 @@ class ConfigBuilder {
       overlay(intensity.period, own.period);
     }
     s.intensity = toIntensity(intensity);
-    if (const auto* n = map.find("limits")) parseLimits(w, *n, appendKeyPath(path, "limits"), s.limits);
+    if (const auto* n = map.find("limits"))
+      parseLimits(w, *n, appendKeyPath(path, "limits"), s.limits);
     if (!unit_path.empty()) checkUnitName(w, map, path, unit_path, std::nullopt);
 
     const YamlNode* children = map.find("children");
@@ -786,8 +818,12 @@ class ConfigBuilder {
     return s;
   }
 
-  void parseChild(Walker& w, const YamlNode& item, const std::string& path, std::size_t depth,
-                  const std::vector<std::string>& unit_path, SiblingNames& siblings,
+  void parseChild(Walker& w,
+                  const YamlNode& item,
+                  const std::string& path,
+                  std::size_t depth,
+                  const std::vector<std::string>& unit_path,
+                  SiblingNames& siblings,
                   std::vector<core::ChildSpec>& out) {
     if (!w.mapping(item, path, false)) return;
     std::string name;
@@ -825,7 +861,8 @@ class ConfigBuilder {
         return;
       }
       auto s = parseSupervisor(w, item, path, name, depth + 1, child_unit_path);
-      out.push_back(core::ChildSpec{nullptr, std::make_shared<const core::SupervisorSpec>(std::move(s))});
+      out.push_back(
+          core::ChildSpec{nullptr, std::make_shared<const core::SupervisorSpec>(std::move(s))});
       return;
     }
     w.checkKeys(item, path, kWorkerKeys);
@@ -835,16 +872,21 @@ class ConfigBuilder {
               "supervisor)");
     }
     auto worker = parseWorker(w, item, path, name, child_unit_path);
-    out.push_back(core::ChildSpec{std::make_shared<const core::WorkerSpec>(std::move(worker)), nullptr});
+    out.push_back(
+        core::ChildSpec{std::make_shared<const core::WorkerSpec>(std::move(worker)), nullptr});
   }
 
-  core::WorkerSpec parseWorker(Walker& w, const YamlNode& map, const std::string& path,
-                               const std::string& name, const std::vector<std::string>& unit_path) {
+  core::WorkerSpec parseWorker(Walker& w,
+                               const YamlNode& map,
+                               const std::string& path,
+                               const std::string& name,
+                               const std::vector<std::string>& unit_path) {
     core::WorkerSpec spec;
     spec.name = name;
     spec.where = w.locate(map);
 
-    if (const auto* n = map.find("command")) parseCommand(w, *n, appendKeyPath(path, "command"), spec);
+    if (const auto* n = map.find("command"))
+      parseCommand(w, *n, appendKeyPath(path, "command"), spec);
     if (const auto* n = map.find("environment")) {
       parseEnvironment(w, *n, appendKeyPath(path, "environment"), spec);
     }
@@ -858,12 +900,13 @@ class ConfigBuilder {
         }
       }
     }
-    for (const auto& [key, target] : {std::pair{"user", &spec.user}, std::pair{"group", &spec.group}}) {
+    for (const auto& [key, target] :
+         {std::pair{"user", &spec.user}, std::pair{"group", &spec.group}}) {
       const auto* n = map.find(key);
       if (!n) continue;
       const std::string p = appendKeyPath(path, key);
-      const std::string what =
-          fmt::format("a {} name like www-data (matching [a-z_][a-z0-9_-]*[$]?) or a numeric id", key);
+      const std::string what = fmt::format(
+          "a {} name like www-data (matching [a-z_][a-z0-9_-]*[$]?) or a numeric id", key);
       if (const auto v = w.scalar(*n, p, what)) {
         if (validUserOrGroup(*v)) {
           *target = *v;
@@ -889,7 +932,7 @@ class ConfigBuilder {
     spec.notify = notify.value_or(false);
     if (const auto* n = map.find("watchdog")) {
       const std::string p = appendKeyPath(path, "watchdog");
-      spec.watchdog = w.duration(*n, p, DurationRule{false, false});
+      spec.watchdog = w.duration(*n, p, Zero::kRejected);
       // An invalid `notify` was reported already; do not pile a second error on it.
       const bool notify_invalid = map.find("notify") != nullptr && !notify;
       if (spec.watchdog && !spec.notify && !notify_invalid) {
@@ -916,7 +959,9 @@ class ConfigBuilder {
     return spec;
   }
 
-  void parseCommand(Walker& w, const YamlNode& node, const std::string& path,
+  void parseCommand(Walker& w,
+                    const YamlNode& node,
+                    const std::string& path,
                     core::WorkerSpec& spec) {
     constexpr std::string_view kWhat =
         "a non-empty sequence of strings like [/usr/bin/python3, -m, http.server]";
@@ -938,7 +983,9 @@ class ConfigBuilder {
     }
   }
 
-  void parseEnvironment(Walker& w, const YamlNode& node, const std::string& path,
+  void parseEnvironment(Walker& w,
+                        const YamlNode& node,
+                        const std::string& path,
                         core::WorkerSpec& spec) {
     if (!w.mapping(node, path, true)) return;
     for (const auto& [key, value] : node.entries) {
@@ -959,8 +1006,11 @@ class ConfigBuilder {
     }
   }
 
-  bool checkSiblingName(Walker& w, const YamlNode& at, const std::string& path,
-                        const std::string& name, SiblingNames& siblings) {
+  bool checkSiblingName(Walker& w,
+                        const YamlNode& at,
+                        const std::string& path,
+                        const std::string& name,
+                        SiblingNames& siblings) {
     if (const auto problem = checkName(name)) {
       w.error(at, path, *problem);
       return false;
@@ -972,8 +1022,8 @@ class ConfigBuilder {
     const std::string first_at =
         fmt::format("{}:{}:{}", first_where.file, first_where.line, first_where.column);
     if (first_name == name) {
-      w.error(at, path, fmt::format("duplicate name {}; first used at {}", quoteForMessage(name),
-                                    first_at));
+      w.error(at, path,
+              fmt::format("duplicate name {}; first used at {}", quoteForMessage(name), first_at));
     } else {
       w.error(at, path,
               fmt::format("name {} maps to the same unit name as {} (first used at {})",
@@ -985,8 +1035,11 @@ class ConfigBuilder {
   // The unit names vigild will generate (core/UnitSpec.h: "vigil-web-parsers.slice",
   // "vigil-web-api@12.service") must fit systemd's limit; deep nesting of long names can
   // exceed it. `unit_path` is the supervisor path, plus the worker's name for a worker.
-  void checkUnitName(Walker& w, const YamlNode& at, const std::string& path,
-                     const std::vector<std::string>& unit_path, std::optional<unsigned> instances) {
+  void checkUnitName(Walker& w,
+                     const YamlNode& at,
+                     const std::string& path,
+                     const std::vector<std::string>& unit_path,
+                     std::optional<unsigned> instances) {
     std::string unit;
     if (instances) {
       const core::SupervisorPath parent(unit_path.begin(), unit_path.end() - 1);
@@ -1006,16 +1059,17 @@ class ConfigBuilder {
       if (e.where.file.empty()) return 0;
       return e.where.file == file_ ? 1 : 2;
     };
-    std::stable_sort(errors_.begin(), errors_.end(), [&](const ConfigError& a, const ConfigError& b) {
-      const auto ka = std::make_tuple(rank(a), a.where.file, a.where.line, a.where.column);
-      const auto kb = std::make_tuple(rank(b), b.where.file, b.where.line, b.where.column);
-      return ka < kb;
-    });
+    std::stable_sort(
+        errors_.begin(), errors_.end(), [&](const ConfigError& a, const ConfigError& b) {
+          const auto ka = std::make_tuple(rank(a), a.where.file, a.where.line, a.where.column);
+          const auto kb = std::make_tuple(rank(b), b.where.file, b.where.line, b.where.column);
+          return ka < kb;
+        });
     if (errors_.size() > kMaxErrors) {
       const std::size_t more = errors_.size() - kMaxErrors;
       errors_.resize(kMaxErrors);
-      errors_.push_back(makeError({file_, 0, 0}, "",
-                                    fmt::format("{} more errors not shown", more)));
+      errors_.push_back(
+          makeError({file_, 0, 0}, "", fmt::format("{} more errors not shown", more)));
     }
     return std::move(errors_);
   }

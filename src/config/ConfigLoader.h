@@ -7,6 +7,9 @@
 // backoff, stop, intensity) merge key by key at every layer. A supervisor's own `limits`
 // budget its slice only and are not inherited by its workers.
 //
+// Every duration is finite and at most 1y, so that arithmetic on timeouts and delays
+// downstream cannot overflow; sizes may be "infinity" (core::kUnlimited).
+//
 // All errors are collected (not just the first), sorted by file and position, and returned
 // together; a Config is returned only when there are none. Untrusted input is bounded: the
 // file size is checked before parsing, YAML is read by a hardened reader (config/YamlNode.h)
@@ -29,7 +32,7 @@ namespace vigil::config {
 inline constexpr std::string_view kDefaultTier = "tier_3";
 
 // Structural caps, enforced with errors (also documented in vigil.yaml(5)).
-inline constexpr std::size_t kMaxNameBytes = 64;       // tree and child names
+inline constexpr std::size_t kMaxNameBytes = 64;  // tree and child names
 inline constexpr std::size_t kMaxTrees = 64;
 inline constexpr std::size_t kMaxSupervisorDepth = 8;  // a tree's root supervisor is level 1
 inline constexpr std::size_t kMaxWorkers = 4096;       // in total, counting instances

@@ -78,7 +78,9 @@ class GuardedBuffer final : public std::streambuf {
 
 class TreeBuilder final : public YAML::EventHandler {
  public:
-  TreeBuilder(const std::string& file, const YamlLimits& limits, GuardedBuffer& input,
+  TreeBuilder(const std::string& file,
+              const YamlLimits& limits,
+              GuardedBuffer& input,
               ConfigErrors& errors)
       : file_(file), limits_(limits), input_(input), errors_(errors) {}
 
@@ -109,7 +111,9 @@ class TreeBuilder final : public YAML::EventHandler {
     attach(std::move(node));
   }
 
-  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+  void OnScalar(const YAML::Mark& mark,
+                const std::string& tag,
+                YAML::anchor_t anchor,
                 const std::string& value) override {
     YamlNode node = start(mark, YamlNode::Kind::Scalar, anchor);
     if (!acceptableScalarTag(tag)) {
@@ -124,13 +128,17 @@ class TreeBuilder final : public YAML::EventHandler {
     attach(std::move(node));
   }
 
-  void OnSequenceStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+  void OnSequenceStart(const YAML::Mark& mark,
+                       const std::string& tag,
+                       YAML::anchor_t anchor,
                        YAML::EmitterStyle::value /*style*/) override {
     openCollection(mark, tag, anchor, YamlNode::Kind::Sequence);
   }
   void OnSequenceEnd() override { closeCollection(); }
 
-  void OnMapStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+  void OnMapStart(const YAML::Mark& mark,
+                  const std::string& tag,
+                  YAML::anchor_t anchor,
                   YAML::EmitterStyle::value /*style*/) override {
     openCollection(mark, tag, anchor, YamlNode::Kind::Mapping);
   }
@@ -195,7 +203,9 @@ class TreeBuilder final : public YAML::EventHandler {
     return node;
   }
 
-  void openCollection(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+  void openCollection(const YAML::Mark& mark,
+                      const std::string& tag,
+                      YAML::anchor_t anchor,
                       YamlNode::Kind kind) {
     Frame frame;
     frame.path = childPath();
@@ -237,10 +247,10 @@ class TreeBuilder final : public YAML::EventHandler {
         const auto [it, inserted] =
             top.seen.try_emplace(node.value, std::make_pair(node.line, node.column));
         if (!inserted) {
-          error(at(node), appendKeyPath(top.path, node.value),
-                fmt::format("duplicate key {}; first defined at {}:{}:{}",
-                            quoteForMessage(node.value), file_, it->second.first,
-                            it->second.second));
+          error(
+              at(node), appendKeyPath(top.path, node.value),
+              fmt::format("duplicate key {}; first defined at {}:{}:{}",
+                          quoteForMessage(node.value), file_, it->second.first, it->second.second));
           top.drop_value = true;
         }
       } else {
@@ -326,8 +336,10 @@ const YamlNode* YamlNode::find(std::string_view key) const {
   return nullptr;
 }
 
-std::optional<YamlNode> parseYaml(std::string_view text, const std::string& file,
-                                  const YamlLimits& limits, ConfigErrors& errors) {
+std::optional<YamlNode> parseYaml(std::string_view text,
+                                  const std::string& file,
+                                  const YamlLimits& limits,
+                                  ConfigErrors& errors) {
   auto fileError = [&](int line, int column, std::string message) {
     ConfigError e;
     e.where = {file, line, column};
@@ -348,15 +360,16 @@ std::optional<YamlNode> parseYaml(std::string_view text, const std::string& file
   };
 
   if (text.size() > limits.max_bytes) {
-    fileError(0, 0, fmt::format("the file is {} bytes; the limit is {} bytes", text.size(),
-                                limits.max_bytes));
+    fileError(
+        0, 0,
+        fmt::format("the file is {} bytes; the limit is {} bytes", text.size(), limits.max_bytes));
     return std::nullopt;
   }
   if (const auto bad = findBadByte(text)) {
     const auto [line, column] = positionOf(bad->first);
-    fileError(line, column,
-              fmt::format("the file contains {}; configuration files must be UTF-8 text",
-                          bad->second));
+    fileError(
+        line, column,
+        fmt::format("the file contains {}; configuration files must be UTF-8 text", bad->second));
     return std::nullopt;
   }
 

@@ -55,11 +55,13 @@ struct YamlLimits {
 // comments yields a Null node). Every problem is appended to `errors` as
 // "file:line:col: key.path: message". Returns nullopt when the text cannot be used at all
 // (too large, NUL bytes or invalid UTF-8, a syntax error, more than one document, over the
-// node budget, depth cap or lookahead bound). Otherwise returns the tree, in which problems that were
-// reported but do not prevent further validation are neutralised: the first of duplicate
-// keys is kept, anchored nodes are kept, aliases and badly tagged nodes become Invalid.
-std::optional<YamlNode> parseYaml(std::string_view text, const std::string& file,
-                                  const YamlLimits& limits, ConfigErrors& errors);
+// node budget, depth cap or lookahead bound). Otherwise returns the tree, in which problems that
+// were reported but do not prevent further validation are neutralised: the first of duplicate keys
+// is kept, anchored nodes are kept, aliases and badly tagged nodes become Invalid.
+std::optional<YamlNode> parseYaml(std::string_view text,
+                                  const std::string& file,
+                                  const YamlLimits& limits,
+                                  ConfigErrors& errors);
 
 // Key paths as shown in errors: "trees.web.children[0].limits". A key that is not made of
 // ASCII letters, digits, '_' and '-' is shown double-quoted: trees."a b", trees."web.v2".

@@ -17,8 +17,8 @@ constexpr std::uint64_t kUsecPerMinute = 60 * kUsecPerSec;
 constexpr std::uint64_t kUsecPerHour = 60 * kUsecPerMinute;
 constexpr std::uint64_t kUsecPerDay = 24 * kUsecPerHour;
 constexpr std::uint64_t kUsecPerWeek = 7 * kUsecPerDay;
-constexpr std::uint64_t kUsecPerMonth = 2629800 * kUsecPerSec;   // 30.4375 days
-constexpr std::uint64_t kUsecPerYear = 31557600 * kUsecPerSec;   // 365.25 days
+constexpr std::uint64_t kUsecPerMonth = 2629800 * kUsecPerSec;  // 30.4375 days
+constexpr std::uint64_t kUsecPerYear = 31557600 * kUsecPerSec;  // 365.25 days
 
 struct UnitSuffix {
   std::string_view suffix;
@@ -28,30 +28,55 @@ struct UnitSuffix {
 // The order matters: the first suffix that prefixes the remaining text wins, exactly as
 // in systemd's extract_multiplier() ("ms" before "m", "min" before "m", "M" is months).
 constexpr UnitSuffix kParseUnits[] = {
-    {"seconds", kUsecPerSec},     {"second", kUsecPerSec},      {"sec", kUsecPerSec},
-    {"s", kUsecPerSec},           {"minutes", kUsecPerMinute},  {"minute", kUsecPerMinute},
-    {"min", kUsecPerMinute},      {"months", kUsecPerMonth},    {"month", kUsecPerMonth},
-    {"M", kUsecPerMonth},         {"msec", kUsecPerMsec},       {"ms", kUsecPerMsec},
-    {"m", kUsecPerMinute},        {"hours", kUsecPerHour},      {"hour", kUsecPerHour},
-    {"hr", kUsecPerHour},         {"h", kUsecPerHour},          {"days", kUsecPerDay},
-    {"day", kUsecPerDay},         {"d", kUsecPerDay},           {"weeks", kUsecPerWeek},
-    {"week", kUsecPerWeek},       {"w", kUsecPerWeek},          {"years", kUsecPerYear},
-    {"year", kUsecPerYear},       {"y", kUsecPerYear},          {"usec", 1},
-    {"us", 1},                    {"\xce\xbcs", 1} /* U+03BC GREEK SMALL LETTER MU */,
+    {"seconds", kUsecPerSec},
+    {"second", kUsecPerSec},
+    {"sec", kUsecPerSec},
+    {"s", kUsecPerSec},
+    {"minutes", kUsecPerMinute},
+    {"minute", kUsecPerMinute},
+    {"min", kUsecPerMinute},
+    {"months", kUsecPerMonth},
+    {"month", kUsecPerMonth},
+    {"M", kUsecPerMonth},
+    {"msec", kUsecPerMsec},
+    {"ms", kUsecPerMsec},
+    {"m", kUsecPerMinute},
+    {"hours", kUsecPerHour},
+    {"hour", kUsecPerHour},
+    {"hr", kUsecPerHour},
+    {"h", kUsecPerHour},
+    {"days", kUsecPerDay},
+    {"day", kUsecPerDay},
+    {"d", kUsecPerDay},
+    {"weeks", kUsecPerWeek},
+    {"week", kUsecPerWeek},
+    {"w", kUsecPerWeek},
+    {"years", kUsecPerYear},
+    {"year", kUsecPerYear},
+    {"y", kUsecPerYear},
+    {"usec", 1},
+    {"us", 1},
+    {"\xce\xbcs", 1} /* U+03BC GREEK SMALL LETTER MU */,
     {"\xc2\xb5s", 1} /* U+00B5 MICRO SIGN */,
 };
 
 constexpr UnitSuffix kFormatUnits[] = {
-    {"y", kUsecPerYear},   {"month", kUsecPerMonth}, {"w", kUsecPerWeek},
-    {"d", kUsecPerDay},    {"h", kUsecPerHour},      {"min", kUsecPerMinute},
-    {"s", kUsecPerSec},    {"ms", kUsecPerMsec},     {"us", 1},
+    {"y", kUsecPerYear}, {"month", kUsecPerMonth}, {"w", kUsecPerWeek},
+    {"d", kUsecPerDay},  {"h", kUsecPerHour},      {"min", kUsecPerMinute},
+    {"s", kUsecPerSec},  {"ms", kUsecPerMsec},     {"us", 1},
 };
 
 // systemd's WHITESPACE set.
-bool isSystemdSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool isSystemdSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 // What strtoll() skips in the C locale (isspace()).
-bool isCSpace(char c) { return isSystemdSpace(c) || c == '\v' || c == '\f'; }
-bool isDigit(char c) { return c >= '0' && c <= '9'; }
+bool isCSpace(char c) {
+  return isSystemdSpace(c) || c == '\v' || c == '\f';
+}
+bool isDigit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 std::size_t skipSpaces(std::string_view s, std::size_t pos) {
   while (pos < s.size() && isSystemdSpace(s[pos])) ++pos;

@@ -248,7 +248,9 @@ void Engine::start(const Config& config, const std::vector<ExistingUnit>& existi
     roots_.push_back(std::move(root));
   }
   for (const auto& [name, u] : by_name) {
-    if (claimed.count(name) || !u.active) continue;
+    // Only units vigild created (they carry a VIGIL_SPEC fingerprint) are stopped; a
+    // foreign unit that merely shares the name prefix is none of our business.
+    if (claimed.count(name) || !u.active || u.fingerprint.empty()) continue;
     bury(name, kUnknownStopTimeout, true);
     Event e;
     e.at = now;

@@ -20,13 +20,22 @@ struct SizeSuffix {
 // systemd's parse_size() ("1G 512M" is fine, "512M 1G" and "1K 1K" are not). The empty
 // suffix (bytes) is last and matches anything, so junk is caught by the next round.
 constexpr SizeSuffix kSuffixes[] = {
-    {"E", std::uint64_t{1} << 60}, {"P", std::uint64_t{1} << 50}, {"T", std::uint64_t{1} << 40},
-    {"G", std::uint64_t{1} << 30}, {"M", std::uint64_t{1} << 20}, {"K", std::uint64_t{1} << 10},
-    {"B", 1},                      {"", 1},
+    {"E", std::uint64_t{1} << 60},
+    {"P", std::uint64_t{1} << 50},
+    {"T", std::uint64_t{1} << 40},
+    {"G", std::uint64_t{1} << 30},
+    {"M", std::uint64_t{1} << 20},
+    {"K", std::uint64_t{1} << 10},
+    {"B", 1},
+    {"", 1},
 };
 
-bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-bool isDigit(char c) { return c >= '0' && c <= '9'; }
+bool isSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+bool isDigit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 tl::unexpected<util::Error> invalid(std::string_view text, std::string_view why) {
   return util::fail(fmt::format("invalid size '{}': {}", text, why), EINVAL);
@@ -74,9 +83,9 @@ util::Result<std::uint64_t> parseSize(std::string_view text) {
       ++p;
     }
     if (p == digits) {
-      return invalid(text, text.empty() ? std::string("empty")
-                                        : fmt::format("expected a number at '{}'",
-                                                      text.substr(digits)));
+      return invalid(text, text.empty()
+                               ? std::string("empty")
+                               : fmt::format("expected a number at '{}'", text.substr(digits)));
     }
     if (overflow) return outOfRange(text);
 
@@ -127,7 +136,8 @@ std::string formatSize(std::uint64_t bytes) {
   if (bytes == kUnlimited) return "infinity";
   if (bytes == 0) return "0";
   for (const auto& s : kSuffixes) {
-    if (s.factor > 1 && bytes % s.factor == 0) return fmt::format("{}{}", bytes / s.factor, s.suffix);
+    if (s.factor > 1 && bytes % s.factor == 0)
+      return fmt::format("{}{}", bytes / s.factor, s.suffix);
   }
   return fmt::format("{}", bytes);
 }

@@ -14,10 +14,14 @@ bool isAsciiAlnum(char c) {
 
 // Characters systemd-escape leaves alone ('-' and '\' are valid in unit names but are
 // escaped because they carry meaning: hierarchy and escape introducer).
-bool keptAsIs(char c) { return isAsciiAlnum(c) || c == ':' || c == '_' || c == '.'; }
+bool keptAsIs(char c) {
+  return isAsciiAlnum(c) || c == ':' || c == '_' || c == '.';
+}
 
 // Characters valid in the prefix of a unit name (systemd's VALID_CHARS).
-bool validInUnitName(char c) { return keptAsIs(c) || c == '-' || c == '\\'; }
+bool validInUnitName(char c) {
+  return keptAsIs(c) || c == '-' || c == '\\';
+}
 
 void appendEscaped(std::string& out, char c) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -35,9 +39,9 @@ int hexValue(char c) {
   return -1;
 }
 
-constexpr std::string_view kUnitTypes[] = {"service", "mount",     "swap",  "socket",
-                                           "target",  "device",    "automount", "timer",
-                                           "path",    "slice",     "scope"};
+constexpr std::string_view kUnitTypes[] = {"service", "mount",  "swap",      "socket",
+                                           "target",  "device", "automount", "timer",
+                                           "path",    "slice",  "scope"};
 
 }  // namespace
 

@@ -74,6 +74,9 @@ util::Result<core::Config> Daemon::loadConfig() {
 
 util::Result<void> Daemon::start() {
   auto cfg = loadConfig();
+  config_generation_++;
+  config_result_ = cfg ? "applied" : "rejected";
+  config_error_ = cfg ? "" : cfg.error().message();
   if (!cfg) {
     log_.configRejected(options_.config_file.string(), cfg.error().message(), now());
     notify(fmt::format("STATUS=configuration invalid: {}",
@@ -104,8 +107,12 @@ util::Result<void> Daemon::start() {
 util::Result<void> Daemon::reload() {
   notify("RELOADING=1");
   auto cfg = loadConfig();
+  config_generation_++;
+  config_result_ = cfg ? "applied" : "rejected";
+  config_error_ = cfg ? "" : cfg.error().message();
   if (!cfg) {
     log_.configRejected(options_.config_file.string(), cfg.error().message(), now());
+    writeState();
     const std::string& msg = cfg.error().message();
     notify(fmt::format("READY=1\nSTATUS=reload failed, previous configuration kept: {}",
                        msg.substr(0, msg.find('\n'))));
@@ -120,6 +127,7 @@ util::Result<void> Daemon::reload() {
   notify("READY=1");
   last_status_.clear();
   updateStatus();
+  writeState();
   return {};
 }
 
@@ -290,6 +298,9 @@ std::string Daemon::stateJson() {
   doc["config"] = options_.config_file.string();
   doc["tier"] = config_ ? config_->tier : "";
   doc["ready"] = ready_;
+  doc["config_generation"] = config_generation_;
+  doc["config_result"] = config_result_;
+  doc["config_error"] = config_error_;
   doc["monotonic_usec"] = t.count();
   json trees = json::array();
   for (const auto& s : engine_.supervisors(t)) {

@@ -80,6 +80,11 @@ class Daemon {
   sd_event_source* watchdog_timer_ = nullptr;
   std::uint64_t watchdog_usec_ = 0;
   std::string last_status_;
+  // Every configuration load (start or reload) bumps the generation; the outcome is
+  // published in the state file so that tools can tell when a reload has been handled.
+  unsigned config_generation_ = 0;
+  std::string config_result_;  // "applied" | "rejected"
+  std::string config_error_;   // the errors of a rejected configuration
 };
 
 }  // namespace vigil::daemon

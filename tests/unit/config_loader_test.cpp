@@ -20,16 +20,20 @@
 
 // Printable enums for BOOST_TEST messages.
 namespace vigil::core {
-inline std::ostream& operator<<(std::ostream& os, RestartPolicy p) { return os << toString(p); }
-inline std::ostream& operator<<(std::ostream& os, Strategy s) { return os << toString(s); }
+inline std::ostream& operator<<(std::ostream& os, RestartPolicy p) {
+  return os << toString(p);
+}
+inline std::ostream& operator<<(std::ostream& os, Strategy s) {
+  return os << toString(s);
+}
 }  // namespace vigil::core
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using vigil::config::ConfigErrors;
-using vigil::config::LoadOptions;
 using vigil::config::loadConfig;
 using vigil::config::loadConfigFromString;
+using vigil::config::LoadOptions;
 using vigil::core::Config;
 using vigil::core::RestartPolicy;
 using vigil::core::Strategy;
@@ -66,7 +70,8 @@ std::vector<std::string> format(const ConfigErrors& errors) {
 }
 
 // The errors of loading `yaml` (named `name` in messages); fails the test if it loads.
-std::vector<std::string> errorsOf(const std::string& yaml, const std::string& name,
+std::vector<std::string> errorsOf(const std::string& yaml,
+                                  const std::string& name,
                                   const LoadOptions& options = testOptions()) {
   const auto result = loadConfigFromString(yaml, name, options);
   BOOST_REQUIRE_MESSAGE(!result.has_value(), name << " unexpectedly loaded");
@@ -75,8 +80,7 @@ std::vector<std::string> errorsOf(const std::string& yaml, const std::string& na
 
 std::vector<std::string> fixtureErrors(const std::string& fixture,
                                        const LoadOptions& options = testOptions()) {
-  return errorsOf(readText(kConfigs / "invalid" / (fixture + ".yaml")), fixture + ".yaml",
-                  options);
+  return errorsOf(readText(kConfigs / "invalid" / (fixture + ".yaml")), fixture + ".yaml", options);
 }
 
 Config loadFixture(const std::string& fixture, const LoadOptions& options = testOptions()) {
@@ -86,10 +90,10 @@ Config loadFixture(const std::string& fixture, const LoadOptions& options = test
   return *result;
 }
 
-#define CHECK_LINES(actual, ...)                                        \
-  do {                                                                  \
-    const std::vector<std::string> expected_lines = __VA_ARGS__;        \
-    const std::vector<std::string> actual_lines = (actual);             \
+#define CHECK_LINES(actual, ...)                                                  \
+  do {                                                                            \
+    const std::vector<std::string> expected_lines = __VA_ARGS__;                  \
+    const std::vector<std::string> actual_lines = (actual);                       \
     BOOST_TEST(actual_lines == expected_lines, boost::test_tools::per_element()); \
   } while (0)
 
@@ -114,12 +118,30 @@ const SupervisorSpec& tree(const Config& c, const std::string& name) {
 }
 
 // The invalid fixtures with a test case below asserting their exact errors.
-const std::set<std::string> kCoveredFixtures = {
-    "alias",       "backoff_order", "bad_enum",      "bad_names",   "bad_size",
-    "bad_values",  "billion_laughs", "child_kind",   "command",     "cycle",
-    "duplicate_key", "duplicate_names", "environment", "nesting_too_deep", "null_key",
-    "root_sequence", "syntax_error", "tags",         "tier_invalid", "tier_missing",
-    "two_documents", "unknown_key", "watchdog_without_notify", "wrong_kinds"};
+const std::set<std::string> kCoveredFixtures = {"alias",
+                                                "backoff_order",
+                                                "bad_enum",
+                                                "bad_names",
+                                                "bad_size",
+                                                "bad_values",
+                                                "billion_laughs",
+                                                "child_kind",
+                                                "command",
+                                                "cycle",
+                                                "duplicate_key",
+                                                "duplicate_names",
+                                                "environment",
+                                                "nesting_too_deep",
+                                                "null_key",
+                                                "root_sequence",
+                                                "syntax_error",
+                                                "tags",
+                                                "tier_invalid",
+                                                "tier_missing",
+                                                "two_documents",
+                                                "unknown_key",
+                                                "watchdog_without_notify",
+                                                "wrong_kinds"};
 
 }  // namespace
 
@@ -344,11 +366,15 @@ BOOST_AUTO_TEST_CASE(out_of_range_values) {
        "bad_values.yaml:23:24: trees.web.children[1].stop.signal: expected a signal name "
        "(SIGHUP, SIGINT, SIGQUIT, SIGABRT, SIGKILL, SIGUSR1, SIGUSR2, SIGALRM, SIGTERM, "
        "SIGWINCH, SIGPWR) or a number from 1 to 64, found '65'",
+       "bad_values.yaml:23:37: trees.web.children[1].stop.timeout: expected a finite duration, "
+       "found 'infinity'",
        "bad_values.yaml:24:20: trees.web.children[1].instances: expected an integer from 1 to "
        "1000, found '0'",
        // notify is invalid, so its watchdog is not reported a second time.
        "bad_values.yaml:26:17: trees.web.children[1].notify: expected true or false, found "
-       "'maybe'"});
+       "'maybe'",
+       "bad_values.yaml:27:24: trees.web.children[1].start_timeout: expected a duration of at "
+       "most 1y, found '2y'"});
 }
 
 BOOST_AUTO_TEST_CASE(backoff_max_below_initial_across_layers) {
@@ -385,9 +411,10 @@ BOOST_AUTO_TEST_CASE(yaml_level_problems) {
                "single document"});
   CHECK_LINES(fixtureErrors("syntax_error"),
               {"syntax_error.yaml:4:7: YAML syntax error: illegal block entry"});
-  CHECK_LINES(fixtureErrors("tags"),
-              {"tags.yaml:3:8: trees.web: YAML tags are not supported (found '!custom')",
-               "tags.yaml:6:15: trees.db.children: YAML tags are not supported (found '!!binary')"});
+  CHECK_LINES(
+      fixtureErrors("tags"),
+      {"tags.yaml:3:8: trees.web: YAML tags are not supported (found '!custom')",
+       "tags.yaml:6:15: trees.db.children: YAML tags are not supported (found '!!binary')"});
   CHECK_LINES(errorsOf("log_level: \"inf\\0o\"\n", "nul_escape.yaml"),
               {"nul_escape.yaml:1:12: log_level: the value contains a NUL character"});
 }
@@ -428,7 +455,8 @@ BOOST_AUTO_TEST_CASE(oversized_files_are_refused_before_parsing) {
 
 BOOST_AUTO_TEST_CASE(deep_yaml_nesting_is_refused) {
   std::string deep = "trees:\n";
-  for (int i = 0; i < 70; ++i) deep += std::string(2 * (i + 1), ' ') + "k" + std::to_string(i) + ":\n";
+  for (int i = 0; i < 70; ++i)
+    deep += std::string(2 * (i + 1), ' ') + "k" + std::to_string(i) + ":\n";
   const auto errors = errorsOf(deep, "deep.yaml");
   BOOST_TEST_REQUIRE(errors.size() == 1u);
   BOOST_TEST(errors[0] ==
@@ -442,11 +470,12 @@ BOOST_AUTO_TEST_CASE(deep_yaml_nesting_is_refused) {
   CHECK_LINES(errorsOf(std::string(MiB, '['), "brackets.yaml"),
               {"brackets.yaml:1:1: the YAML parser read more than 131072 bytes past this point "
                "without completing a node (unclosed '[' or '{', or a value or comment that long)"});
-  CHECK_LINES(errorsOf("a: " + std::string(2000, '[') + std::string(2000, ']'), "closed.yaml"),
-              {"closed.yaml:1:67: a[0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]"
-               "[0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]"
-               "[0][0][0][0][0][0][0][0][0][0][0][0][0][0]: nesting is deeper than 64 levels, the "
-               "limit"});
+  CHECK_LINES(
+      errorsOf("a: " + std::string(2000, '[') + std::string(2000, ']'), "closed.yaml"),
+      {"closed.yaml:1:67: a[0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]"
+       "[0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]"
+       "[0][0][0][0][0][0][0][0][0][0][0][0][0][0]: nesting is deeper than 64 levels, the "
+       "limit"});
   BOOST_TEST((std::chrono::steady_clock::now() - start < 2s));
   // With the cap raised above yaml-cpp's, its DeepRecursion is reported, not thrown.
   LoadOptions lax = testOptions();
@@ -476,7 +505,8 @@ BOOST_AUTO_TEST_CASE(structural_caps) {
 
   std::string workers = "trees:\n  web:\n    children:\n";
   for (int i = 0; i < 5; ++i) {
-    workers += "      - {name: w" + std::to_string(i) + ", command: [/bin/true], instances: 1000}\n";
+    workers +=
+        "      - {name: w" + std::to_string(i) + ", command: [/bin/true], instances: 1000}\n";
   }
   CHECK_LINES(errorsOf(workers, "workers.yaml"),
               {"workers.yaml:8:9: trees.web.children[4]: too many workers: this one brings the "
@@ -493,12 +523,13 @@ BOOST_AUTO_TEST_CASE(structural_caps) {
   }
   deep += indent + "- {name: w, command: [/bin/true]}\n";
   const std::string shown = "'vigil-" + std::string(54, 'n') + "...'";
-  CHECK_LINES(errorsOf(deep, "long.yaml"),
-              {"long.yaml:8:17: trees." + n + ".children[0].children[0].children[0]: the unit name " +
-                   shown + " would be 271 bytes long; systemd allows at most 255; use shorter names",
-               "long.yaml:10:21: trees." + n +
-                   ".children[0].children[0].children[0].children[0]: the unit name " + shown +
-                   " would be 275 bytes long; systemd allows at most 255; use shorter names"});
+  CHECK_LINES(
+      errorsOf(deep, "long.yaml"),
+      {"long.yaml:8:17: trees." + n + ".children[0].children[0].children[0]: the unit name " +
+           shown + " would be 271 bytes long; systemd allows at most 255; use shorter names",
+       "long.yaml:10:21: trees." + n +
+           ".children[0].children[0].children[0].children[0]: the unit name " + shown +
+           " would be 275 bytes long; systemd allows at most 255; use shorter names"});
 }
 
 BOOST_AUTO_TEST_CASE(error_list_is_capped) {
@@ -506,8 +537,9 @@ BOOST_AUTO_TEST_CASE(error_list_is_capped) {
   for (int i = 0; i < 150; ++i) yaml += "k" + std::to_string(i) + ": 1\n";
   const auto errors = errorsOf(yaml, "noisy.yaml");
   BOOST_TEST_REQUIRE(errors.size() == 101u);
-  BOOST_TEST(errors[0] == "noisy.yaml:1:1: unknown key 'k0'; accepted keys: tier, log_level, "
-                          "defaults, trees");
+  BOOST_TEST(errors[0] ==
+             "noisy.yaml:1:1: unknown key 'k0'; accepted keys: tier, log_level, "
+             "defaults, trees");
   BOOST_TEST(errors[100] == "noisy.yaml: 50 more errors not shown");
 }
 
@@ -626,15 +658,15 @@ BOOST_AUTO_TEST_CASE(merge_order_builtin_tier_defaults_worker) {
   BOOST_TEST(*own.limits.memory_max == 256 * MiB);
   BOOST_TEST(*own.limits.tasks_max == 100u);
   BOOST_TEST(!own.limits.cpu_weight.has_value());
-  BOOST_TEST(own.restart == RestartPolicy::Transient);                 // tier
-  BOOST_TEST(own.backoff.initial.count() == Usec(2s).count());         // tier
-  BOOST_TEST(own.backoff.max.count() == Usec(2min).count());           // config defaults
-  BOOST_TEST(own.backoff.multiplier == 2.0);                           // built-in
-  BOOST_TEST(own.backoff.jitter == 0.2);                               // built-in
-  BOOST_TEST(own.backoff.reset_after.count() == Usec(60s).count());    // built-in
-  BOOST_TEST(own.stop.signal == 15);                                   // built-in
-  BOOST_TEST(own.stop.timeout.count() == Usec(20s).count());           // tier
-  BOOST_TEST(own.start_timeout.count() == Usec(45s).count());          // tier
+  BOOST_TEST(own.restart == RestartPolicy::Transient);               // tier
+  BOOST_TEST(own.backoff.initial.count() == Usec(2s).count());       // tier
+  BOOST_TEST(own.backoff.max.count() == Usec(2min).count());         // config defaults
+  BOOST_TEST(own.backoff.multiplier == 2.0);                         // built-in
+  BOOST_TEST(own.backoff.jitter == 0.2);                             // built-in
+  BOOST_TEST(own.backoff.reset_after.count() == Usec(60s).count());  // built-in
+  BOOST_TEST(own.stop.signal == 15);                                 // built-in
+  BOOST_TEST(own.stop.timeout.count() == Usec(20s).count());         // tier
+  BOOST_TEST(own.start_timeout.count() == Usec(45s).count());        // tier
 
   const WorkerSpec& nothing = worker(web, 1);
   BOOST_TEST(*nothing.limits.memory_max == 512 * MiB);  // config defaults over the tier's 1G
@@ -752,7 +784,7 @@ BOOST_AUTO_TEST_CASE(every_key_is_read) {
   BOOST_TEST(json.backoff.multiplier == 1.5);
   BOOST_TEST(json.backoff.jitter == 0.0);
   BOOST_TEST(json.backoff.reset_after.count() == Usec(1h).count());
-  BOOST_TEST((json.start_timeout == Usec::max()));  // infinity
+  BOOST_TEST(json.start_timeout.count() == Usec(std::chrono::seconds(31557600)).count());  // 1y
   BOOST_TEST(!json.notify);
   BOOST_TEST(!json.watchdog.has_value());
   BOOST_TEST(json.instances == 1u);
@@ -836,8 +868,7 @@ BOOST_AUTO_TEST_CASE(the_example_error_in_vigil_yaml_is_accurate) {
   const std::string quoted_prefix = "#   vigil.yaml:";
   const auto at = text.find(quoted_prefix);
   BOOST_TEST_REQUIRE(at != std::string::npos);
-  const std::string quoted =
-      text.substr(at + 4, text.find('\n', at) - at - 4);  // after "#   "
+  const std::string quoted = text.substr(at + 4, text.find('\n', at) - at - 4);  // after "#   "
   const auto value = text.find("memory_max: 128M");
   BOOST_TEST_REQUIRE(value != std::string::npos);
   text.replace(value, std::string("memory_max: 128M").size(), "memory_max: lots");
@@ -864,9 +895,8 @@ BOOST_AUTO_TEST_CASE(name_rule) {
        std::vector<std::string>{"api", "web_1", "v2.1", "A", "_x", "0", std::string(64, 'x')}) {
     BOOST_TEST(!checkName(ok).has_value(), ok);
   }
-  for (const std::string& bad : std::vector<std::string>{"", "web-api", ".x", "a b", "a/b", "a@b",
-                                                         "a\\b", "caf\xc3\xa9",
-                                                         std::string(65, 'x')}) {
+  for (const std::string& bad : std::vector<std::string>{
+           "", "web-api", ".x", "a b", "a/b", "a@b", "a\\b", "caf\xc3\xa9", std::string(65, 'x')}) {
     BOOST_TEST(checkName(bad).has_value(), bad);
   }
 }

@@ -91,7 +91,8 @@ Oracle expectedFromVigil(const Oracle& systemd) {
 
 Oracle vigilResult(const std::string& input) {
   const auto r = parseDuration(input);
-  if (!r) return {r.error().code() == ERANGE ? "ERANGE" : r.error().code() == EINVAL ? "EINVAL" : "?"};
+  if (!r)
+    return {r.error().code() == ERANGE ? "ERANGE" : r.error().code() == EINVAL ? "EINVAL" : "?"};
   if (*r == Usec::max()) return {"ok", UINT64_MAX};
   return {"ok", static_cast<std::uint64_t>(r->count())};
 }
@@ -212,8 +213,18 @@ BOOST_AUTO_TEST_CASE(formats_for_messages) {
 }
 
 BOOST_AUTO_TEST_CASE(format_round_trips_through_parse) {
-  std::vector<Usec> values = {1us, 999us, 1ms, 1001ms, 59s, 61s, 3599s, 1h, 25h, 8 * 24h,
-                              Usec(INT64_MAX - 1), Usec(123456789012345)};
+  std::vector<Usec> values = {1us,
+                              999us,
+                              1ms,
+                              1001ms,
+                              59s,
+                              61s,
+                              3599s,
+                              1h,
+                              25h,
+                              8 * 24h,
+                              Usec(INT64_MAX - 1),
+                              Usec(123456789012345)};
   // A deterministic spread of magnitudes.
   std::uint64_t x = 0x9e3779b97f4a7c15ULL;
   for (int i = 0; i < 2000; ++i) {
@@ -246,7 +257,8 @@ BOOST_AUTO_TEST_CASE(matches_systemd_golden_table) {
       BOOST_TEST(actual.usec == expected.usec);
       // Where systemd's human form has no dot notation, ours is identical; otherwise ours
       // spells the fraction as components ("1s 500ms"), which the round-trip test covers.
-      if (actual.status == "ok" && actual.usec != UINT64_MAX && row[3].find('.') == std::string::npos) {
+      if (actual.status == "ok" && actual.usec != UINT64_MAX &&
+          row[3].find('.') == std::string::npos) {
         BOOST_TEST(formatDuration(Usec(static_cast<std::int64_t>(actual.usec))) == row[3]);
       }
     }

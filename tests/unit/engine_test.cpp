@@ -257,7 +257,8 @@ BOOST_AUTO_TEST_CASE(adopts_running_units_with_the_same_spec_and_replaces_change
 
   EngineHarness h;
   h.start(cfg, {{kA, fp[kA], true}, {kB, "0000000000000000", true},
-                {"vigil-old-gone.service", "x", true}});
+                {"vigil-old-gone.service", "x", true},
+                {"vigil-foreign.service", "", true}});  // not ours: no fingerprint
   BOOST_TEST(h.count(EventType::WorkerAdopted) == 1u);
   BOOST_TEST((h.state(kA) == ChildState::Running));
   // b has another spec: stopped first, started once the stop is done. The unknown unit

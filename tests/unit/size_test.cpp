@@ -64,10 +64,10 @@ BOOST_AUTO_TEST_CASE(parses_suffixes_and_fractions) {
 }
 
 BOOST_AUTO_TEST_CASE(rejects_junk) {
-  for (const std::string input :
-       {"", " ", "lots", "512m", "512k", "1Ki", "1KB", "1.5.G", "M", "1 2", "512M 1G", "1K 1K",
-        "1e3", "0x10", "Infinity", "infinity 1K", "1_000", "1,5G", "12 34",
-        "512M " /* systemd rejects trailing whitespace too */}) {
+  for (const std::string input : {"",      " ",     "lots",     "512m",        "512k",    "1Ki",
+                                  "1KB",   "1.5.G", "M",        "1 2",         "512M 1G", "1K 1K",
+                                  "1e3",   "0x10",  "Infinity", "infinity 1K", "1_000",   "1,5G",
+                                  "12 34", "512M " /* systemd rejects trailing whitespace too */}) {
     const auto r = parseSize(input);
     BOOST_TEST_CONTEXT("input '" << input << "'") {
       BOOST_TEST_REQUIRE(!r.has_value());
@@ -75,7 +75,8 @@ BOOST_AUTO_TEST_CASE(rejects_junk) {
       BOOST_TEST(r.error().message().find("'" + input + "'") != std::string::npos);
     }
   }
-  BOOST_TEST(parseSize("lots").error().message() == "invalid size 'lots': expected a number at 'lots'");
+  BOOST_TEST(parseSize("lots").error().message() ==
+             "invalid size 'lots': expected a number at 'lots'");
   BOOST_TEST(parseSize(std::string("1\0K", 3)).error().code() == EINVAL);
 }
 
@@ -87,10 +88,10 @@ BOOST_AUTO_TEST_CASE(rejects_percentages_clearly) {
 }
 
 BOOST_AUTO_TEST_CASE(rejects_negative_and_overflow) {
-  for (const std::string input : {"-1", "-0", " -5M", "16E", "17179869184G", "18446744073709551616",
-                                  "18446744073709551615" /* reserved for infinity */,
-                                  "99999999999999999999999", "15E 1024P", "1.99999999999999999999K",
-                                  "15.9999E"}) {
+  for (const std::string input :
+       {"-1", "-0", " -5M", "16E", "17179869184G", "18446744073709551616",
+        "18446744073709551615" /* reserved for infinity */, "99999999999999999999999", "15E 1024P",
+        "1.99999999999999999999K", "15.9999E"}) {
     const auto r = parseSize(input);
     BOOST_TEST_CONTEXT("input '" << input << "'") {
       BOOST_TEST_REQUIRE(!r.has_value());

@@ -115,8 +115,9 @@ bool requireTools() {
 // Strings for round-trip tests: every single byte, pairs around the interesting ones, and
 // a deterministic pseudo-random sample.
 std::vector<std::string> roundTripCorpus() {
-  std::vector<std::string> corpus = {"", "a", "/", "-", ".", "..", ".a", "a.", "\\", "\\x2d",
-                                     "héllo/wörld", "日本語", "a b c", "--x--", "@1", "x@y.z"};
+  std::vector<std::string> corpus = {"",      "a",     "/",  "-",     ".",           "..",
+                                     ".a",    "a.",    "\\", "\\x2d", "héllo/wörld", "日本語",
+                                     "a b c", "--x--", "@1", "x@y.z"};
   for (int b = 1; b < 256; ++b) corpus.emplace_back(1, static_cast<char>(b));
   const std::string interesting = "a.-/\\x2@ \xc3\xff:_";
   for (char c1 : interesting) {
@@ -216,14 +217,14 @@ BOOST_AUTO_TEST_CASE(escaping_is_injective_on_the_corpus) {
 BOOST_AUTO_TEST_CASE(validates_unit_names) {
   for (const std::string& good : std::vector<std::string>{
            "foo.service", "vigil-web-api.service", "vigil-web.slice", "a@1.service", "a@.service",
-        "x:y_z.target", "a\\x2db.socket", "foo.bar.mount", "-.slice", "a.scope", "a.timer",
-        "a.path", "a.device", "a.swap", "a.automount", std::string(247, 'a') + ".service"}) {
+           "x:y_z.target", "a\\x2db.socket", "foo.bar.mount", "-.slice", "a.scope", "a.timer",
+           "a.path", "a.device", "a.swap", "a.automount", std::string(247, 'a') + ".service"}) {
     BOOST_TEST(isValidUnitName(good), "expected valid: " << good);
   }
   for (const std::string& bad : std::vector<std::string>{
            "", "foo", ".service", "foo.", "foo.services", "foo.Service", "foo bar.service",
-        "@a.service", "a@b@c.service", "föo.service", "a/b.service", "a%b.service",
-        std::string(248, 'a') + ".service", std::string("a\0b.service", 11)}) {
+           "@a.service", "a@b@c.service", "föo.service", "a/b.service", "a%b.service",
+           std::string(248, 'a') + ".service", std::string("a\0b.service", 11)}) {
     BOOST_TEST(!isValidUnitName(bad), "expected invalid: " << bad);
   }
 }

@@ -15,6 +15,7 @@ trees:
         command: [$VIGIL_WORKER_BIN, '\$HOME', '\${FOO}', 'two words', '%n']
         environment: {FOO: expanded}
         limits: {memory_max: 64M, memory_high: 48M, tasks_max: 32, cpu_quota: 50%, cpu_weight: 50}
+        stop: {signal: SIGINT, timeout: 7s}
 YAML
 )
 assert_eq config-applied "$result" "reload result"
@@ -36,6 +37,9 @@ assert_eq 500ms "$(unit_prop $u CPUQuotaPerSecUSec)" "CPUQuotaPerSecUSec"
 assert_eq no "$(unit_prop $u Restart)" "Restart (vigild owns restarts)"
 assert_eq control-group "$(unit_prop $u KillMode)" "KillMode"
 assert_eq yes "$(unit_prop $u Transient)" "Transient"
+assert_eq 2 "$(unit_prop $u KillSignal)" "KillSignal (SIGINT)"
+assert_eq 7s "$(unit_prop $u TimeoutStopUSec)" "TimeoutStopUSec"
+assert_eq exec "$(unit_prop $u Type)" "Type"
 pass_step "systemd agrees (MemoryMax, TasksMax, CPUQuota, Restart=no, KillMode)"
 
 pid=$(main_pid $u)
@@ -48,6 +52,6 @@ assert_eq '%n' "${argv[4]}" "argv[4]"
 grep -qz '^FOO=expanded$' /proc/"$pid"/environ || fail "environment FOO not set"
 pass_step "argv verbatim, environment set"
 
-journalctl -q -u $u -o cat --output-fields=VIGIL_WORKER -n 20 | grep -qx 'lim/w' ||
+journalctl -q -u $u -o cat --output-fields=VIGIL_WORKER -n 20 | grep -x 'lim/w' >/dev/null ||
     fail "worker journal lines lack VIGIL_WORKER=lim/w"
 pass_step "worker output in the journal carries VIGIL_WORKER"

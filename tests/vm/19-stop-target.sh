@@ -10,7 +10,7 @@ u=vigil-t-w.service
 wait_unit_active $u 90
 systemctl stop vigil.target
 systemctl is-active --quiet vigild.service && fail "vigild still active"
-left=$(systemctl list-units --plain --no-legend --state=active,activating 'vigil-*.service' | wc -l)
+left=$(vigil_worker_units active,activating | wc -l)
 assert_eq 0 "$left" "active vigil worker units after stopping vigil.target"
 procs=$(find /sys/fs/cgroup/vigil.slice -name cgroup.procs -exec cat {} + 2>/dev/null | wc -l)
 assert_eq 0 "$procs" "processes left in vigil.slice"

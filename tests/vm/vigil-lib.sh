@@ -4,21 +4,37 @@
 VIGIL_WORKER_BIN=$(dpkg -L vigil | grep '/vigil-example-worker$' | head -n 1)
 [[ -x $VIGIL_WORKER_BIN ]] || fail "vigil-example-worker is not installed"
 
+# vigil_config_state — "GENERATION RESULT" from vigild's state file ("0 none" if absent).
+vigil_config_state() {
+    python3 -c '
+import json, sys
+try:
+    d = json.load(open("/run/vigil/state.json"))
+    print(d.get("config_generation", 0), d.get("config_result", "none"))
+except Exception:
+    print(0, "none")
+'
+}
+
 # vigil_apply — write stdin as the configuration, reload vigild, and wait until it has
-# either applied the configuration (config-applied event) or rejected it. Prints which.
+# handled it (the configuration generation in its state file moves on). Prints
+# "config-applied" or "config-rejected".
 vigil_apply() {
-    local cursor
-    cursor=$(journalctl -q -n 0 --show-cursor | sed -n 's/^-- cursor: //p')
+    local before after
+    before=$(vigil_config_state)
+    before=${before%% *}
     vigil_write_config
     systemctl reload vigild.service || fail "systemctl reload vigild.service failed"
-    local deadline=$((SECONDS + 120)) out
+    local deadline=$((SECONDS + 120))
     while ((SECONDS < deadline)); do
-        out=$(journalctl -q --after-cursor="$cursor" -o cat --output-fields=VIGIL_EVENT \
-            _SYSTEMD_UNIT=vigild.service 2>/dev/null | grep -E '^(config-applied|config-rejected)$' | tail -n 1 || true)
-        if [[ -n $out ]]; then echo "$out"; return 0; fi
+        after=$(vigil_config_state)
+        if ((${after%% *} > before)); then
+            echo "config-${after#* }"
+            return 0
+        fi
         sleep 0.5
     done
-    fail "vigild neither applied nor rejected the configuration within 120s"
+    fail "vigild did not handle the reload within 120s (state: $(vigil_config_state))"
 }
 
 # vigil_events FIELD=VALUE... — events logged by vigild since the test started, one per
@@ -54,6 +70,13 @@ wait_pid_changes() {
         [[ $(unit_prop "$unit" ActiveState) == active && $p =~ ^[0-9]+$ && $p -gt 1 && $p != "$old" ]]
     }
     wait_for "$timeout" _pid_changed
+}
+
+# vigil_worker_units [STATE] — names of vigil worker units (vigil-*.service, in any state
+# or the given one), without the test runner's own unit, which shares the prefix.
+vigil_worker_units() {
+    systemctl list-units --plain --no-legend ${1:+--state="$1"} 'vigil-*.service' |
+        awk '{print $1}' | grep -vx 'vigil-test-runner.service' || true
 }
 
 # The same minimal tree used by several tests: tree `t`, one worker `w`.
