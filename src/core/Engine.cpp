@@ -72,6 +72,10 @@ struct Engine::Sup {
   int stop_reason = 0;
   std::string failure;
   bool first_pass_done = false;
+  // The current start began with no live child (initial start, or restart by the
+  // parent): a child that cannot be started then makes the whole start fail (OTP).
+  bool fresh_start = false;
+  bool failed_starting = false;  // the failure being escalated happened during its start
 
   std::string pathString() const {
     std::string out;
@@ -381,6 +385,8 @@ void Engine::startSup(Sup& sup, TimePoint now) {
   for (auto& c : sup.children) {
     if (c->state == ChildState::Finished) c->state = ChildState::Idle;
   }
+  sup.fresh_start = std::none_of(sup.children.begin(), sup.children.end(),
+                                 [](const auto& c) { return c->live(); });
   sup.state = SupervisorState::Starting;
   sup.failure.clear();
   sup.stop_reason = 0;
@@ -503,7 +509,8 @@ void Engine::planDone(Sup& sup, TimePoint now) {
                      now));
           sup.self->last_exit = info;
           sup.self->state = ChildState::Idle;
-          childEnded(*sup.self, info, now);
+          const bool during_start = std::exchange(sup.failed_starting, false);
+          childEnded(*sup.self, info, now, during_start);
         } else {
           emit(event(EventType::TreeFailed, sup, "intensity",
                      fmt::format("tree {} is down until an operator restarts it "
@@ -587,7 +594,7 @@ void Engine::failSup(Sup& sup, const std::string& why, TimePoint now) {
   stopSup(sup, kStopFailure, now);
 }
 
-void Engine::childEnded(Child& c, const ExitInfo& info, TimePoint now) {
+void Engine::childEnded(Child& c, const ExitInfo& info, TimePoint now, bool start_failure) {
   Sup& sup = *c.owner;
   c.last_exit = info;
   c.state = ChildState::Idle;
@@ -595,6 +602,10 @@ void Engine::childEnded(Child& c, const ExitInfo& info, TimePoint now) {
   if (sup.state == SupervisorState::Stopping || sup.state == SupervisorState::Failed ||
       sup.state == SupervisorState::Idle) {
     advance(sup, now);
+    return;
+  }
+  if (start_failure && sup.state == SupervisorState::Starting && sup.fresh_start) {
+    startFailed(sup, c, info, now);
     return;
   }
 
@@ -685,6 +696,52 @@ void Engine::childEnded(Child& c, const ExitInfo& info, TimePoint now) {
   }
 }
 
+// OTP: "If a child fails to start during supervisor start, the supervisor terminates the
+// children already started and fails." A nested supervisor then fails and its parent
+// decides (restart with backoff, counted in the parent's intensity). A root tree has no
+// parent: vigild retries its start after the child's backoff, counting each attempt in
+// the tree's own intensity, and leaves it failed once that is exceeded.
+void Engine::startFailed(Sup& sup, Child& c, const ExitInfo& info, TimePoint now) {
+  const std::string who = c.sup ? c.sup->pathString() : c.unit.name;
+  const std::string why = fmt::format("{} failed to start: {}", who, info.description);
+  if (sup.self) {
+    sup.failed_starting = true;
+    failSup(sup, why, now);
+    return;
+  }
+  if (sup.window.record(now)) {
+    const std::string over =
+        fmt::format("{} start attempts within {}s exceed intensity {} (last: {})",
+                    sup.window.count(now), sup.window.spec().period.count() / 1000000,
+                    sup.window.spec().max_restarts, why);
+    Event e = event(EventType::IntensityExceeded, sup, "intensity", over, now);
+    e.restarts = sup.window.count(now);
+    emit(std::move(e));
+    failSup(sup, over, now);
+    return;
+  }
+  c.failures++;
+  c.restarts++;
+  std::uniform_real_distribution<double> u01(0.0, 1.0);
+  const Usec delay = Backoff::delay(c.backoff(), c.failures, u01(rng_));
+  if (sup.delay_timer) cancelTimer(sup.delay_timer);
+  sup.current.reset();
+  sup.plan = stopSteps(sup, 0, sup.children.size() - 1);
+  sup.plan.push_back(Step{Step::Kind::Delay, 0, 0, delay, false});
+  for (auto& s : startSteps(sup, 0, sup.children.size() - 1)) sup.plan.push_back(s);
+  Event e = event(EventType::RestartScheduled, sup, "start-failed",
+                  fmt::format("{}; stopping the children already started and starting the "
+                              "tree again in {}ms (attempt {}, {} of {} allowed in {}s)",
+                              why, delay.count() / 1000, c.failures + 1, sup.window.count(now),
+                              sup.window.spec().max_restarts,
+                              sup.window.spec().period.count() / 1000000),
+                  now);
+  e.delay = delay;
+  e.restarts = sup.window.count(now);
+  emit(std::move(e));
+  advance(sup, now);
+}
+
 // ---- inputs -------------------------------------------------------------------------
 
 void Engine::onStartResult(const std::string& unit, bool ok, const std::string& error,
@@ -715,7 +772,7 @@ void Engine::onStartResult(const std::string& unit, bool ok, const std::string& 
                   now);
   e.exit_status = info.status;
   emit(std::move(e));
-  childEnded(c, info, now);
+  childEnded(c, info, now, /*start_failure=*/!ok);
 }
 
 void Engine::onStopResult(const std::string& unit, bool ok, const std::string& error,

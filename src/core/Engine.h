@@ -139,7 +139,8 @@ class Engine {
 
   void startChild(Child& child, TimePoint now);
   void stopChild(Child& child, TimePoint now);
-  void childEnded(Child& child, const ExitInfo& info, TimePoint now);
+  void childEnded(Child& child, const ExitInfo& info, TimePoint now, bool start_failure = false);
+  void startFailed(Sup& sup, Child& child, const ExitInfo& info, TimePoint now);
   void failSup(Sup& sup, const std::string& why, TimePoint now);
   void childReady(Child& child, TimePoint now);
 

@@ -231,16 +231,76 @@ BOOST_AUTO_TEST_CASE(start_failure_is_reported_and_retried_no_faster_than_backof
   BOOST_TEST(h.started.size() == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(later_siblings_wait_while_an_earlier_child_cannot_start) {
+BOOST_AUTO_TEST_CASE(start_failure_rolls_back_started_siblings_then_retries_the_tree) {
   EngineHarness h;
   h.start(abc(Strategy::OneForOne, RestartPolicy::Permanent, RestartPolicy::Permanent,
               RestartPolicy::Permanent, 10));
   h.up(kA);
   h.startFails(kB);
-  h.advance(1s);
-  BOOST_TEST(h.started == std::vector<std::string>{kB});
+  // OTP: the children already started are stopped; c never starts.
+  BOOST_TEST(h.stopped == std::vector<std::string>{kA});
+  BOOST_TEST(h.started.empty());
+  h.stopDone(kA);
+  const auto* ev = h.last(EventType::RestartScheduled);
+  BOOST_REQUIRE(ev);
+  BOOST_TEST(ev->reason == "start-failed");
+  h.advance(999ms);
+  BOOST_TEST(h.started.empty());
+  h.advance(1ms);
+  BOOST_TEST(h.started == std::vector<std::string>{kA});  // again, in order
+  h.up(kA);
   h.up(kB);
-  BOOST_TEST(h.started == std::vector<std::string>{kC});
+  h.up(kC);
+  BOOST_TEST((h.treeState("t") == SupervisorState::Running));
+}
+
+BOOST_AUTO_TEST_CASE(a_tree_that_keeps_failing_to_start_fails_after_its_intensity) {
+  EngineHarness h;
+  h.start(config({tree("t", Strategy::OneForOne, {worker("a"), worker("b")}, 2, 1h)}));
+  for (int i = 0; i < 2; ++i) {
+    h.up(kA);
+    h.startFails(kB);
+    h.stopDone(kA);
+    h.advance(1min);
+  }
+  h.up(kA);
+  h.startFails(kB);  // third failed start within the hour: exceeds 2
+  h.stopAllDone();
+  BOOST_TEST((h.treeState("t") == SupervisorState::Failed));
+  BOOST_TEST(h.count(EventType::TreeFailed) == 1u);
+  h.advance(1h);
+  BOOST_TEST(h.started.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_nested_supervisor_that_cannot_start_fails_and_its_parent_decides) {
+  EngineHarness h;
+  auto inner = std::make_shared<core::SupervisorSpec>(
+      tree("inner", Strategy::OneForOne, {worker("x"), worker("y")}));
+  core::SupervisorSpec outer = tree("t", Strategy::OneForOne, {worker("a")}, 5, 1h);
+  outer.children.push_back(core::ChildSpec{nullptr, inner});
+  h.start(config({outer}));
+  h.up(kA);
+  h.up("vigil-t-inner-x.service");
+  h.startFails("vigil-t-inner-y.service");
+  BOOST_TEST(h.stopped == std::vector<std::string>{"vigil-t-inner-x.service"});
+  h.stopDone("vigil-t-inner-x.service");
+  BOOST_TEST(h.count(EventType::Escalated) == 1u);
+  // The parent's own start fails in turn (OTP): a is stopped, and the root retries.
+  BOOST_TEST(h.stopped == std::vector<std::string>{kA});
+  h.stopDone(kA);
+  h.advance(2s);
+  BOOST_TEST(h.started == std::vector<std::string>{kA});
+}
+
+BOOST_AUTO_TEST_CASE(a_start_failure_after_a_reload_does_not_stop_running_siblings) {
+  EngineHarness h;
+  h.start(config({tree("t", Strategy::OneForOne, {worker("a")}, 10, 1h)}));
+  h.upAll();
+  h.reload(config({tree("t", Strategy::OneForOne, {worker("a"), worker("b")}, 10, 1h)}));
+  h.startFails(kB);
+  BOOST_TEST(h.stopped.empty());
+  BOOST_TEST((h.state(kA) == ChildState::Running));
+  BOOST_TEST((h.state(kB) == ChildState::Waiting));
 }
 
 BOOST_AUTO_TEST_CASE(adopts_running_units_with_the_same_spec_and_replaces_changed_ones) {
