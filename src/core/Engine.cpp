@@ -650,15 +650,10 @@ void Engine::childEnded(Child& c, const ExitInfo& info, TimePoint now, bool star
       c.timer_deadline = now + delay;
       timers_[c.timer] = {&c, nullptr};
       Event e = event(EventType::RestartScheduled, c, info.reason,
-                      fmt::format("restarting in {}ms (failure {} in a row, {} of {} restarts "
-                                  "allowed in {}s)",
-                                  delay.count() / 1000, c.failures, sup.window.count(now),
-                                  sup.window.spec().max_restarts,
-                                  sup.window.spec().period.count() / 1000000),
+                      fmt::format("restarting in {}ms (failure {} in a row, {})",
+                                  delay.count() / 1000, c.failures, windowText(sup, now)),
                       now);
-      e.delay = delay;
-      e.restarts = sup.window.count(now);
-      emit(std::move(e));
+      emitWithDelay(std::move(e), delay, sup, now);
       break;
     }
     case Strategy::OneForAll:
@@ -687,9 +682,7 @@ void Engine::childEnded(Child& c, const ExitInfo& info, TimePoint now, bool star
                                   siblings.empty() ? "" : " and siblings ", siblings,
                                   delay.count() / 1000),
                       now);
-      e.delay = delay;
-      e.restarts = sup.window.count(now);
-      emit(std::move(e));
+      emitWithDelay(std::move(e), delay, sup, now);
       advance(sup, now);
       break;
     }
@@ -731,14 +724,10 @@ void Engine::startFailed(Sup& sup, Child& c, const ExitInfo& info, TimePoint now
   for (auto& s : startSteps(sup, 0, sup.children.size() - 1)) sup.plan.push_back(s);
   Event e = event(EventType::RestartScheduled, sup, "start-failed",
                   fmt::format("{}; stopping the children already started and starting the "
-                              "tree again in {}ms (attempt {}, {} of {} allowed in {}s)",
-                              why, delay.count() / 1000, c.failures + 1, sup.window.count(now),
-                              sup.window.spec().max_restarts,
-                              sup.window.spec().period.count() / 1000000),
+                              "tree again in {}ms (attempt {}, {})",
+                              why, delay.count() / 1000, c.failures + 1, windowText(sup, now)),
                   now);
-  e.delay = delay;
-  e.restarts = sup.window.count(now);
-  emit(std::move(e));
+  emitWithDelay(std::move(e), delay, sup, now);
   advance(sup, now);
 }
 
@@ -866,6 +855,18 @@ void Engine::onTimer(std::uint64_t id, TimePoint now) {
 }
 
 // ---- timers, events, views -------------------------------------------------------------
+
+std::string Engine::windowText(Sup& sup, TimePoint now) {
+  return fmt::format("{} of {} restarts allowed in {}s", sup.window.count(now),
+                     sup.window.spec().max_restarts,
+                     sup.window.spec().period.count() / 1000000);
+}
+
+void Engine::emitWithDelay(Event e, Usec delay, Sup& sup, TimePoint now) {
+  e.delay = delay;
+  e.restarts = sup.window.count(now);
+  emit(std::move(e));
+}
 
 std::uint64_t Engine::armTimer(TimePoint deadline) {
   const std::uint64_t id = next_timer_++;

@@ -153,6 +153,10 @@ class Engine {
   Event event(EventType type, const Child& child, std::string reason, std::string message,
               TimePoint now) const;
   void emit(Event e) { events_.push_back(std::move(e)); }
+  // "2 of 5 restarts allowed in 30s": the supervisor's intensity window, for messages.
+  static std::string windowText(Sup& sup, TimePoint now);
+  // Emits a restart-scheduled or strategy event with its delay and window count.
+  void emitWithDelay(Event e, Usec delay, Sup& sup, TimePoint now);
 
   std::mt19937_64 rng_;
   std::vector<std::unique_ptr<Sup>> roots_;

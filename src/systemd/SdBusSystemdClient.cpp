@@ -380,6 +380,22 @@ struct SdBusSystemdClient::Impl {
     jobs[path] = std::move(job);
   }
 
+  // The common tail of every job-returning call (StartTransientUnit, StopUnit): an error
+  // reply fails the operation; otherwise wait for the returned job.
+  void awaitJob(sd_bus_message* reply, const sd_bus_error* err, const char* method,
+                const std::string& unit, const char* kind, core::Usec timeout, JobDone done) {
+    const char* job = nullptr;
+    if (err || sd_bus_message_read(reply, "o", &job) < 0) {
+      JobOutcome o;
+      o.unit.name = unit;
+      o.error = err ? fmt::format("{} failed: {}", method, errorText(-EIO, err))
+                    : fmt::format("{} returned an unreadable reply", method);
+      done(o);
+      return;
+    }
+    watchJob(job, unit, kind, timeout, std::move(done));
+  }
+
   void onJobTimeout(const std::string& path) {
     auto it = jobs.find(path);
     if (it == jobs.end()) return;
@@ -615,25 +631,10 @@ void SdBusSystemdClient::startService(const core::UnitSpec& spec, core::Usec tim
                   [attempt](sd_bus_message*, const sd_bus_error*) { (*attempt)(); });
               return;
             }
-            JobOutcome o;
-            o.unit.name = op->spec.name;
-            o.error = fmt::format("StartTransientUnit failed: {}", errorText(-EIO, err));
-            auto done_cb = op->done;
-            *attempt = nullptr;  // break the self-reference
-            done_cb(o);
-            return;
           }
-          const char* job = nullptr;
-          if (sd_bus_message_read(reply, "o", &job) < 0) {
-            JobOutcome o;
-            o.unit.name = op->spec.name;
-            o.error = "StartTransientUnit returned an unreadable reply";
-            *attempt = nullptr;
-            op->done(o);
-            return;
-          }
-          *attempt = nullptr;
-          impl->watchJob(job, op->spec.name, "start", op->timeout, op->done);
+          *attempt = nullptr;  // break the self-reference
+          impl->awaitJob(reply, err, "StartTransientUnit", op->spec.name, "start", op->timeout,
+                         op->done);
         });
   };
   (*attempt)();
@@ -664,22 +665,7 @@ void SdBusSystemdClient::ensureSlice(const std::string& name, const std::string&
               });
           return;
         }
-        if (err) {
-          JobOutcome o;
-          o.unit.name = name;
-          o.error = fmt::format("StartTransientUnit failed: {}", errorText(-EIO, err));
-          done(o);
-          return;
-        }
-        const char* job = nullptr;
-        if (sd_bus_message_read(reply, "o", &job) < 0) {
-          JobOutcome o;
-          o.unit.name = name;
-          o.error = "StartTransientUnit returned an unreadable reply";
-          done(o);
-          return;
-        }
-        impl->watchJob(job, name, "start", timeout, done);
+        impl->awaitJob(reply, err, "StartTransientUnit", name, "start", timeout, done);
       });
 }
 
@@ -692,26 +678,14 @@ void SdBusSystemdClient::stopUnit(const std::string& name, core::Usec timeout, J
         return r < 0 ? r : sd_bus_message_append(*m, "ss", name.c_str(), "replace");
       },
       [impl, name, timeout, done](sd_bus_message* reply, const sd_bus_error* err) {
-        if (err) {
+        if (err && sd_bus_error_has_name(err, "org.freedesktop.systemd1.NoSuchUnit")) {
           JobOutcome o;
           o.unit.name = name;
-          if (sd_bus_error_has_name(err, "org.freedesktop.systemd1.NoSuchUnit")) {
-            o.ok = true;  // already gone (e.g. collected after it died)
-          } else {
-            o.error = fmt::format("StopUnit failed: {}", errorText(-EIO, err));
-          }
+          o.ok = true;  // already gone (e.g. collected after it died)
           done(o);
           return;
         }
-        const char* job = nullptr;
-        if (sd_bus_message_read(reply, "o", &job) < 0) {
-          JobOutcome o;
-          o.unit.name = name;
-          o.error = "StopUnit returned an unreadable reply";
-          done(o);
-          return;
-        }
-        impl->watchJob(job, name, "stop", timeout, done);
+        impl->awaitJob(reply, err, "StopUnit", name, "stop", timeout, done);
       });
 }
 

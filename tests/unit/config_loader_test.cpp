@@ -828,7 +828,7 @@ BOOST_AUTO_TEST_CASE(example_and_tiers_load_cleanly) {
   const auto result = loadConfig(kRepoConfig / "vigil.yaml", options);
   if (!result) BOOST_FAIL("config/vigil.yaml:\n" << formatErrors(result.error()));
   BOOST_TEST(result->tier == "tier_3");
-  BOOST_TEST(result->trees.size() == 2u);
+  BOOST_TEST(result->trees.size() == 3u);
   for (const std::string tier : {"tier_1", "tier_2", "tier_3"}) {
     options.tier_override = tier;
     const auto r = loadConfig(kRepoConfig / "vigil.yaml", options);
