@@ -54,7 +54,8 @@ inline core::UnitOutcome killed(int sig) { return {"signal", 2, sig}; }
 
 class EngineHarness {
  public:
-  core::Engine engine{42};
+  explicit EngineHarness(std::uint64_t seed = 42) : engine(seed) {}
+  core::Engine engine;
   core::TimePoint now{1'000'000'000};
   std::vector<std::string> started;   // Start actions, in order, not yet answered
   std::vector<std::string> stopped;   // Stop actions, in order, not yet answered

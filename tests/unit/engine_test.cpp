@@ -428,4 +428,90 @@ BOOST_AUTO_TEST_CASE(each_supervisor_sets_up_its_slice_with_its_budget_before_it
   BOOST_TEST(h.started == std::vector<std::string>{"vigil-t-edge-x.service"});
 }
 
+BOOST_AUTO_TEST_CASE(full_strategy_matrix_for_the_middle_child) {
+  // Each strategy x each restart type of the failing child b x clean/abnormal end; a and
+  // c are permanent. Expected: which units are stopped by the strategy and which start.
+  const Strategy strategies[] = {Strategy::OneForOne, Strategy::OneForAll, Strategy::RestForOne};
+  const RestartPolicy policies[] = {RestartPolicy::Permanent, RestartPolicy::Transient,
+                                    RestartPolicy::Temporary};
+  for (Strategy s : strategies) {
+    for (RestartPolicy p : policies) {
+      for (bool abnormal : {false, true}) {
+        EngineHarness h;
+        h.start(abc(s, RestartPolicy::Permanent, p, RestartPolicy::Permanent, 10));
+        h.upAll();
+        h.exits(kB, abnormal ? killed(9) : exited(0));
+        const bool restart = p == RestartPolicy::Permanent ||
+                             (p == RestartPolicy::Transient && abnormal);
+        std::vector<std::string> want_stopped, want_started;
+        if (restart) {
+          if (s == Strategy::OneForAll) want_stopped = {kC, kA};
+          if (s == Strategy::RestForOne) want_stopped = {kC};
+          want_started = {kB};
+          if (s == Strategy::OneForAll) want_started = {kA, kB, kC};
+          if (s == Strategy::RestForOne) want_started = {kB, kC};
+        }
+        std::vector<std::string> stopped, started;
+        for (int guard = 0; guard < 20 && !(h.stopped.empty() && h.started.empty() &&
+                                            h.timers.empty());
+             ++guard) {
+          while (!h.stopped.empty()) {
+            stopped.push_back(h.stopped.front());
+            h.stopDone(h.stopped.front());
+          }
+          while (!h.started.empty()) {
+            started.push_back(h.started.front());
+            h.up(h.started.front());
+          }
+          h.advance(2s);
+        }
+        const std::string what = std::string(core::toString(s)) + " / " + core::toString(p) +
+                                 (abnormal ? " / abnormal" : " / clean");
+        BOOST_TEST(stopped == want_stopped, what);
+        BOOST_TEST(started == want_started, what);
+        BOOST_TEST((h.state(kB) == (restart ? ChildState::Running : ChildState::Finished)), what);
+        BOOST_TEST((h.state(kA) == ChildState::Running), what);
+        BOOST_TEST((h.state(kC) == ChildState::Running), what);
+        BOOST_TEST((h.treeState("t") == SupervisorState::Running), what);
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(escalation_goes_two_levels_up) {
+  EngineHarness h;
+  auto inner = std::make_shared<core::SupervisorSpec>(
+      tree("inner", Strategy::OneForOne, {worker("x")}, 0));
+  auto mid = std::make_shared<core::SupervisorSpec>(tree("mid", Strategy::OneForOne, {}, 0));
+  mid->children.push_back(core::ChildSpec{nullptr, inner});
+  core::SupervisorSpec root = tree("t", Strategy::OneForOne, {worker("a")}, 0);
+  root.children.push_back(core::ChildSpec{nullptr, mid});
+  h.start(config({root}));
+  h.upAll();
+  BOOST_TEST((h.treeState("t") == SupervisorState::Running));
+  h.exits("vigil-t-mid-inner-x.service", exited(1));
+  h.stopAllDone();
+  BOOST_TEST(h.count(EventType::IntensityExceeded) == 3u);  // inner, mid, t
+  BOOST_TEST(h.count(EventType::Escalated) == 2u);          // inner -> mid -> t
+  BOOST_TEST((h.treeState("t/mid/inner") == SupervisorState::Failed));
+  BOOST_TEST((h.treeState("t/mid") == SupervisorState::Failed));
+  BOOST_TEST((h.treeState("t") == SupervisorState::Failed));
+  BOOST_TEST((h.state(kA) == ChildState::Idle));  // the root stopped its other children
+  BOOST_TEST(h.count(EventType::TreeFailed) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(jittered_delays_stay_within_bounds) {
+  for (std::uint64_t seed = 1; seed <= 200; ++seed) {
+    EngineHarness h(seed);
+    auto a = worker("a");
+    a->backoff.jitter = 0.5;
+    h.start(config({tree("t", Strategy::OneForOne, {a}, 100, 1s)}));
+    h.upAll();
+    h.exits(kA, exited(1));
+    const auto d = h.last(EventType::RestartScheduled)->delay.count();
+    BOOST_TEST(d >= 1'000'000);
+    BOOST_TEST(d <= 1'500'000);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
