@@ -112,9 +112,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cc->parsed()) {
-    vigil::config::LoadOptions lo;
-    lo.tier_dirs = {std::filesystem::path(vigil::util::kSysconfDir) / "tiers",
-                    std::filesystem::path(vigil::util::kTierDir)};
+    auto lo = vigil::config::LoadOptions::system();
     if (const char* tier = std::getenv("VIGIL_TIER"); tier && *tier) lo.tier_override = tier;
     auto cfg = vigil::config::loadConfig(check_file, lo);
     if (!cfg) {

@@ -22,11 +22,6 @@ namespace {
 using vigil::daemon::Daemon;
 using vigil::daemon::DaemonOptions;
 
-std::vector<std::filesystem::path> defaultTierDirs() {
-  return {std::filesystem::path(vigil::util::kSysconfDir) / "tiers",
-          std::filesystem::path(vigil::util::kTierDir)};
-}
-
 int checkConfig(const std::filesystem::path& file, const DaemonOptions& opts) {
   vigil::config::LoadOptions lo;
   lo.tier_dirs = opts.tier_dirs;
@@ -88,7 +83,7 @@ int main(int argc, char** argv) {
   }
   opts.config_file = config;
   opts.tier_dirs.assign(tier_dirs.begin(), tier_dirs.end());
-  if (opts.tier_dirs.empty()) opts.tier_dirs = defaultTierDirs();
+  if (opts.tier_dirs.empty()) opts.tier_dirs = vigil::config::LoadOptions::system().tier_dirs;
   if (const char* tier = std::getenv("VIGIL_TIER"); tier && *tier) opts.tier_override = tier;
   opts.cgroup_root = cgroup_root;
   opts.state_file = state_file;

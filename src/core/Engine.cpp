@@ -550,7 +550,9 @@ void Engine::startChild(Child& c, TimePoint now) {
   Action a;
   a.kind = Action::Kind::Start;
   a.unit = c.unit;
-  a.timeout = c.worker->start_timeout;
+  // systemd enforces start_timeout itself (TimeoutStartUSec, Result=timeout); vigild's
+  // own wait is a backstop for a PID 1 that does not answer.
+  a.timeout = c.worker->start_timeout + kStopJobMargin;
   actions_.push_back(std::move(a));
   emit(event(EventType::WorkerStarting, c, c.restarts ? "restart" : "start",
              fmt::format("starting {}", c.unit.name), now));

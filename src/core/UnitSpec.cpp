@@ -75,6 +75,7 @@ UnitSpec buildUnitSpec(const WorkerSpec& w, const SupervisorPath& path, unsigned
   u.limits = w.limits;
   u.kill_signal = w.stop.signal;
   u.timeout_stop = w.stop.timeout;
+  u.timeout_start = w.start_timeout;
   u.notify = w.notify;
   u.watchdog = w.watchdog;
   u.fingerprint = fingerprintOf(u);
@@ -107,6 +108,7 @@ std::string fingerprintOf(const UnitSpec& u) {
   d.add(u.limits.io_weight);
   d.add(static_cast<std::uint64_t>(u.kill_signal));
   d.add(static_cast<std::uint64_t>(u.timeout_stop.count()));
+  d.add(static_cast<std::uint64_t>(u.timeout_start.count()));
   d.add(u.notify ? 1 : 0);
   d.add(u.watchdog ? std::optional<std::uint64_t>(u.watchdog->count()) : std::nullopt);
   return d.hex();

@@ -39,6 +39,7 @@ struct UnitSpec {
   Limits limits;
   int kill_signal = 15;
   Usec timeout_stop{0};
+  Usec timeout_start{0};    // TimeoutStartUSec: systemd fails a start that takes longer
   bool notify = false;
   std::optional<Usec> watchdog;
   // LogExtraFields: tag every journal line of the worker (VIGIL_TREE, VIGIL_WORKER, ...).

@@ -84,6 +84,7 @@ util::Result<void> Daemon::start() {
     return tl::unexpected(cfg.error());
   }
   config_ = std::move(*cfg);
+  log_.setLevel(config_->log_level);
   notify(fmt::format("STATUS=adopting existing workers, then starting {} tree(s)",
                      config_->trees.size()));
   armWatchdog();
@@ -120,6 +121,7 @@ util::Result<void> Daemon::reload() {
     return tl::unexpected(cfg.error());
   }
   config_ = std::move(*cfg);
+  log_.setLevel(config_->log_level);
   if (started_) {
     engine_.reload(*config_, now());
     drain();
@@ -366,10 +368,12 @@ void Daemon::writeState() {
   auto r = writeFileAtomically(options_.state_file, stateJson() + "\n");
   if (!r) {
     // The state file is a convenience for vigilctl; supervision goes on without it.
-    static bool reported = false;
-    if (!reported) std::fprintf(stderr, "<4>cannot write state file: %s, ignoring\n",
-                                r.error().message().c_str());
-    reported = true;
+    if (!state_write_failed_)
+      std::fprintf(stderr, "<4>cannot write state file: %s, ignoring\n",
+                   r.error().message().c_str());
+    state_write_failed_ = true;
+  } else {
+    state_write_failed_ = false;
   }
 }
 

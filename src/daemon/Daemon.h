@@ -79,6 +79,7 @@ class Daemon {
   sd_event_source* state_timer_ = nullptr;
   sd_event_source* watchdog_timer_ = nullptr;
   std::uint64_t watchdog_usec_ = 0;
+  bool state_write_failed_ = false;  // reported once until a write succeeds again
   std::string last_status_;
   // Every configuration load (start or reload) bumps the generation; the outcome is
   // published in the state file so that tools can tell when a reload has been handled.

@@ -49,6 +49,11 @@ int EventLog::priority(const core::Event& e) {
     case EventType::WorkerExited:
     case EventType::Escalated:
       return e.reason == "clean" ? 5 : 4;
+    case EventType::RestartScheduled:
+    case EventType::StrategyApplied:
+    case EventType::WorkerNotRestarted:
+    case EventType::UnitRemoved:
+      return 5;
     default:
       return 6;
   }
@@ -59,7 +64,22 @@ std::string EventLog::text(const core::Event& e) {
   return fmt::format("{}: {}", who, e.message);
 }
 
+void EventLog::setLevel(const std::string& level) {
+  if (level == "trace" || level == "debug") {
+    max_priority_ = 7;
+  } else if (level == "warn") {
+    max_priority_ = 4;
+  } else if (level == "error") {
+    max_priority_ = 3;
+  } else {
+    max_priority_ = 6;
+  }
+}
+
 void EventLog::record(const core::Event& e) {
+  recent_.push_back(e);
+  while (recent_.size() > keep_) recent_.pop_front();
+  if (priority(e) > max_priority_) return;
   const std::string message = text(e);
   if (to_journal_) {
     sd_journal_send("MESSAGE=%s", message.c_str(), "PRIORITY=%d", priority(e),
@@ -74,8 +94,6 @@ void EventLog::record(const core::Event& e) {
     std::fprintf(stderr, "<%d>%s [%s%s%s]\n", priority(e), message.c_str(), core::toString(e.type),
                  e.reason.empty() ? "" : " ", e.reason.c_str());
   }
-  recent_.push_back(e);
-  while (recent_.size() > keep_) recent_.pop_front();
 }
 
 void EventLog::configRejected(const std::string& file, const std::string& error,

@@ -17,6 +17,9 @@ class EventLog {
       : to_journal_(to_journal), to_stderr_(to_stderr), keep_(keep) {}
 
   void record(const core::Event& event);
+  // Events less important than `level` (trace|debug|info|warn|error, from the
+  // configuration's log_level) are kept in memory but not logged.
+  void setLevel(const std::string& level);
   // A rejected configuration is not an engine decision but is reported the same way.
   void configRejected(const std::string& file, const std::string& error, core::TimePoint now);
 
@@ -32,6 +35,7 @@ class EventLog {
   bool to_journal_;
   bool to_stderr_;
   std::size_t keep_;
+  int max_priority_ = 6;  // log events with PRIORITY <= this (6 = info)
   std::deque<core::Event> recent_;
 };
 

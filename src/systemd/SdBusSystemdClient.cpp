@@ -142,6 +142,8 @@ int buildStartMessage(sd_bus* bus, const core::UnitSpec& u, sd_bus_message** out
   CHECK(appendU64(m, "TimeoutStopUSec",
                   brutal ? 5000000 : static_cast<std::uint64_t>(u.timeout_stop.count())));
   CHECK(appendBool(m, "SendSIGKILL", true));
+  if (u.timeout_start.count() > 0)
+    CHECK(appendU64(m, "TimeoutStartUSec", static_cast<std::uint64_t>(u.timeout_start.count())));
   CHECK(appendBool(m, "MemoryAccounting", true));
   CHECK(appendBool(m, "CPUAccounting", true));
   CHECK(appendBool(m, "TasksAccounting", true));

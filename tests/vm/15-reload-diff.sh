@@ -33,6 +33,6 @@ YAML
 assert_eq config-applied "$result" "reload result"
 wait_unit_active vigil-r-add.service 90
 wait_pid_changes vigil-r-change.service "$change" 90
-wait_for 60 bash -c '! systemctl is-active --quiet vigil-r-drop.service'
+wait_for 60 bash -c '[[ $(systemctl show -p ActiveState --value vigil-r-drop.service) =~ ^(inactive|failed)$ ]]'
 assert_eq "$keep" "$(main_pid vigil-r-keep.service)" "unchanged worker MainPID"
 pass_step "unchanged kept, changed replaced, removed stopped, new started"

@@ -29,7 +29,8 @@ pass_step "stubborn worker and its grandchild running"
 
 t0=$SECONDS
 assert_eq config-applied "$(vigil_single_worker_config | vigil_apply)" "reload result"
-wait_for 120 bash -c '! systemctl is-active --quiet vigil-stop-stubborn.service'
+# Not `! systemctl is-active`: that is already true while the unit is deactivating.
+wait_for 120 bash -c '[[ $(systemctl show -p ActiveState --value vigil-stop-stubborn.service) =~ ^(inactive|failed)$ ]]'
 elapsed=$((SECONDS - t0))
 echo "stubborn stopped after ${elapsed}s"
 ((elapsed >= 4)) || fail "stopped after ${elapsed}s, before its 4s stop timeout: SIGTERM was not ignored?"
