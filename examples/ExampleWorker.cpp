@@ -23,7 +23,9 @@
 namespace {
 
 volatile sig_atomic_t g_term = 0;
-void onTerm(int) { g_term = 1; }
+void onTerm(int) {
+  g_term = 1;
+}
 
 double argValue(int argc, char** argv, const char* name, double fallback) {
   for (int i = 1; i + 1 < argc; ++i) {

@@ -6,8 +6,8 @@
 #include <sstream>
 #include <string>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "config/ConfigLoader.h"
@@ -39,10 +39,9 @@ int status(const std::string& path, bool as_json) {
     std::printf("%s\n", doc.dump(2).c_str());
     return 0;
   }
-  std::printf("vigild %s (pid %ld), config %s, tier %s, %s\n",
-              doc.value("version", "?").c_str(), doc.value("pid", 0L),
-              doc.value("config", "?").c_str(), doc.value("tier", "?").c_str(),
-              doc.value("ready", false) ? "ready" : "starting");
+  std::printf("vigild %s (pid %ld), config %s, tier %s, %s\n", doc.value("version", "?").c_str(),
+              doc.value("pid", 0L), doc.value("config", "?").c_str(),
+              doc.value("tier", "?").c_str(), doc.value("ready", false) ? "ready" : "starting");
   if (doc.value("config_result", "") == "rejected") {
     std::printf("last reload REJECTED (previous configuration still in force):\n%s\n",
                 doc.value("config_error", "").c_str());
@@ -53,11 +52,10 @@ int status(const std::string& path, bool as_json) {
                 s.value("state", "").c_str(), s.value("strategy", "").c_str(),
                 s.value("restarts_in_window", 0), s.value("max_restarts", 0),
                 human(s.value("period_usec", 0L)).c_str(),
-                s.value("failure", "").empty() ? ""
-                                               : ("  " + s.value("failure", "")).c_str());
+                s.value("failure", "").empty() ? "" : ("  " + s.value("failure", "")).c_str());
   }
-  std::printf("\n%-28s %-9s %-8s %-8s %-10s %s\n", "WORKER", "STATE", "PID", "RESTARTS",
-              "MEMORY", "LAST EXIT");
+  std::printf("\n%-28s %-9s %-8s %-8s %-10s %s\n", "WORKER", "STATE", "PID", "RESTARTS", "MEMORY",
+              "LAST EXIT");
   for (const auto& w : doc["workers"]) {
     std::string state = w.value("state", "");
     if (w.contains("up_usec")) state += " " + human(w["up_usec"].get<std::int64_t>());

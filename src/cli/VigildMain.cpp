@@ -7,10 +7,10 @@
 #include <cstdlib>
 #include <string>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
+#include <CLI/CLI.hpp>
 
 #include "config/ConfigLoader.h"
 #include "daemon/Daemon.h"

@@ -36,7 +36,7 @@ struct Engine::Child {
   std::shared_ptr<const WorkerSpec> worker;  // a worker child ...
   unsigned instance = 0;
   UnitSpec unit;
-  std::unique_ptr<Sup> sup;                  // ... or a nested supervisor
+  std::unique_ptr<Sup> sup;  // ... or a nested supervisor
   ChildState state = ChildState::Idle;
   TimePoint started_at{0};
   bool was_up = false;  // the current incarnation reached Running
@@ -91,48 +91,78 @@ struct Engine::Sup {
 
 const char* toString(ChildState s) {
   switch (s) {
-    case ChildState::Idle: return "idle";
-    case ChildState::Starting: return "starting";
-    case ChildState::Running: return "running";
-    case ChildState::Stopping: return "stopping";
-    case ChildState::Waiting: return "backoff";
-    case ChildState::Finished: return "finished";
+    case ChildState::Idle:
+      return "idle";
+    case ChildState::Starting:
+      return "starting";
+    case ChildState::Running:
+      return "running";
+    case ChildState::Stopping:
+      return "stopping";
+    case ChildState::Waiting:
+      return "backoff";
+    case ChildState::Finished:
+      return "finished";
   }
   return "?";
 }
 
 const char* toString(SupervisorState s) {
   switch (s) {
-    case SupervisorState::Idle: return "idle";
-    case SupervisorState::Starting: return "starting";
-    case SupervisorState::Running: return "running";
-    case SupervisorState::Restarting: return "restarting";
-    case SupervisorState::Stopping: return "stopping";
-    case SupervisorState::Failed: return "failed";
+    case SupervisorState::Idle:
+      return "idle";
+    case SupervisorState::Starting:
+      return "starting";
+    case SupervisorState::Running:
+      return "running";
+    case SupervisorState::Restarting:
+      return "restarting";
+    case SupervisorState::Stopping:
+      return "stopping";
+    case SupervisorState::Failed:
+      return "failed";
   }
   return "?";
 }
 
 const char* toString(EventType t) {
   switch (t) {
-    case EventType::WorkerStarting: return "worker-starting";
-    case EventType::WorkerStarted: return "worker-started";
-    case EventType::WorkerStartFailed: return "worker-start-failed";
-    case EventType::WorkerExited: return "worker-exited";
-    case EventType::WorkerStopping: return "worker-stopping";
-    case EventType::WorkerStopped: return "worker-stopped";
-    case EventType::WorkerAdopted: return "worker-adopted";
-    case EventType::WorkerNotRestarted: return "worker-not-restarted";
-    case EventType::RestartScheduled: return "restart-scheduled";
-    case EventType::StrategyApplied: return "strategy-applied";
-    case EventType::IntensityExceeded: return "intensity-exceeded";
-    case EventType::SupervisorStarted: return "supervisor-started";
-    case EventType::SupervisorFailed: return "supervisor-failed";
-    case EventType::Escalated: return "escalated";
-    case EventType::TreeFailed: return "tree-failed";
-    case EventType::ConfigApplied: return "config-applied";
-    case EventType::UnitRemoved: return "unit-removed";
-    case EventType::SliceFailed: return "slice-failed";
+    case EventType::WorkerStarting:
+      return "worker-starting";
+    case EventType::WorkerStarted:
+      return "worker-started";
+    case EventType::WorkerStartFailed:
+      return "worker-start-failed";
+    case EventType::WorkerExited:
+      return "worker-exited";
+    case EventType::WorkerStopping:
+      return "worker-stopping";
+    case EventType::WorkerStopped:
+      return "worker-stopped";
+    case EventType::WorkerAdopted:
+      return "worker-adopted";
+    case EventType::WorkerNotRestarted:
+      return "worker-not-restarted";
+    case EventType::RestartScheduled:
+      return "restart-scheduled";
+    case EventType::StrategyApplied:
+      return "strategy-applied";
+    case EventType::IntensityExceeded:
+      return "intensity-exceeded";
+    case EventType::SupervisorStarted:
+      return "supervisor-started";
+    case EventType::SupervisorFailed:
+      return "supervisor-failed";
+    case EventType::Escalated:
+      return "escalated";
+    case EventType::TreeFailed:
+      return "tree-failed";
+    case EventType::ConfigApplied:
+      return "config-applied";
+    case EventType::UnitRemoved:
+      return "unit-removed";
+    case EventType::SliceFailed:
+      return "slice-failed";
   }
   return "?";
 }
@@ -143,7 +173,8 @@ Engine::~Engine() = default;
 // ---- construction and reconciliation ------------------------------------------------
 
 std::unique_ptr<Engine::Sup> Engine::buildSup(std::shared_ptr<const SupervisorSpec> spec,
-                                              SupervisorPath path, Sup* parent) {
+                                              SupervisorPath path,
+                                              Sup* parent) {
   auto sup = std::make_unique<Sup>();
   sup->spec = spec;
   sup->path = std::move(path);
@@ -214,8 +245,10 @@ void Engine::bury(const std::string& unit, Usec timeout, bool send_stop) {
   graveyard_[unit] = std::move(dead);
 }
 
-void Engine::adoptOrReplace(Sup& sup, const std::map<std::string, ExistingUnit>& existing,
-                            std::set<std::string>& claimed, TimePoint now) {
+void Engine::adoptOrReplace(Sup& sup,
+                            const std::map<std::string, ExistingUnit>& existing,
+                            std::set<std::string>& claimed,
+                            TimePoint now) {
   for (auto& c : sup.children) {
     if (c->sup) {
       adoptOrReplace(*c->sup, existing, claimed, now);
@@ -240,8 +273,7 @@ void Engine::adoptOrReplace(Sup& sup, const std::map<std::string, ExistingUnit>&
   }
 }
 
-void Engine::start(const Config& config, const std::vector<ExistingUnit>& existing,
-                   TimePoint now) {
+void Engine::start(const Config& config, const std::vector<ExistingUnit>& existing, TimePoint now) {
   std::map<std::string, ExistingUnit> by_name;
   for (const auto& u : existing) by_name[u.name] = u;
   std::set<std::string> claimed;
@@ -356,7 +388,8 @@ void Engine::reload(const Config& config, TimePoint now) {
 
 // Consecutive instances of one worker spec form a group that starts and stops together;
 // groups start in list order and stop in reverse order, each waiting for the previous.
-std::deque<Engine::Step> Engine::startSteps(const Sup& sup, std::size_t first,
+std::deque<Engine::Step> Engine::startSteps(const Sup& sup,
+                                            std::size_t first,
                                             std::size_t last) const {
   std::deque<Step> steps;
   if (sup.children.empty() || first > last) return steps;
@@ -372,7 +405,8 @@ std::deque<Engine::Step> Engine::startSteps(const Sup& sup, std::size_t first,
   return steps;
 }
 
-std::deque<Engine::Step> Engine::stopSteps(const Sup& sup, std::size_t first,
+std::deque<Engine::Step> Engine::stopSteps(const Sup& sup,
+                                           std::size_t first,
                                            std::size_t last) const {
   std::deque<Step> steps = startSteps(sup, first, last);
   std::reverse(steps.begin(), steps.end());
@@ -391,8 +425,8 @@ void Engine::startSup(Sup& sup, TimePoint now) {
   sup.failure.clear();
   sup.stop_reason = 0;
   sup.current.reset();
-  sup.plan = sup.children.empty() ? std::deque<Step>{}
-                                   : startSteps(sup, 0, sup.children.size() - 1);
+  sup.plan =
+      sup.children.empty() ? std::deque<Step>{} : startSteps(sup, 0, sup.children.size() - 1);
   // The slice (with the supervisor's budget) exists before any child starts in it.
   sup.plan.push_front(Step{Step::Kind::Slice, 0, 0, Usec(0), false});
   advance(sup, now);
@@ -409,8 +443,7 @@ void Engine::stopSup(Sup& sup, int reason, TimePoint now) {
   sup.state = SupervisorState::Stopping;
   sup.stop_reason = reason;
   sup.current.reset();
-  sup.plan = sup.children.empty() ? std::deque<Step>{}
-                                   : stopSteps(sup, 0, sup.children.size() - 1);
+  sup.plan = sup.children.empty() ? std::deque<Step>{} : stopSteps(sup, 0, sup.children.size() - 1);
   advance(sup, now);
 }
 
@@ -475,8 +508,7 @@ bool Engine::stepComplete(const Sup& sup, const Step& step) const {
     const ChildState s = sup.children[i]->state;
     if (step.kind == Step::Kind::Start) {
       if (s != ChildState::Running && s != ChildState::Finished) return false;
-    } else if (s == ChildState::Starting || s == ChildState::Running ||
-               s == ChildState::Stopping) {
+    } else if (s == ChildState::Starting || s == ChildState::Running || s == ChildState::Stopping) {
       return false;
     }
   }
@@ -501,12 +533,11 @@ void Engine::planDone(Sup& sup, TimePoint now) {
           ExitInfo info;
           info.kind = ExitKind::Unknown;
           info.reason = "escalation";
-          info.description = fmt::format("supervisor {} failed: {}", sup.pathString(),
-                                         sup.failure);
-          emit(event(EventType::Escalated, sup, "escalation",
-                     fmt::format("reporting the failure to supervisor {}",
-                                 sup.parent->pathString()),
-                     now));
+          info.description = fmt::format("supervisor {} failed: {}", sup.pathString(), sup.failure);
+          emit(
+              event(EventType::Escalated, sup, "escalation",
+                    fmt::format("reporting the failure to supervisor {}", sup.parent->pathString()),
+                    now));
           sup.self->last_exit = info;
           sup.self->state = ChildState::Idle;
           const bool during_start = std::exchange(sup.failed_starting, false);
@@ -615,21 +646,20 @@ void Engine::childEnded(Child& c, const ExitInfo& info, TimePoint now, bool star
                        (c.restart() == RestartPolicy::Transient && info.abnormal());
   if (!restart) {
     c.state = ChildState::Finished;
-    emit(event(EventType::WorkerNotRestarted, c, toString(c.restart()),
-               fmt::format("not restarted: restart is {}{}", toString(c.restart()),
-                           c.restart() == RestartPolicy::Transient ? " and the exit was clean"
-                                                                   : ""),
-               now));
+    emit(
+        event(EventType::WorkerNotRestarted, c, toString(c.restart()),
+              fmt::format("not restarted: restart is {}{}", toString(c.restart()),
+                          c.restart() == RestartPolicy::Transient ? " and the exit was clean" : ""),
+              now));
     advance(sup, now);
     return;
   }
 
   if (sup.window.record(now)) {
-    const std::string why =
-        fmt::format("{} restarts within {}s exceed intensity {} (last: {} {})",
-                    sup.window.count(now), sup.window.spec().period.count() / 1000000,
-                    sup.window.spec().max_restarts,
-                    c.sup ? c.sup->pathString() : c.unit.name, info.description);
+    const std::string why = fmt::format(
+        "{} restarts within {}s exceed intensity {} (last: {} {})", sup.window.count(now),
+        sup.window.spec().period.count() / 1000000, sup.window.spec().max_restarts,
+        c.sup ? c.sup->pathString() : c.unit.name, info.description);
     Event e = event(EventType::IntensityExceeded, sup, "intensity", why, now);
     e.restarts = sup.window.count(now);
     emit(std::move(e));
@@ -668,8 +698,7 @@ void Engine::childEnded(Child& c, const ExitInfo& info, TimePoint now, bool star
       for (std::size_t i = stop_from; i < n; ++i) {
         if (i == c.index) continue;
         const Child& s = *sup.children[i];
-        siblings += (siblings.empty() ? "" : ", ") +
-                    (s.sup ? s.sup->pathString() : s.unit.name);
+        siblings += (siblings.empty() ? "" : ", ") + (s.sup ? s.sup->pathString() : s.unit.name);
       }
       if (sup.delay_timer) cancelTimer(sup.delay_timer);
       sup.state = SupervisorState::Restarting;
@@ -678,12 +707,12 @@ void Engine::childEnded(Child& c, const ExitInfo& info, TimePoint now, bool star
       if (stop_from < n) sup.plan = stopSteps(sup, stop_from, n - 1);
       sup.plan.push_back(Step{Step::Kind::Delay, 0, 0, delay, false});
       for (auto& s : startSteps(sup, start_from, n - 1)) sup.plan.push_back(s);
-      Event e = event(EventType::StrategyApplied, c, toString(sup.spec->strategy),
-                      fmt::format("{}: restarting {}{}{} in {}ms", toString(sup.spec->strategy),
-                                  c.sup ? c.sup->pathString() : c.unit.name,
-                                  siblings.empty() ? "" : " and siblings ", siblings,
-                                  delay.count() / 1000),
-                      now);
+      Event e = event(
+          EventType::StrategyApplied, c, toString(sup.spec->strategy),
+          fmt::format("{}: restarting {}{}{} in {}ms", toString(sup.spec->strategy),
+                      c.sup ? c.sup->pathString() : c.unit.name,
+                      siblings.empty() ? "" : " and siblings ", siblings, delay.count() / 1000),
+          now);
       emitWithDelay(std::move(e), delay, sup, now);
       advance(sup, now);
       break;
@@ -705,10 +734,9 @@ void Engine::startFailed(Sup& sup, Child& c, const ExitInfo& info, TimePoint now
     return;
   }
   if (sup.window.record(now)) {
-    const std::string over =
-        fmt::format("{} start attempts within {}s exceed intensity {} (last: {})",
-                    sup.window.count(now), sup.window.spec().period.count() / 1000000,
-                    sup.window.spec().max_restarts, why);
+    const std::string over = fmt::format(
+        "{} start attempts within {}s exceed intensity {} (last: {})", sup.window.count(now),
+        sup.window.spec().period.count() / 1000000, sup.window.spec().max_restarts, why);
     Event e = event(EventType::IntensityExceeded, sup, "intensity", over, now);
     e.restarts = sup.window.count(now);
     emit(std::move(e));
@@ -735,8 +763,12 @@ void Engine::startFailed(Sup& sup, Child& c, const ExitInfo& info, TimePoint now
 
 // ---- inputs -------------------------------------------------------------------------
 
-void Engine::onStartResult(const std::string& unit, bool ok, const std::string& error,
-                           const UnitOutcome& outcome, bool exited, TimePoint now) {
+void Engine::onStartResult(const std::string& unit,
+                           bool ok,
+                           const std::string& error,
+                           const UnitOutcome& outcome,
+                           bool exited,
+                           TimePoint now) {
   auto it = units_.find(unit);
   if (it == units_.end()) return;
   Child& c = *it->second;
@@ -766,7 +798,9 @@ void Engine::onStartResult(const std::string& unit, bool ok, const std::string& 
   childEnded(c, info, now, /*start_failure=*/!ok);
 }
 
-void Engine::onStopResult(const std::string& unit, bool ok, const std::string& error,
+void Engine::onStopResult(const std::string& unit,
+                          bool ok,
+                          const std::string& error,
                           TimePoint now) {
   auto g = graveyard_.find(unit);
   if (g != graveyard_.end()) {
@@ -799,7 +833,9 @@ void Engine::onStopResult(const std::string& unit, bool ok, const std::string& e
   advance(sup, now);
 }
 
-void Engine::onSliceResult(const std::string& slice, bool ok, const std::string& error,
+void Engine::onSliceResult(const std::string& slice,
+                           bool ok,
+                           const std::string& error,
                            TimePoint now) {
   std::vector<Sup*> stack;
   for (auto& r : roots_) stack.push_back(r.get());
@@ -860,8 +896,7 @@ void Engine::onTimer(std::uint64_t id, TimePoint now) {
 
 std::string Engine::windowText(Sup& sup, TimePoint now) {
   return fmt::format("{} of {} restarts allowed in {}s", sup.window.count(now),
-                     sup.window.spec().max_restarts,
-                     sup.window.spec().period.count() / 1000000);
+                     sup.window.spec().max_restarts, sup.window.spec().period.count() / 1000000);
 }
 
 void Engine::emitWithDelay(Event e, Usec delay, Sup& sup, TimePoint now) {
@@ -893,8 +928,8 @@ void Engine::cancelTimers(Sup& sup) {
   }
 }
 
-Event Engine::event(EventType type, const Sup& sup, std::string reason, std::string message,
-                    TimePoint now) const {
+Event Engine::event(
+    EventType type, const Sup& sup, std::string reason, std::string message, TimePoint now) const {
   Event e;
   e.at = now;
   e.type = type;
@@ -905,8 +940,8 @@ Event Engine::event(EventType type, const Sup& sup, std::string reason, std::str
   return e;
 }
 
-Event Engine::event(EventType type, const Child& c, std::string reason, std::string message,
-                    TimePoint now) const {
+Event Engine::event(
+    EventType type, const Child& c, std::string reason, std::string message, TimePoint now) const {
   if (c.sup) return event(type, *c.sup, std::move(reason), std::move(message), now);
   Event e = event(type, *c.owner, std::move(reason), std::move(message), now);
   e.worker = displayName(c.owner->path, c.worker->name, c.instance);
@@ -914,8 +949,12 @@ Event Engine::event(EventType type, const Child& c, std::string reason, std::str
   return e;
 }
 
-std::vector<Action> Engine::takeActions() { return std::exchange(actions_, {}); }
-std::vector<Event> Engine::takeEvents() { return std::exchange(events_, {}); }
+std::vector<Action> Engine::takeActions() {
+  return std::exchange(actions_, {});
+}
+std::vector<Event> Engine::takeEvents() {
+  return std::exchange(events_, {});
+}
 
 bool Engine::initialStartComplete() const {
   return std::all_of(roots_.begin(), roots_.end(), [](const auto& r) {

@@ -35,11 +35,11 @@ struct Action {
   // limit not configured is sent as "unlimited", so removing a limit takes effect too.
   enum class Kind { Start, Stop, ArmTimer, Slice };
   Kind kind = Kind::Start;
-  UnitSpec unit;           // Start: the full spec; Stop: only unit.name; Slice: name,
-                           // description and limits
-  Usec timeout{0};         // Start: start_timeout; Stop: stop timeout + margin
-  std::uint64_t timer = 0; // ArmTimer
-  TimePoint deadline{0};   // ArmTimer
+  UnitSpec unit;            // Start: the full spec; Stop: only unit.name; Slice: name,
+                            // description and limits
+  Usec timeout{0};          // Start: start_timeout; Stop: stop timeout + margin
+  std::uint64_t timer = 0;  // ArmTimer
+  TimePoint deadline{0};    // ArmTimer
 };
 
 // A unit found at startup whose name has our prefix.
@@ -57,12 +57,12 @@ const char* toString(SupervisorState state);
 struct WorkerStatus {
   std::string tree, supervisor, worker, unit;
   ChildState state = ChildState::Idle;
-  unsigned restarts = 0;        // restarts since vigild started (or since the worker appeared)
-  unsigned failures = 0;        // consecutive failures (backoff exponent)
-  std::string last_exit;        // description of the last exit, if any
-  std::string last_exit_reason; // reason tag of the last exit
-  std::optional<TimePoint> since;        // when it entered Running
-  std::optional<TimePoint> next_restart; // Waiting: when the backoff ends
+  unsigned restarts = 0;           // restarts since vigild started (or since the worker appeared)
+  unsigned failures = 0;           // consecutive failures (backoff exponent)
+  std::string last_exit;           // description of the last exit, if any
+  std::string last_exit_reason;    // reason tag of the last exit
+  std::optional<TimePoint> since;  // when it entered Running
+  std::optional<TimePoint> next_restart;  // Waiting: when the backoff ends
 };
 
 struct SupervisorStatus {
@@ -90,13 +90,16 @@ class Engine {
   // Job results and unit observations from systemd.
   // `outcome` is the unit's state when the job finished; `exited` is true if the unit
   // was already inactive/failed at that point (a process that died instantly).
-  void onStartResult(const std::string& unit, bool ok, const std::string& error,
-                     const UnitOutcome& outcome, bool exited, TimePoint now);
+  void onStartResult(const std::string& unit,
+                     bool ok,
+                     const std::string& error,
+                     const UnitOutcome& outcome,
+                     bool exited,
+                     TimePoint now);
   void onStopResult(const std::string& unit, bool ok, const std::string& error, TimePoint now);
   // The Slice action for `slice` finished. A failure is reported as an event and the
   // supervisor's children start anyway (without the budget): the workers matter more.
-  void onSliceResult(const std::string& slice, bool ok, const std::string& error,
-                     TimePoint now);
+  void onSliceResult(const std::string& slice, bool ok, const std::string& error, TimePoint now);
   // The unit went from running to inactive/failed.
   void onUnitExit(const std::string& unit, const UnitOutcome& outcome, TimePoint now);
   void onTimer(std::uint64_t timer, TimePoint now);
@@ -118,12 +121,15 @@ class Engine {
  private:
   struct Step;
 
-  std::unique_ptr<Sup> buildSup(std::shared_ptr<const SupervisorSpec> spec, SupervisorPath path,
+  std::unique_ptr<Sup> buildSup(std::shared_ptr<const SupervisorSpec> spec,
+                                SupervisorPath path,
                                 Sup* parent);
   void index(Sup& sup);
   void unindex(Sup& sup);
-  void adoptOrReplace(Sup& sup, const std::map<std::string, ExistingUnit>& existing,
-                      std::set<std::string>& claimed, TimePoint now);
+  void adoptOrReplace(Sup& sup,
+                      const std::map<std::string, ExistingUnit>& existing,
+                      std::set<std::string>& claimed,
+                      TimePoint now);
   // Moves `unit` to the graveyard: it is stopped for good (Stop action unless one is in
   // flight already) and any successor waits for that stop.
   void bury(const std::string& unit, Usec timeout, bool send_stop);
@@ -148,9 +154,12 @@ class Engine {
   void cancelTimer(std::uint64_t& id);
   void cancelTimers(Sup& sup);
 
-  Event event(EventType type, const Sup& sup, std::string reason, std::string message,
-              TimePoint now) const;
-  Event event(EventType type, const Child& child, std::string reason, std::string message,
+  Event event(
+      EventType type, const Sup& sup, std::string reason, std::string message, TimePoint now) const;
+  Event event(EventType type,
+              const Child& child,
+              std::string reason,
+              std::string message,
               TimePoint now) const;
   void emit(Event e) { events_.push_back(std::move(e)); }
   // "2 of 5 restarts allowed in 30s": the supervisor's intensity window, for messages.
@@ -160,9 +169,9 @@ class Engine {
 
   std::mt19937_64 rng_;
   std::vector<std::unique_ptr<Sup>> roots_;
-  std::map<std::string, Child*> units_;                       // live unit name -> child
-  std::map<std::string, std::unique_ptr<Child>> graveyard_;   // units being stopped for good
-  std::map<std::uint64_t, std::pair<Child*, Sup*>> timers_;   // timer id -> target
+  std::map<std::string, Child*> units_;                      // live unit name -> child
+  std::map<std::string, std::unique_ptr<Child>> graveyard_;  // units being stopped for good
+  std::map<std::uint64_t, std::pair<Child*, Sup*>> timers_;  // timer id -> target
   std::uint64_t next_timer_ = 1;
   std::vector<Action> actions_;
   std::vector<Event> events_;

@@ -43,8 +43,8 @@ struct Event {
   std::string reason;      // short machine tag: "exit-code", "oom-kill", "one_for_all", ...
   std::string message;     // one human sentence
   int exit_status = 0;
-  Usec delay{0};           // RestartScheduled
-  unsigned restarts = 0;   // restarts inside the intensity window
+  Usec delay{0};          // RestartScheduled
+  unsigned restarts = 0;  // restarts inside the intensity window
 };
 
 }  // namespace vigil::core

@@ -20,15 +20,24 @@ std::string signalName(int sig) {
 
 const char* toString(ExitKind kind) {
   switch (kind) {
-    case ExitKind::Clean: return "clean";
-    case ExitKind::ExitCode: return "exit-code";
-    case ExitKind::Signal: return "signal";
-    case ExitKind::OomKill: return "oom-kill";
-    case ExitKind::Watchdog: return "watchdog";
-    case ExitKind::ExecFailure: return "exec-failure";
-    case ExitKind::Timeout: return "timeout";
-    case ExitKind::Resources: return "resources";
-    case ExitKind::Unknown: return "unknown";
+    case ExitKind::Clean:
+      return "clean";
+    case ExitKind::ExitCode:
+      return "exit-code";
+    case ExitKind::Signal:
+      return "signal";
+    case ExitKind::OomKill:
+      return "oom-kill";
+    case ExitKind::Watchdog:
+      return "watchdog";
+    case ExitKind::ExecFailure:
+      return "exec-failure";
+    case ExitKind::Timeout:
+      return "timeout";
+    case ExitKind::Resources:
+      return "resources";
+    case ExitKind::Unknown:
+      return "unknown";
   }
   return "unknown";
 }
@@ -37,49 +46,92 @@ const char* execStatusName(int status) {
   // systemd's EXIT_* codes from src/basic/exit-status.h (252), which systemd itself
   // prints as "status=203/EXEC".
   switch (status) {
-    case 200: return "CHDIR";
-    case 201: return "NICE";
-    case 202: return "FDS";
-    case 203: return "EXEC";
-    case 204: return "MEMORY";
-    case 205: return "LIMITS";
-    case 206: return "OOM_ADJUST";
-    case 207: return "SIGNAL_MASK";
-    case 208: return "STDIN";
-    case 209: return "STDOUT";
-    case 210: return "CHROOT";
-    case 211: return "IOPRIO";
-    case 212: return "TIMERSLACK";
-    case 213: return "SECUREBITS";
-    case 214: return "SETSCHEDULER";
-    case 215: return "CPUAFFINITY";
-    case 216: return "GROUP";
-    case 217: return "USER";
-    case 218: return "CAPABILITIES";
-    case 219: return "CGROUP";
-    case 220: return "SETSID";
-    case 221: return "CONFIRM";
-    case 222: return "STDERR";
-    case 224: return "PAM";
-    case 225: return "NETWORK";
-    case 226: return "NAMESPACE";
-    case 227: return "NO_NEW_PRIVILEGES";
-    case 228: return "SECCOMP";
-    case 229: return "SELINUX_CONTEXT";
-    case 230: return "PERSONALITY";
-    case 231: return "APPARMOR_PROFILE";
-    case 232: return "ADDRESS_FAMILIES";
-    case 233: return "RUNTIME_DIRECTORY";
-    case 235: return "CHOWN";
-    case 236: return "SMACK_PROCESS_LABEL";
-    case 237: return "KEYRING";
-    case 238: return "STATE_DIRECTORY";
-    case 239: return "CACHE_DIRECTORY";
-    case 240: return "LOGS_DIRECTORY";
-    case 241: return "CONFIGURATION_DIRECTORY";
-    case 242: return "NUMA_POLICY";
-    case 243: return "CREDENTIALS";
-    default: return "";
+    case 200:
+      return "CHDIR";
+    case 201:
+      return "NICE";
+    case 202:
+      return "FDS";
+    case 203:
+      return "EXEC";
+    case 204:
+      return "MEMORY";
+    case 205:
+      return "LIMITS";
+    case 206:
+      return "OOM_ADJUST";
+    case 207:
+      return "SIGNAL_MASK";
+    case 208:
+      return "STDIN";
+    case 209:
+      return "STDOUT";
+    case 210:
+      return "CHROOT";
+    case 211:
+      return "IOPRIO";
+    case 212:
+      return "TIMERSLACK";
+    case 213:
+      return "SECUREBITS";
+    case 214:
+      return "SETSCHEDULER";
+    case 215:
+      return "CPUAFFINITY";
+    case 216:
+      return "GROUP";
+    case 217:
+      return "USER";
+    case 218:
+      return "CAPABILITIES";
+    case 219:
+      return "CGROUP";
+    case 220:
+      return "SETSID";
+    case 221:
+      return "CONFIRM";
+    case 222:
+      return "STDERR";
+    case 224:
+      return "PAM";
+    case 225:
+      return "NETWORK";
+    case 226:
+      return "NAMESPACE";
+    case 227:
+      return "NO_NEW_PRIVILEGES";
+    case 228:
+      return "SECCOMP";
+    case 229:
+      return "SELINUX_CONTEXT";
+    case 230:
+      return "PERSONALITY";
+    case 231:
+      return "APPARMOR_PROFILE";
+    case 232:
+      return "ADDRESS_FAMILIES";
+    case 233:
+      return "RUNTIME_DIRECTORY";
+    case 235:
+      return "CHOWN";
+    case 236:
+      return "SMACK_PROCESS_LABEL";
+    case 237:
+      return "KEYRING";
+    case 238:
+      return "STATE_DIRECTORY";
+    case 239:
+      return "CACHE_DIRECTORY";
+    case 240:
+      return "LOGS_DIRECTORY";
+    case 241:
+      return "CONFIGURATION_DIRECTORY";
+    case 242:
+      return "NUMA_POLICY";
+    case 243:
+      return "CREDENTIALS";
+    default:
+      return "";
   }
 }
 
@@ -96,17 +148,17 @@ ExitInfo classifyExit(const UnitOutcome& o) {
   } else if (o.result == "timeout") {
     info.kind = ExitKind::Timeout;
     info.description = "timed out (start or stop took too long)";
-  } else if (o.result == "resources" || o.result == "start-limit-hit" ||
-             o.result == "protocol") {
+  } else if (o.result == "resources" || o.result == "start-limit-hit" || o.result == "protocol") {
     info.kind = ExitKind::Resources;
     info.description = fmt::format("systemd could not run the unit (result '{}')", o.result);
   } else if (o.exec_main_code == kCldExited) {
     const char* exec_name = execStatusName(o.exec_main_status);
     if (*exec_name != '\0') {
       info.kind = ExitKind::ExecFailure;
-      info.description = fmt::format("systemd could not start the process: step {} failed "
-                                     "(status {}/{})",
-                                     exec_name, o.exec_main_status, exec_name);
+      info.description = fmt::format(
+          "systemd could not start the process: step {} failed "
+          "(status {}/{})",
+          exec_name, o.exec_main_status, exec_name);
     } else if (o.exec_main_status == 0) {
       info.kind = ExitKind::Clean;
       info.description = "exited cleanly (status 0)";

@@ -15,14 +15,14 @@ struct UnitOutcome {
 };
 
 enum class ExitKind {
-  Clean,         // exited 0
-  ExitCode,      // exited non-zero
-  Signal,        // killed by a signal (not OOM, not watchdog)
-  OomKill,       // the kernel OOM killer hit the unit's cgroup
-  Watchdog,      // WatchdogSec expired
-  ExecFailure,   // systemd could not execute the command (status 200..243)
-  Timeout,       // a start or stop timed out
-  Resources,     // systemd could not set up the unit
+  Clean,        // exited 0
+  ExitCode,     // exited non-zero
+  Signal,       // killed by a signal (not OOM, not watchdog)
+  OomKill,      // the kernel OOM killer hit the unit's cgroup
+  Watchdog,     // WatchdogSec expired
+  ExecFailure,  // systemd could not execute the command (status 200..243)
+  Timeout,      // a start or stop timed out
+  Resources,    // systemd could not set up the unit
   Unknown,
 };
 

@@ -50,32 +50,32 @@ struct BackoffSpec {
 };
 
 struct StopSpec {
-  int signal = 15;                              // SIGTERM
-  Usec timeout{std::chrono::seconds(10)};       // then SIGKILL; 0 = kill at once (brutal_kill)
+  int signal = 15;                         // SIGTERM
+  Usec timeout{std::chrono::seconds(10)};  // then SIGKILL; 0 = kill at once (brutal_kill)
   bool operator==(const StopSpec&) const = default;
 };
 
 struct IntensitySpec {
-  unsigned max_restarts = 1;                    // OTP default: 1 restart ...
-  Usec period{std::chrono::seconds(5)};         // ... in 5 seconds
+  unsigned max_restarts = 1;             // OTP default: 1 restart ...
+  Usec period{std::chrono::seconds(5)};  // ... in 5 seconds
   bool operator==(const IntensitySpec&) const = default;
 };
 
 struct WorkerSpec {
-  std::string name;                             // as written in the config
-  std::vector<std::string> command;             // argv; command[0] is an absolute path
+  std::string name;                  // as written in the config
+  std::vector<std::string> command;  // argv; command[0] is an absolute path
   std::vector<std::pair<std::string, std::string>> environment;
-  std::string working_directory;                // empty = systemd default
-  std::string user;                             // empty = root
+  std::string working_directory;  // empty = systemd default
+  std::string user;               // empty = root
   std::string group;
   Limits limits;
   RestartPolicy restart = RestartPolicy::Permanent;
   BackoffSpec backoff;
   StopSpec stop;
-  bool notify = false;                          // Type=notify: up only after READY=1
-  std::optional<Usec> watchdog;                 // WatchdogSec
-  unsigned instances = 1;                       // > 1: name@1 .. name@N
-  Usec start_timeout{std::chrono::seconds(90)}; // how long a start job may take
+  bool notify = false;                           // Type=notify: up only after READY=1
+  std::optional<Usec> watchdog;                  // WatchdogSec
+  unsigned instances = 1;                        // > 1: name@1 .. name@N
+  Usec start_timeout{std::chrono::seconds(90)};  // how long a start job may take
   SourceLocation where;
 
   // Equality of everything that shapes the unit; `where` is excluded so that moving a
@@ -87,7 +87,7 @@ struct SupervisorSpec;
 
 // A child of a supervisor is either a worker or a nested supervisor.
 struct ChildSpec {
-  std::shared_ptr<const WorkerSpec> worker;          // exactly one of these is set
+  std::shared_ptr<const WorkerSpec> worker;  // exactly one of these is set
   std::shared_ptr<const SupervisorSpec> supervisor;
   const std::string& name() const;
 };
@@ -96,15 +96,15 @@ struct SupervisorSpec {
   std::string name;
   Strategy strategy = Strategy::OneForOne;
   IntensitySpec intensity;
-  Limits limits;                                // budget of the supervisor's slice
+  Limits limits;  // budget of the supervisor's slice
   std::vector<ChildSpec> children;
   SourceLocation where;
 };
 
 struct Config {
-  std::string tier;                             // "tier_1" | "tier_2" | "tier_3"
-  std::string log_level = "info";               // trace|debug|info|warn|error
-  std::vector<SupervisorSpec> trees;            // each tree is a root supervisor
+  std::string tier;                   // "tier_1" | "tier_2" | "tier_3"
+  std::string log_level = "info";     // trace|debug|info|warn|error
+  std::vector<SupervisorSpec> trees;  // each tree is a root supervisor
   std::string source_file;
 };
 

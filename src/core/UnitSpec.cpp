@@ -47,8 +47,8 @@ std::string sliceName(const SupervisorPath& path) {
 }
 
 std::string serviceName(const SupervisorPath& path, const std::string& worker, unsigned instance) {
-  std::string base = fmt::format("{}{}-{}", kUnitPrefix, joinEscaped(path),
-                                 escapeUnitNameComponent(worker));
+  std::string base =
+      fmt::format("{}{}-{}", kUnitPrefix, joinEscaped(path), escapeUnitNameComponent(worker));
   if (instance > 0) base += fmt::format("@{}", instance);
   return base + ".service";
 }

@@ -28,9 +28,9 @@ std::string serviceName(const SupervisorPath& path, const std::string& worker, u
 std::string displayName(const SupervisorPath& path, const std::string& worker, unsigned instance);
 
 struct UnitSpec {
-  std::string name;         // vigil-web-api.service
-  std::string slice;        // vigil-web.slice
-  std::string description;  // "vigil worker web/api"
+  std::string name;                      // vigil-web-api.service
+  std::string slice;                     // vigil-web.slice
+  std::string description;               // "vigil worker web/api"
   std::vector<std::string> argv;         // argv[0] is the executable's absolute path
   std::vector<std::string> environment;  // "NAME=value"
   std::string working_directory;
@@ -39,7 +39,7 @@ struct UnitSpec {
   Limits limits;
   int kill_signal = 15;
   Usec timeout_stop{0};
-  Usec timeout_start{0};    // TimeoutStartUSec: systemd fails a start that takes longer
+  Usec timeout_start{0};  // TimeoutStartUSec: systemd fails a start that takes longer
   bool notify = false;
   std::optional<Usec> watchdog;
   // LogExtraFields: tag every journal line of the worker (VIGIL_TREE, VIGIL_WORKER, ...).

@@ -7,8 +7,8 @@
 #include <ctime>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <systemd/sd-daemon.h>
+#include <nlohmann/json.hpp>
 
 #include "config/ConfigLoader.h"
 #include "daemon/StateFile.h"
@@ -202,8 +202,8 @@ void Daemon::perform(core::Action a) {
         std::uint64_t id;
       };
       sd_event_source* src = nullptr;
-      const std::uint64_t when = static_cast<std::uint64_t>(std::max<std::int64_t>(
-          a.deadline.count(), 0));
+      const std::uint64_t when =
+          static_cast<std::uint64_t>(std::max<std::int64_t>(a.deadline.count(), 0));
       int r = sd_event_add_time(
           event_, &src, CLOCK_MONOTONIC, when, 1000,
           [](sd_event_source* s, std::uint64_t, void* ud) -> int {

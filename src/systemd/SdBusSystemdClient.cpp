@@ -57,10 +57,10 @@ bool isOurSlice(std::string_view name) {
 }
 
 // Every append below returns a negative errno on failure; CHECK keeps the builders flat.
-#define CHECK(expr)          \
-  do {                       \
-    int r_ = (expr);         \
-    if (r_ < 0) return r_;   \
+#define CHECK(expr)        \
+  do {                     \
+    int r_ = (expr);       \
+    if (r_ < 0) return r_; \
   } while (0)
 
 int appendString(sd_bus_message* m, const char* key, const std::string& value) {
@@ -160,7 +160,8 @@ int buildStartMessage(sd_bus* bus, const core::UnitSpec& u, sd_bus_message** out
   if (!u.working_directory.empty()) CHECK(appendString(m, "WorkingDirectory", u.working_directory));
   if (!u.user.empty()) CHECK(appendString(m, "User", u.user));
   if (!u.group.empty()) CHECK(appendString(m, "Group", u.group));
-  if (u.watchdog) CHECK(appendU64(m, "WatchdogUSec", static_cast<std::uint64_t>(u.watchdog->count())));
+  if (u.watchdog)
+    CHECK(appendU64(m, "WatchdogUSec", static_cast<std::uint64_t>(u.watchdog->count())));
   // `systemctl stop vigil.target` stops every worker. Before=vigild.service: in a joint
   // stop (the target, or shutdown) vigild stops first, so it never "restarts" workers
   // that are being stopped on purpose.
@@ -185,15 +186,19 @@ int appendSliceLimits(sd_bus_message* m, const core::Limits& l) {
   CHECK(appendBool(m, "IOAccounting", true));
   CHECK(appendU64(m, "MemoryMax", l.memory_max.value_or(kInf)));
   CHECK(appendU64(m, "MemoryHigh", l.memory_high.value_or(kInf)));
-  CHECK(appendU64(m, "CPUQuotaPerSecUSec",
-                  l.cpu_quota ? std::uint64_t{*l.cpu_quota} * 10000 : kInf));
+  CHECK(
+      appendU64(m, "CPUQuotaPerSecUSec", l.cpu_quota ? std::uint64_t{*l.cpu_quota} * 10000 : kInf));
   CHECK(appendU64(m, "CPUWeight", l.cpu_weight.value_or(kInf)));
   CHECK(appendU64(m, "TasksMax", l.tasks_max.value_or(kInf)));
   return appendU64(m, "IOWeight", l.io_weight.value_or(kInf));
 }
 
-int buildSliceMessage(sd_bus* bus, const std::string& name, const std::string& description,
-                      const core::Limits& limits, bool update, sd_bus_message** out) {
+int buildSliceMessage(sd_bus* bus,
+                      const std::string& name,
+                      const std::string& description,
+                      const core::Limits& limits,
+                      bool update,
+                      sd_bus_message** out) {
   sd_bus_message* m = nullptr;
   CHECK(sd_bus_message_new_method_call(bus, &m, kDest, kPath, kManager,
                                        update ? "SetUnitProperties" : "StartTransientUnit"));
@@ -307,9 +312,8 @@ struct SdBusSystemdClient::Impl {
     auto* c = static_cast<Call*>(ud);
     Impl* self = c->self;
     self->in_flight--;
-    const sd_bus_error* err = sd_bus_message_is_method_error(m, nullptr)
-                                  ? sd_bus_message_get_error(m)
-                                  : nullptr;
+    const sd_bus_error* err =
+        sd_bus_message_is_method_error(m, nullptr) ? sd_bus_message_get_error(m) : nullptr;
     ReplyFn reply = std::move(c->reply);
     reply(m, err);
     self->pump();
@@ -354,8 +358,11 @@ struct SdBusSystemdClient::Impl {
     job->done(o);
   }
 
-  void watchJob(const std::string& path, const std::string& unit, const std::string& kind,
-                core::Usec timeout, JobDone done) {
+  void watchJob(const std::string& path,
+                const std::string& unit,
+                const std::string& kind,
+                core::Usec timeout,
+                JobDone done) {
     auto early_it = early.find(path);
     auto job = std::make_unique<Job>(Job{unit, kind, std::move(done), nullptr});
     if (early_it != early.end()) {
@@ -374,9 +381,8 @@ struct SdBusSystemdClient::Impl {
         },
         new std::pair<Impl*, std::string>(this, path));
     if (r >= 0) {
-      sd_event_source_set_destroy_callback(src, [](void* ud) {
-        delete static_cast<std::pair<Impl*, std::string>*>(ud);
-      });
+      sd_event_source_set_destroy_callback(
+          src, [](void* ud) { delete static_cast<std::pair<Impl*, std::string>*>(ud); });
       job->timer.reset(src);
     }
     jobs[path] = std::move(job);
@@ -384,8 +390,13 @@ struct SdBusSystemdClient::Impl {
 
   // The common tail of every job-returning call (StartTransientUnit, StopUnit): an error
   // reply fails the operation; otherwise wait for the returned job.
-  void awaitJob(sd_bus_message* reply, const sd_bus_error* err, const char* method,
-                const std::string& unit, const char* kind, core::Usec timeout, JobDone done) {
+  void awaitJob(sd_bus_message* reply,
+                const sd_bus_error* err,
+                const char* method,
+                const std::string& unit,
+                const char* kind,
+                core::Usec timeout,
+                JobDone done) {
     const char* job = nullptr;
     if (err || sd_bus_message_read(reply, "o", &job) < 0) {
       JobOutcome o;
@@ -416,13 +427,14 @@ struct SdBusSystemdClient::Impl {
     if (job->kind == "start") {
       // Do not leave a half-started unit behind: the next start would collide with it.
       const std::string unit = job->unit;
-      call([this, unit](sd_bus_message** m) {
-             return sd_bus_message_new_method_call(bus.get(), m, kDest, kPath, kManager,
-                                                   "StopUnit") < 0
-                        ? -EINVAL
-                        : sd_bus_message_append(*m, "ss", unit.c_str(), "replace");
-           },
-           [](sd_bus_message*, const sd_bus_error*) {});
+      call(
+          [this, unit](sd_bus_message** m) {
+            return sd_bus_message_new_method_call(bus.get(), m, kDest, kPath, kManager,
+                                                  "StopUnit") < 0
+                       ? -EINVAL
+                       : sd_bus_message_append(*m, "ss", unit.c_str(), "replace");
+          },
+          [](sd_bus_message*, const sd_bus_error*) {});
     }
     job->done(o);
   }
@@ -498,8 +510,7 @@ struct SdBusSystemdClient::Impl {
   static int onPropertiesChanged(sd_bus_message* m, void* ud, sd_bus_error*) {
     auto* self = static_cast<Impl*>(ud);
     char* decoded = nullptr;
-    if (sd_bus_path_decode(sd_bus_message_get_path(m), kUnitPathPrefix, &decoded) <= 0)
-      return 0;
+    if (sd_bus_path_decode(sd_bus_message_get_path(m), kUnitPathPrefix, &decoded) <= 0) return 0;
     std::string name = decoded;
     free(decoded);
     if (!isOurUnit(name)) return 0;
@@ -535,8 +546,7 @@ struct SdBusSystemdClient::Impl {
   void subscribeAsync() {
     call(
         [this](sd_bus_message** m) {
-          return sd_bus_message_new_method_call(bus.get(), m, kDest, kPath, kManager,
-                                                "Subscribe");
+          return sd_bus_message_new_method_call(bus.get(), m, kDest, kPath, kManager, "Subscribe");
         },
         [](sd_bus_message*, const sd_bus_error*) {});
   }
@@ -561,8 +571,8 @@ util::Result<std::unique_ptr<SdBusSystemdClient>> SdBusSystemdClient::connect(
   r = sd_bus_attach_event(raw, event, SD_EVENT_PRIORITY_NORMAL);
   if (r < 0) return util::sysFail(-r, "attaching the bus to the event loop");
 
-  auto addMatch = [&](const char* sender, const char* path, const char* iface,
-                      const char* member, sd_bus_message_handler_t cb) -> int {
+  auto addMatch = [&](const char* sender, const char* path, const char* iface, const char* member,
+                      sd_bus_message_handler_t cb) -> int {
     sd_bus_slot* slot = nullptr;
     int rr = sd_bus_match_signal(raw, &slot, sender, path, iface, member, cb, impl.get());
     if (rr >= 0) impl->matches.emplace_back(slot);
@@ -604,7 +614,8 @@ util::Result<std::unique_ptr<SdBusSystemdClient>> SdBusSystemdClient::connect(
   return std::unique_ptr<SdBusSystemdClient>(new SdBusSystemdClient(std::move(impl)));
 }
 
-void SdBusSystemdClient::startService(const core::UnitSpec& spec, core::Usec timeout,
+void SdBusSystemdClient::startService(const core::UnitSpec& spec,
+                                      core::Usec timeout,
                                       JobDone done) {
   struct Op {
     core::UnitSpec spec;
@@ -642,8 +653,10 @@ void SdBusSystemdClient::startService(const core::UnitSpec& spec, core::Usec tim
   (*attempt)();
 }
 
-void SdBusSystemdClient::ensureSlice(const std::string& name, const std::string& description,
-                                     const core::Limits& limits, core::Usec timeout,
+void SdBusSystemdClient::ensureSlice(const std::string& name,
+                                     const std::string& description,
+                                     const core::Limits& limits,
+                                     core::Usec timeout,
                                      JobDone done) {
   Impl* impl = impl_.get();
   impl->call(
@@ -675,8 +688,8 @@ void SdBusSystemdClient::stopUnit(const std::string& name, core::Usec timeout, J
   Impl* impl = impl_.get();
   impl->call(
       [impl, name](sd_bus_message** m) {
-        int r = sd_bus_message_new_method_call(impl->bus.get(), m, kDest, kPath, kManager,
-                                               "StopUnit");
+        int r =
+            sd_bus_message_new_method_call(impl->bus.get(), m, kDest, kPath, kManager, "StopUnit");
         return r < 0 ? r : sd_bus_message_append(*m, "ss", name.c_str(), "replace");
       },
       [impl, name, timeout, done](sd_bus_message* reply, const sd_bus_error* err) {
@@ -750,8 +763,8 @@ void SdBusSystemdClient::listManagedUnits(
               [impl, path = path](sd_bus_message** m) {
                 int rr = sd_bus_message_new_method_call(impl->bus.get(), m, kDest, path.c_str(),
                                                         "org.freedesktop.DBus.Properties", "Get");
-                return rr < 0 ? rr : sd_bus_message_append(*m, "ss", kServiceIface,
-                                                            "LogExtraFields");
+                return rr < 0 ? rr
+                              : sd_bus_message_append(*m, "ss", kServiceIface, "LogExtraFields");
               },
               [acc, idx = idx](sd_bus_message* rep, const sd_bus_error* e) {
                 if (!e && sd_bus_message_enter_container(rep, 'v', "aay") > 0 &&

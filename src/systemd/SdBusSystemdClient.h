@@ -24,8 +24,11 @@ class SdBusSystemdClient final : public SystemdClient {
   ~SdBusSystemdClient() override;
 
   void startService(const core::UnitSpec& spec, core::Usec timeout, JobDone done) override;
-  void ensureSlice(const std::string& name, const std::string& description,
-                   const core::Limits& limits, core::Usec timeout, JobDone done) override;
+  void ensureSlice(const std::string& name,
+                   const std::string& description,
+                   const core::Limits& limits,
+                   core::Usec timeout,
+                   JobDone done) override;
   void stopUnit(const std::string& name, core::Usec timeout, JobDone done) override;
   void listManagedUnits(
       std::function<void(util::Result<std::vector<core::ExistingUnit>>)> done) override;

@@ -35,9 +35,9 @@ struct UnitState {
 };
 
 struct JobOutcome {
-  bool ok = false;          // the job finished with result "done"
-  std::string error;        // why not, for humans
-  UnitState unit;           // the unit's properties when the job finished
+  bool ok = false;    // the job finished with result "done"
+  std::string error;  // why not, for humans
+  UnitState unit;     // the unit's properties when the job finished
 };
 
 class SystemdClient {
@@ -54,8 +54,11 @@ class SystemdClient {
   // Creates slice `name` as a transient unit with `limits` as its budget, or, when it
   // exists already, updates its properties at runtime (SetUnitProperties). Limits not
   // set are sent as unlimited. `done` runs once.
-  virtual void ensureSlice(const std::string& name, const std::string& description,
-                           const core::Limits& limits, core::Usec timeout, JobDone done) = 0;
+  virtual void ensureSlice(const std::string& name,
+                           const std::string& description,
+                           const core::Limits& limits,
+                           core::Usec timeout,
+                           JobDone done) = 0;
 
   // StopUnit(name, "replace") and wait for the stop job. A unit that does not exist
   // counts as stopped.

@@ -14,9 +14,8 @@ namespace vigil::test {
 
 using namespace std::chrono_literals;
 
-inline std::shared_ptr<core::WorkerSpec> worker(const std::string& name,
-                                                core::RestartPolicy restart =
-                                                    core::RestartPolicy::Permanent) {
+inline std::shared_ptr<core::WorkerSpec> worker(
+    const std::string& name, core::RestartPolicy restart = core::RestartPolicy::Permanent) {
   auto w = std::make_shared<core::WorkerSpec>();
   w->name = name;
   w->command = {"/usr/bin/true", name};
@@ -29,9 +28,11 @@ inline std::shared_ptr<core::WorkerSpec> worker(const std::string& name,
   return w;
 }
 
-inline core::SupervisorSpec tree(const std::string& name, core::Strategy strategy,
+inline core::SupervisorSpec tree(const std::string& name,
+                                 core::Strategy strategy,
                                  std::vector<std::shared_ptr<core::WorkerSpec>> workers,
-                                 unsigned max_restarts = 3, core::Usec period = 10s) {
+                                 unsigned max_restarts = 3,
+                                 core::Usec period = 10s) {
   core::SupervisorSpec s;
   s.name = name;
   s.strategy = strategy;
@@ -49,16 +50,20 @@ inline core::Config config(std::vector<core::SupervisorSpec> trees) {
   return c;
 }
 
-inline core::UnitOutcome exited(int status) { return {status ? "exit-code" : "success", 1, status}; }
-inline core::UnitOutcome killed(int sig) { return {"signal", 2, sig}; }
+inline core::UnitOutcome exited(int status) {
+  return {status ? "exit-code" : "success", 1, status};
+}
+inline core::UnitOutcome killed(int sig) {
+  return {"signal", 2, sig};
+}
 
 class EngineHarness {
  public:
   explicit EngineHarness(std::uint64_t seed = 42) : engine(seed) {}
   core::Engine engine;
   core::TimePoint now{1'000'000'000};
-  std::vector<std::string> started;   // Start actions, in order, not yet answered
-  std::vector<std::string> stopped;   // Stop actions, in order, not yet answered
+  std::vector<std::string> started;  // Start actions, in order, not yet answered
+  std::vector<std::string> stopped;  // Stop actions, in order, not yet answered
   std::vector<core::Action> all_actions;
   std::vector<core::Event> events;
   std::map<std::uint64_t, core::TimePoint> timers;
@@ -71,9 +76,15 @@ class EngineHarness {
       for (auto& a : engine.takeActions()) {
         all_actions.push_back(a);
         switch (a.kind) {
-          case core::Action::Kind::Start: started.push_back(a.unit.name); break;
-          case core::Action::Kind::Stop: stopped.push_back(a.unit.name); break;
-          case core::Action::Kind::ArmTimer: timers[a.timer] = a.deadline; break;
+          case core::Action::Kind::Start:
+            started.push_back(a.unit.name);
+            break;
+          case core::Action::Kind::Stop:
+            stopped.push_back(a.unit.name);
+            break;
+          case core::Action::Kind::ArmTimer:
+            timers[a.timer] = a.deadline;
+            break;
           case core::Action::Kind::Slice:
             slices.push_back(a.unit.name);
             answer.push_back(a.unit.name);
@@ -138,8 +149,8 @@ class EngineHarness {
     now = target;
   }
   std::size_t count(core::EventType t) const {
-    return static_cast<std::size_t>(std::count_if(events.begin(), events.end(),
-                                                  [t](const auto& e) { return e.type == t; }));
+    return static_cast<std::size_t>(
+        std::count_if(events.begin(), events.end(), [t](const auto& e) { return e.type == t; }));
   }
   const core::Event* last(core::EventType t) const {
     for (auto it = events.rbegin(); it != events.rend(); ++it)

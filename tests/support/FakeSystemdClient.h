@@ -35,8 +35,11 @@ class FakeSystemdClient final : public systemd::SystemdClient {
   }
   // Slices are created at once and successfully (recorded as "slice NAME").
   std::map<std::string, core::Limits> slices;
-  void ensureSlice(const std::string& name, const std::string&, const core::Limits& limits,
-                   core::Usec, JobDone done) override {
+  void ensureSlice(const std::string& name,
+                   const std::string&,
+                   const core::Limits& limits,
+                   core::Usec,
+                   JobDone done) override {
     log.push_back("slice " + name);
     slices[name] = limits;
     systemd::JobOutcome o;

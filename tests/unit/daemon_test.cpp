@@ -32,9 +32,7 @@ struct DaemonFixture {
     sd_event_unref(event);
     fs::remove_all(dir);
   }
-  void writeConfig(const std::string& text) {
-    std::ofstream(dir / "vigil.yaml") << text;
-  }
+  void writeConfig(const std::string& text) { std::ofstream(dir / "vigil.yaml") << text; }
   void make() {
     daemon::DaemonOptions o;
     o.config_file = dir / "vigil.yaml";
@@ -82,10 +80,9 @@ BOOST_AUTO_TEST_CASE(starts_workers_after_listing_existing_units_then_reports_re
   BOOST_TEST(fake.log.empty());  // nothing is started before existing units are known
   BOOST_REQUIRE(fake.lists.size() == 1u);
   fake.lists[0](std::vector<core::ExistingUnit>{});
-  BOOST_TEST(fake.log == (std::vector<std::string>{"slice vigil-web.slice",
-                                                   "start vigil-web-api.service"}));
-  BOOST_TEST(fake.starts.front().spec.argv ==
-             (std::vector<std::string>{"/usr/bin/sleep", "1000"}));
+  BOOST_TEST(fake.log ==
+             (std::vector<std::string>{"slice vigil-web.slice", "start vigil-web-api.service"}));
+  BOOST_TEST(fake.starts.front().spec.argv == (std::vector<std::string>{"/usr/bin/sleep", "1000"}));
   BOOST_TEST(fake.starts.front().spec.slice == "vigil-web.slice");
   fake.finishStart();
   BOOST_TEST(!daemon->ready());
@@ -139,9 +136,9 @@ BOOST_AUTO_TEST_CASE(a_valid_reload_applies_only_the_difference) {
   changed.replace(changed.find("- name: jobs"), 12, "- name: cron");
   writeConfig(changed);
   BOOST_REQUIRE(daemon->reload());
-  BOOST_TEST(fake.log == (std::vector<std::string>{"stop vigil-web-jobs.service",
-                                                   "slice vigil-web.slice",
-                                                   "start vigil-web-cron.service"}));
+  BOOST_TEST(fake.log ==
+             (std::vector<std::string>{"stop vigil-web-jobs.service", "slice vigil-web.slice",
+                                       "start vigil-web-cron.service"}));
 }
 
 BOOST_AUTO_TEST_CASE(refuses_to_start_with_an_invalid_configuration) {

@@ -15,11 +15,12 @@ const std::string kA = "vigil-t-a.service";
 const std::string kB = "vigil-t-b.service";
 const std::string kC = "vigil-t-c.service";
 
-core::Config abc(Strategy s, RestartPolicy ra = RestartPolicy::Permanent,
+core::Config abc(Strategy s,
+                 RestartPolicy ra = RestartPolicy::Permanent,
                  RestartPolicy rb = RestartPolicy::Permanent,
-                 RestartPolicy rc = RestartPolicy::Permanent, unsigned max_restarts = 3) {
-  return config({tree("t", s, {worker("a", ra), worker("b", rb), worker("c", rc)},
-                      max_restarts)});
+                 RestartPolicy rc = RestartPolicy::Permanent,
+                 unsigned max_restarts = 3) {
+  return config({tree("t", s, {worker("a", ra), worker("b", rb), worker("c", rc)}, max_restarts)});
 }
 }  // namespace
 
@@ -82,11 +83,15 @@ BOOST_AUTO_TEST_CASE(restart_policy_matrix_under_one_for_one) {
     bool restarted;
   };
   const Case cases[] = {
-      {RestartPolicy::Permanent, exited(0), true},   {RestartPolicy::Permanent, exited(3), true},
-      {RestartPolicy::Permanent, killed(9), true},   {RestartPolicy::Transient, exited(0), false},
-      {RestartPolicy::Transient, exited(3), true},   {RestartPolicy::Transient, killed(15), true},
+      {RestartPolicy::Permanent, exited(0), true},
+      {RestartPolicy::Permanent, exited(3), true},
+      {RestartPolicy::Permanent, killed(9), true},
+      {RestartPolicy::Transient, exited(0), false},
+      {RestartPolicy::Transient, exited(3), true},
+      {RestartPolicy::Transient, killed(15), true},
       {RestartPolicy::Transient, {"oom-kill", 2, 9}, true},
-      {RestartPolicy::Temporary, exited(0), false},  {RestartPolicy::Temporary, exited(3), false},
+      {RestartPolicy::Temporary, exited(0), false},
+      {RestartPolicy::Temporary, exited(3), false},
       {RestartPolicy::Temporary, killed(9), false},
   };
   for (const auto& c : cases) {
@@ -95,8 +100,8 @@ BOOST_AUTO_TEST_CASE(restart_policy_matrix_under_one_for_one) {
     h.upAll();
     h.exits(kA, c.outcome);
     h.advance(2s);
-    BOOST_TEST(h.started.size() == (c.restarted ? 1u : 0u),
-               core::toString(c.policy) << " " << c.outcome.result);
+    BOOST_TEST(h.started.size() == (c.restarted ? 1u : 0u), core::toString(c.policy)
+                                                                << " " << c.outcome.result);
     if (!c.restarted) {
       BOOST_TEST((h.state(kA) == ChildState::Finished));
       BOOST_TEST(h.count(EventType::WorkerNotRestarted) == 1u);
@@ -316,7 +321,8 @@ BOOST_AUTO_TEST_CASE(adopts_running_units_with_the_same_spec_and_replaces_change
     if (a.kind == core::Action::Kind::Start) fp[a.unit.name] = a.unit.fingerprint;
 
   EngineHarness h;
-  h.start(cfg, {{kA, fp[kA], true}, {kB, "0000000000000000", true},
+  h.start(cfg, {{kA, fp[kA], true},
+                {kB, "0000000000000000", true},
                 {"vigil-old-gone.service", "x", true},
                 {"vigil-foreign.service", "", true}});  // not ours: no fingerprint
   BOOST_TEST(h.count(EventType::WorkerAdopted) == 1u);
@@ -388,8 +394,8 @@ BOOST_AUTO_TEST_CASE(a_worker_exiting_while_being_stopped_is_not_a_failure) {
 
 BOOST_AUTO_TEST_CASE(nested_supervisor_failure_escalates_to_the_parent) {
   EngineHarness h;
-  auto inner = std::make_shared<core::SupervisorSpec>(
-      tree("inner", Strategy::OneForOne, {worker("x")}, 0));
+  auto inner =
+      std::make_shared<core::SupervisorSpec>(tree("inner", Strategy::OneForOne, {worker("x")}, 0));
   core::SupervisorSpec outer = tree("t", Strategy::OneForOne, {worker("a")}, 1, 1h);
   outer.children.push_back(core::ChildSpec{nullptr, inner});
   h.start(config({outer}));
@@ -411,7 +417,8 @@ BOOST_AUTO_TEST_CASE(nested_supervisor_failure_escalates_to_the_parent) {
 
 BOOST_AUTO_TEST_CASE(each_supervisor_sets_up_its_slice_with_its_budget_before_its_children) {
   EngineHarness h;
-  auto inner = std::make_shared<core::SupervisorSpec>(tree("edge", Strategy::OneForOne, {worker("x")}));
+  auto inner =
+      std::make_shared<core::SupervisorSpec>(tree("edge", Strategy::OneForOne, {worker("x")}));
   core::SupervisorSpec outer = tree("t", Strategy::OneForOne, {worker("a")});
   outer.limits.memory_max = 2ull << 30;
   outer.limits.tasks_max = 100;
@@ -441,8 +448,8 @@ BOOST_AUTO_TEST_CASE(full_strategy_matrix_for_the_middle_child) {
         h.start(abc(s, RestartPolicy::Permanent, p, RestartPolicy::Permanent, 10));
         h.upAll();
         h.exits(kB, abnormal ? killed(9) : exited(0));
-        const bool restart = p == RestartPolicy::Permanent ||
-                             (p == RestartPolicy::Transient && abnormal);
+        const bool restart =
+            p == RestartPolicy::Permanent || (p == RestartPolicy::Transient && abnormal);
         std::vector<std::string> want_stopped, want_started;
         if (restart) {
           if (s == Strategy::OneForAll) want_stopped = {kC, kA};
@@ -452,9 +459,8 @@ BOOST_AUTO_TEST_CASE(full_strategy_matrix_for_the_middle_child) {
           if (s == Strategy::RestForOne) want_started = {kB, kC};
         }
         std::vector<std::string> stopped, started;
-        for (int guard = 0; guard < 20 && !(h.stopped.empty() && h.started.empty() &&
-                                            h.timers.empty());
-             ++guard) {
+        for (int guard = 0;
+             guard < 20 && !(h.stopped.empty() && h.started.empty() && h.timers.empty()); ++guard) {
           while (!h.stopped.empty()) {
             stopped.push_back(h.stopped.front());
             h.stopDone(h.stopped.front());
@@ -480,8 +486,8 @@ BOOST_AUTO_TEST_CASE(full_strategy_matrix_for_the_middle_child) {
 
 BOOST_AUTO_TEST_CASE(escalation_goes_two_levels_up) {
   EngineHarness h;
-  auto inner = std::make_shared<core::SupervisorSpec>(
-      tree("inner", Strategy::OneForOne, {worker("x")}, 0));
+  auto inner =
+      std::make_shared<core::SupervisorSpec>(tree("inner", Strategy::OneForOne, {worker("x")}, 0));
   auto mid = std::make_shared<core::SupervisorSpec>(tree("mid", Strategy::OneForOne, {}, 0));
   mid->children.push_back(core::ChildSpec{nullptr, inner});
   core::SupervisorSpec root = tree("t", Strategy::OneForOne, {worker("a")}, 0);
