@@ -21,7 +21,7 @@ vigilctl status
 
 say "worker units and their slices"
 systemctl --no-pager list-units 'vigil-*'
-systemd-cgls --no-pager /vigil.slice | head -n 30
+systemd-cgls --no-pager /vigil.slice | grep -v '→' | head -n 30
 
 victim=$(systemctl list-units --plain --no-legend --state=active 'vigil-*.service' |
     awk '$1 != "vigil-test-runner.service" {print $1; exit}')

@@ -22,6 +22,13 @@ std::string human(std::int64_t usec) {
   return fmt::format("{}h", s / 3600);
 }
 
+std::string bytes(std::uint64_t n) {
+  if (n < 1024) return fmt::format("{}B", n);
+  if (n < (1u << 20)) return fmt::format("{:.1f}K", n / 1024.0);
+  if (n < (1u << 30)) return fmt::format("{:.1f}M", n / 1048576.0);
+  return fmt::format("{:.1f}G", n / 1073741824.0);
+}
+
 int status(const std::string& path, bool as_json) {
   std::ifstream in(path);
   if (!in) {
@@ -54,18 +61,19 @@ int status(const std::string& path, bool as_json) {
                 human(s.value("period_usec", 0L)).c_str(),
                 s.value("failure", "").empty() ? "" : ("  " + s.value("failure", "")).c_str());
   }
-  std::printf("\n%-28s %-9s %-8s %-8s %-10s %s\n", "WORKER", "STATE", "PID", "RESTARTS", "MEMORY",
+  std::printf("\n%-28s %-16s %-8s %-8s %-9s %s\n", "WORKER", "STATE", "PID", "RESTARTS", "MEMORY",
               "LAST EXIT");
   for (const auto& w : doc["workers"]) {
     std::string state = w.value("state", "");
     if (w.contains("up_usec")) state += " " + human(w["up_usec"].get<std::int64_t>());
     if (w.contains("restart_in_usec"))
       state += " " + human(w["restart_in_usec"].get<std::int64_t>());
-    std::string mem = w.contains("memory_current_bytes")
-                          ? fmt::format("{}M", w["memory_current_bytes"].get<std::uint64_t>() >> 20)
-                          : "-";
-    std::printf("%-28s %-9s %-8u %-8u %-10s %s\n", w.value("worker", "").c_str(), state.c_str(),
-                w.value("main_pid", 0u), w.value("restarts", 0u), mem.c_str(),
+    const std::string mem = w.contains("memory_current_bytes")
+                                ? bytes(w["memory_current_bytes"].get<std::uint64_t>())
+                                : "-";
+    const unsigned pid = w.value("main_pid", 0u);
+    std::printf("%-28s %-16s %-8s %-8u %-9s %s\n", w.value("worker", "").c_str(), state.c_str(),
+                pid ? std::to_string(pid).c_str() : "-", w.value("restarts", 0u), mem.c_str(),
                 w.value("last_exit", "").c_str());
   }
   return 0;
