@@ -1,0 +1,24 @@
+#!/bin/bash
+# systemd upgrades run `systemctl daemon-reexec` (PID 1 comes back under a new bus name)
+# and `daemon-reload`. Workers survive both, and vigild keeps supervising: it
+# re-subscribes, so a worker killed afterwards is still restarted.
+# vm-timeout: 300
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/vigil-lib.sh"
+
+assert_eq config-applied "$(vigil_single_worker_config | vigil_apply)" "reload result"
+u=vigil-t-w.service
+wait_unit_active $u 90
+pid=$(main_pid $u)
+vpid=$(main_pid vigild.service)
+
+systemctl daemon-reload
+systemctl daemon-reexec
+wait_unit_active $u 30
+assert_eq "$pid" "$(main_pid $u)" "worker MainPID across daemon-reload and daemon-reexec"
+assert_eq "$vpid" "$(main_pid vigild.service)" "vigild MainPID across daemon-reexec"
+pass_step "worker and vigild untouched by daemon-reload + daemon-reexec"
+
+safe_kill KILL "$pid"
+wait_pid_changes $u "$pid" 90
+pass_step "a worker killed after the reexec is still restarted by vigild"
