@@ -5,9 +5,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vigil-lib.sh"
 
-assert_eq config-applied "$(vigil_single_worker_config | vigil_apply)" "reload result"
+vigil_start_single_worker
 u=vigil-t-w.service
-wait_unit_active $u 90
 pid=$(main_pid $u)
 inv=$(unit_prop $u InvocationID)
 systemctl restart vigild.service

@@ -93,3 +93,10 @@ trees:
         backoff: {initial: 500ms, max: 5s, jitter: 0}
 YAML
 }
+
+# vigil_start_single_worker — apply vigil_single_worker_config and wait until its unit,
+# vigil-t-w.service, is active.
+vigil_start_single_worker() {
+    assert_eq config-applied "$(vigil_single_worker_config | vigil_apply)" "reload result"
+    wait_unit_active vigil-t-w.service 90
+}
