@@ -24,9 +24,10 @@ constexpr core::Usec kSliceTimeout{std::chrono::seconds(60)};
 // Refresh the state file (cgroup figures) at least this often when idle.
 constexpr std::uint64_t kStateRefreshUsec = 5000000;
 
+// All errors, one per line, without the final newline.
 std::string joinErrors(const config::ConfigErrors& errors) {
-  std::string out;
-  for (const auto& e : errors) out += (out.empty() ? "" : "\n") + e.format();
+  std::string out = config::formatErrors(errors);
+  if (!out.empty() && out.back() == '\n') out.pop_back();
   return out;
 }
 }  // namespace
