@@ -10,7 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "config/ConfigLoader.h"
+#include "config/ConfigCheck.h"
 #include "util/BuildInfo.h"
 
 namespace {
@@ -79,11 +79,25 @@ int status(const std::string& path, bool as_json) {
   return 0;
 }
 
+// Exit codes (vigilctl(1), EXIT STATUS).
+constexpr int kExitFailure = 1;   // the operation failed (e.g. the configuration is invalid)
+constexpr int kExitUsage = 2;     // bad command line
+constexpr int kExitNoDaemon = 3;  // vigild is not running or cannot be reached
+
+constexpr const char* kCommands = "status, events, check-config, version";
+
+int usage(const std::string& message) {
+  std::fprintf(stderr, "vigilctl: %s\nTry 'vigilctl --help'.\n", message.c_str());
+  return kExitUsage;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"vigilctl: inspect the vigil supervision agent"};
-  app.require_subcommand(1);
+  app.set_version_flag("--version", fmt::format("vigilctl {}", vigil::util::kVersion),
+                       "print the version and exit");
+  app.require_subcommand(0, 1);
   std::string state_file = "/run/vigil/state.json";
   app.add_option("--state-file", state_file, "state document written by vigild")
       ->capture_default_str();
@@ -92,41 +106,73 @@ int main(int argc, char** argv) {
   st->add_flag("--json", as_json, "print the raw state document");
   auto* ev = app.add_subcommand("events", "show recent supervision events");
   std::string check_file;
+  std::vector<std::string> tier_dirs;
+  bool no_host_checks = false;
   auto* cc = app.add_subcommand("check-config", "validate a configuration file");
-  cc->add_option("file", check_file, "file to check")->required();
+  cc->add_option("file", check_file, "file to check (default /etc/vigil/vigil.yaml)");
+  cc->add_option("--tier-dir", tier_dirs,
+                 fmt::format("directory holding tier_N.yaml (repeatable); default: the 'tiers' "
+                             "directory next to FILE, then {}",
+                             vigil::util::kTierDir));
+  cc->add_flag("--no-host-checks", no_host_checks,
+               "do not look up users, groups, directories and executables on this host");
   app.add_subcommand("version", "print the version");
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ExtrasError& e) {
+    // The first word that is not an option names the command.
+    for (int i = 1; i < argc; ++i) {
+      if (argv[i][0] != '-' && !app.get_subcommand_ptr(argv[i])) {
+        return usage(fmt::format("unknown command '{}'; commands: {}", argv[i], kCommands));
+      }
+    }
+    return usage(e.what());
+  } catch (const CLI::ParseError& e) {
+    return usage(e.what());
+  }
+  if (app.get_subcommands().empty()) {
+    return usage(fmt::format("a command is required; commands: {}", kCommands));
   }
   if (app.got_subcommand("version")) {
     std::printf("vigilctl %s\n", vigil::util::kVersion);
     return 0;
   }
-  if (st->parsed()) return status(state_file, as_json);
+  if (st->parsed()) {
+    try {
+      return status(state_file, as_json);
+    } catch (const nlohmann::json::exception& e) {
+      std::fprintf(stderr, "vigilctl: %s does not have the expected shape: %s\n",
+                   state_file.c_str(), e.what());
+      return kExitNoDaemon;
+    }
+  }
   if (ev->parsed()) {
     std::ifstream in(state_file);
     nlohmann::json doc = nlohmann::json::parse(in, nullptr, false);
-    if (!in || doc.is_discarded()) {
+    if (!in || doc.is_discarded() || !doc.contains("events") || !doc["events"].is_array()) {
       std::fprintf(stderr, "vigilctl: cannot read %s: is vigild running?\n", state_file.c_str());
-      return 3;
+      return kExitNoDaemon;
     }
     for (const auto& e : doc["events"]) {
+      if (!e.is_object()) continue;
       std::printf("%-22s %s\n", e.value("event", "").c_str(), e.value("message", "").c_str());
     }
     return 0;
   }
   if (cc->parsed()) {
-    auto lo = vigil::config::LoadOptions::system();
-    if (const char* tier = std::getenv("VIGIL_TIER"); tier && *tier) lo.tier_override = tier;
-    auto cfg = vigil::config::loadConfig(check_file, lo);
-    if (!cfg) {
-      for (const auto& e : cfg.error()) std::fprintf(stderr, "%s\n", e.format().c_str());
-      return 1;
-    }
-    std::printf("%s: ok\n", check_file.c_str());
-    return 0;
+    vigil::config::CheckOptions co;
+    co.file = check_file.empty() ? std::filesystem::path("/etc/vigil/vigil.yaml")
+                                 : std::filesystem::path(check_file);
+    co.tier_dirs.assign(tier_dirs.begin(), tier_dirs.end());
+    if (const char* tier = std::getenv("VIGIL_TIER"); tier && *tier) co.tier_override = tier;
+    co.host_checks = !no_host_checks;
+    return vigil::config::checkConfig(co, stdout, stderr) == 0 ? 0 : kExitFailure;
   }
   return 0;
 }

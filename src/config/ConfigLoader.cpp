@@ -23,6 +23,7 @@
 #include "core/Size.h"
 #include "core/UnitName.h"
 #include "core/UnitSpec.h"
+#include "host/HostChecks.h"
 #include "util/BuildInfo.h"
 
 namespace vigil::config {
@@ -39,8 +40,13 @@ constexpr std::string_view kRootKeys[] = {"tier", "log_level", "defaults", "tree
 constexpr std::string_view kTierFileKeys[] = {"log_level", "defaults"};
 constexpr std::string_view kDefaultsKeys[] = {"restart", "limits",    "backoff",
                                               "stop",    "intensity", "start_timeout"};
-constexpr std::string_view kLimitsKeys[] = {"memory_max", "memory_high", "cpu_quota",
-                                            "cpu_weight", "tasks_max",   "io_weight"};
+// Worker limits: the cgroup limits of its unit plus per-process ones.
+constexpr std::string_view kLimitsKeys[] = {"memory_max",  "memory_high", "cpu_quota",
+                                            "cpu_weight",  "tasks_max",   "io_weight",
+                                            "runtime_max", "nofile",      "core"};
+// A supervisor's limits are the budget of its slice: cgroup limits only.
+constexpr std::string_view kSliceLimitsKeys[] = {"memory_max", "memory_high", "cpu_quota",
+                                                 "cpu_weight", "tasks_max",   "io_weight"};
 constexpr std::string_view kBackoffKeys[] = {"initial", "max", "multiplier", "jitter",
                                              "reset_after"};
 constexpr std::string_view kStopKeys[] = {"signal", "timeout"};
@@ -49,9 +55,9 @@ constexpr std::string_view kTreeKeys[] = {"strategy", "intensity", "limits", "ch
 constexpr std::string_view kSupervisorKeys[] = {"name", "strategy", "intensity", "limits",
                                                 "children"};
 constexpr std::string_view kWorkerKeys[] = {
-    "name",   "command",  "environment", "working_directory", "user",
-    "group",  "limits",   "restart",     "backoff",           "stop",
-    "notify", "watchdog", "instances",   "start_timeout"};
+    "name",   "command",       "environment", "working_directory", "user",
+    "group",  "limits",        "restart",     "backoff",           "stop",
+    "notify", "notify_access", "watchdog",    "instances",         "start_timeout"};
 
 constexpr std::string_view kTiers[] = {"tier_1", "tier_2", "tier_3"};
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error"};
@@ -64,12 +70,44 @@ constexpr std::pair<std::string_view, core::Strategy> kStrategies[] = {
     {"one_for_one", core::Strategy::OneForOne},
     {"one_for_all", core::Strategy::OneForAll},
     {"rest_for_one", core::Strategy::RestForOne}};
+constexpr std::pair<std::string_view, core::NotifyAccess> kNotifyAccess[] = {
+    {"main", core::NotifyAccess::Main},
+    {"exec", core::NotifyAccess::Exec},
+    {"all", core::NotifyAccess::All}};
 
-// Signals that make sense to ask a service to stop with; numbers 1..64 cover the rest.
+// The signals a service can be asked to stop with, by name or by number (one rule for
+// both): these, and the real-time signals SIGRTMIN+N (as systemd's KillSignal= accepts
+// them). Left out on purpose: SIGSTOP/SIGTSTP/SIGTTIN/SIGTTOU suspend instead of ending,
+// SIGCONT, SIGCHLD and SIGURG are ignored by default, and the fault signals (SIGSEGV,
+// SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS) report a crash rather than ask for a stop.
 constexpr std::pair<std::string_view, int> kStopSignals[] = {
     {"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT}, {"ABRT", SIGABRT},
     {"KILL", SIGKILL}, {"USR1", SIGUSR1},   {"USR2", SIGUSR2}, {"ALRM", SIGALRM},
     {"TERM", SIGTERM}, {"WINCH", SIGWINCH}, {"PWR", SIGPWR}};
+
+// Why a real signal is not in kStopSignals, for the message that rejects it.
+const char* whyNotAStopSignal(int sig) {
+  switch (sig) {
+    case SIGSTOP:
+    case SIGTSTP:
+    case SIGTTIN:
+    case SIGTTOU:
+      return "it suspends the process instead of ending it";
+    case SIGCONT:
+    case SIGCHLD:
+    case SIGURG:
+      return "processes ignore it by default";
+    case SIGSEGV:
+    case SIGBUS:
+    case SIGFPE:
+    case SIGILL:
+    case SIGTRAP:
+    case SIGSYS:
+      return "it reports a crash, not a request to stop";
+    default:
+      return "services do not handle it as a request to stop";
+  }
+}
 
 // Which layer set a value; later layers win.
 enum Layer { kBuiltIn = 0, kTierLayer = 1, kConfigDefaults = 2, kOwn = 3 };
@@ -112,10 +150,17 @@ struct IntensityLayer {
   std::optional<unsigned> max_restarts;
   std::optional<Usec> period;
 };
+// Limits as layered values, each remembering where it was set (for messages about two
+// values set in different places, and to report a value once, where it was written).
+struct LimitsLayer {
+  core::Limits values;                    // each member optional already
+  std::map<std::string, Origin> origins;  // key ("memory_max") -> where it was set
+};
+
 // What `defaults` (tier file or config) or a worker's own keys may set.
 struct DefaultsLayer {
   std::optional<core::RestartPolicy> restart;
-  core::Limits limits;  // each member optional already
+  LimitsLayer limits;
   BackoffLayer backoff;
   StopLayer stop;
   IntensityLayer intensity;
@@ -129,6 +174,14 @@ void overlay(core::Limits& base, const core::Limits& over) {
   overlay(base.cpu_weight, over.cpu_weight);
   overlay(base.tasks_max, over.tasks_max);
   overlay(base.io_weight, over.io_weight);
+  overlay(base.runtime_max, over.runtime_max);
+  overlay(base.nofile, over.nofile);
+  overlay(base.core, over.core);
+}
+
+void overlay(LimitsLayer& base, const LimitsLayer& over) {
+  overlay(base.values, over.values);
+  for (const auto& [key, origin] : over.origins) base.origins[key] = origin;
 }
 
 void overlay(DefaultsLayer& base, const DefaultsLayer& over) {
@@ -210,6 +263,17 @@ ConfigError makeError(core::SourceLocation where, std::string key, std::string m
 
 bool isDigits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// "010": YAML 1.1 reads an integer with a leading zero as octal (010 is 8), YAML 1.2 and
+// vigil would read 10. Rejected wherever a number is expected, so no file means two things.
+bool leadingZero(std::string_view digits) {
+  return digits.size() > 1 && digits[0] == '0' && digits[1] >= '0' && digits[1] <= '9';
+}
+
+std::string withoutLeadingZeros(std::string_view digits) {
+  const std::size_t first = digits.find_first_not_of('0');
+  return std::string(first == std::string_view::npos ? "0" : digits.substr(first));
 }
 
 std::optional<std::uint64_t> parseUnsigned(std::string_view s) {
@@ -305,7 +369,8 @@ enum class Zero { kAllowed, kRejected };
 // found; nodes of Kind::Invalid were reported by the YAML reader and are skipped silently.
 class Walker {
  public:
-  Walker(std::string file, ConfigErrors& errors) : file_(std::move(file)), errors_(errors) {}
+  Walker(std::string file, ConfigErrors& errors, ConfigErrors& warnings)
+      : file_(std::move(file)), errors_(errors), warnings_(warnings) {}
 
   const std::string& file() const { return file_; }
   core::SourceLocation locate(const YamlNode& n) const { return {file_, n.line, n.column}; }
@@ -313,9 +378,26 @@ class Walker {
   void error(const YamlNode& at, const std::string& path, std::string message) {
     errors_.push_back(makeError(locate(at), path, std::move(message)));
   }
+  void warning(const YamlNode& at, const std::string& path, std::string message) {
+    warnings_.push_back(makeError(locate(at), path, std::move(message)));
+  }
 
   void expected(const YamlNode& at, const std::string& path, std::string_view what) {
     error(at, path, fmt::format("expected {}, found {}", what, describe(at)));
+  }
+
+  // True (after reporting it) when the number `digits` in `at` has a leading zero.
+  bool rejectLeadingZero(const YamlNode& at,
+                         const std::string& path,
+                         std::string_view what,
+                         std::string_view digits) {
+    if (!leadingZero(digits)) return false;
+    const std::string plain = withoutLeadingZeros(digits);
+    error(at, path,
+          fmt::format("expected {}, found {} (a leading zero is ambiguous: YAML 1.1 reads {} as "
+                      "an octal number; write {})",
+                      what, describe(at), digits, plain));
+    return true;
   }
 
   // True when `node` is a mapping to walk. A Null counts as an empty mapping (false, no
@@ -390,6 +472,7 @@ class Walker {
     const std::string what = fmt::format("an integer from {} to {}", min, max);
     const auto text = scalar(node, path, what);
     if (!text) return std::nullopt;
+    if (isDigits(*text) && rejectLeadingZero(node, path, what, *text)) return std::nullopt;
     const auto v = parseUnsigned(*text);
     if (!v || *v < min || *v > max) {
       expected(node, path, what);
@@ -405,6 +488,8 @@ class Walker {
                                std::string_view what) {
     const auto text = scalar(node, path, what);
     if (!text) return std::nullopt;
+    const std::string_view whole = std::string_view(*text).substr(0, text->find('.'));
+    if (isDigits(whole) && rejectLeadingZero(node, path, what, whole)) return std::nullopt;
     double v = 0;
     const char* end = text->data() + text->size();
     const auto [ptr, ec] = std::from_chars(text->data(), end, v);
@@ -419,6 +504,7 @@ class Walker {
     constexpr std::string_view kWhat = "a duration like 30s or 1min 30s";
     const auto text = scalar(node, path, kWhat);
     if (!text) return std::nullopt;
+    if (isDigits(*text) && rejectLeadingZero(node, path, kWhat, *text)) return std::nullopt;
     const auto v = core::parseDuration(*text);
     if (!v) {
       expected(node, path, kWhat);
@@ -443,6 +529,7 @@ class Walker {
     constexpr std::string_view kWhat = "a size like 512M";
     const auto text = scalar(node, path, kWhat);
     if (!text) return std::nullopt;
+    if (isDigits(*text) && rejectLeadingZero(node, path, kWhat, *text)) return std::nullopt;
     const auto v = core::parseSize(*text);
     if (!v) {
       const bool percent = text->find('%') != std::string::npos;
@@ -458,28 +545,85 @@ class Walker {
     return *v;
   }
 
+  // A process resource limit (setrlimit(2)): "N" (soft and hard), "SOFT:HARD", where each
+  // part is parsed by `part` (which returns kUnlimited for "infinity" when allowed).
+  template <typename Part>
+  std::optional<core::ResourceLimit> resourceLimit(const YamlNode& node,
+                                                   const std::string& path,
+                                                   std::string_view what,
+                                                   Part part) {
+    const auto text = scalar(node, path, what);
+    if (!text) return std::nullopt;
+    const std::string_view t = *text;
+    const std::size_t colon = t.find(':');
+    const std::string_view soft_text = t.substr(0, colon);
+    const std::string_view hard_text = colon == std::string_view::npos ? t : t.substr(colon + 1);
+    for (const auto part_text : {soft_text, hard_text}) {
+      if (isDigits(part_text) && rejectLeadingZero(node, path, what, part_text))
+        return std::nullopt;
+    }
+    const auto soft = part(soft_text);
+    const auto hard = part(hard_text);
+    if (!soft || !hard) {
+      expected(node, path, what);
+      return std::nullopt;
+    }
+    if (*soft > *hard) {
+      error(node, path,
+            fmt::format("expected the soft limit no larger than the hard one, found {}",
+                        describe(node)));
+      return std::nullopt;
+    }
+    return core::ResourceLimit{*soft, *hard};
+  }
+
  private:
   std::string file_;
   ConfigErrors& errors_;
+  ConfigErrors& warnings_;
 };
 
-void parseLimits(Walker& w, const YamlNode& node, const std::string& path, core::Limits& out) {
+// Where `limits` are: a worker's (or defaults for workers), or a supervisor's slice budget.
+enum class LimitsOf { kWorker, kSlice };
+
+void parseLimits(Walker& w,
+                 const YamlNode& node,
+                 const std::string& path,
+                 Layer layer,
+                 LimitsOf of,
+                 LimitsLayer& layered) {
   if (!w.mapping(node, path, true)) return;
-  w.checkKeys(node, path, kLimitsKeys);
+  if (of == LimitsOf::kWorker) {
+    w.checkKeys(node, path, kLimitsKeys);
+  } else {
+    w.checkKeys(node, path, kSliceLimitsKeys,
+                " (a supervisor's limits are the budget of its slice; runtime_max, nofile "
+                "and core apply to workers)");
+  }
+  core::Limits& out = layered.values;
+  const auto track = [&](std::string_view key, const YamlNode& n, bool set) {
+    if (set) layered.origins[std::string(key)] = Origin{layer, w.locate(n), n.value};
+  };
   if (const auto* n = node.find("memory_max")) {
     out.memory_max = w.memory(*n, appendKeyPath(path, "memory_max"));
+    track("memory_max", *n, out.memory_max.has_value());
   }
   if (const auto* n = node.find("memory_high")) {
     out.memory_high = w.memory(*n, appendKeyPath(path, "memory_high"));
+    track("memory_high", *n, out.memory_high.has_value());
   }
   if (const auto* n = node.find("cpu_quota")) {
     const std::string p = appendKeyPath(path, "cpu_quota");
     constexpr std::string_view kWhat = "a CPU quota like 50% or 200% (1% to 100000%)";
     if (const auto text = w.scalar(*n, p, kWhat)) {
       const std::string_view t = *text;
-      const auto v = t.ends_with('%') ? parseUnsigned(t.substr(0, t.size() - 1)) : std::nullopt;
-      if (v && *v >= 1 && *v <= 100000) {
+      const std::string_view digits = t.ends_with('%') ? t.substr(0, t.size() - 1) : t;
+      const auto v = t.ends_with('%') ? parseUnsigned(digits) : std::nullopt;
+      if (isDigits(digits) && w.rejectLeadingZero(*n, p, kWhat, digits)) {
+        // reported
+      } else if (v && *v >= 1 && *v <= 100000) {
         out.cpu_quota = static_cast<std::uint32_t>(*v);
+        track("cpu_quota", *n, true);
       } else {
         w.expected(*n, p, kWhat);
       }
@@ -487,6 +631,7 @@ void parseLimits(Walker& w, const YamlNode& node, const std::string& path, core:
   }
   if (const auto* n = node.find("cpu_weight")) {
     out.cpu_weight = w.integer(*n, appendKeyPath(path, "cpu_weight"), 1, 10000);
+    track("cpu_weight", *n, out.cpu_weight.has_value());
   }
   if (const auto* n = node.find("tasks_max")) {
     const std::string p = appendKeyPath(path, "tasks_max");
@@ -495,15 +640,122 @@ void parseLimits(Walker& w, const YamlNode& node, const std::string& path, core:
       const auto v = parseUnsigned(*text);
       if (*text == "infinity") {
         out.tasks_max = core::kUnlimited;
+      } else if (isDigits(*text) && w.rejectLeadingZero(*n, p, kWhat, *text)) {
+        // reported
       } else if (v && *v >= 1 && *v != core::kUnlimited) {
         out.tasks_max = v;
       } else {
         w.expected(*n, p, kWhat);
       }
+      track("tasks_max", *n, out.tasks_max.has_value());
     }
   }
   if (const auto* n = node.find("io_weight")) {
     out.io_weight = w.integer(*n, appendKeyPath(path, "io_weight"), 1, 10000);
+    track("io_weight", *n, out.io_weight.has_value());
+  }
+  if (of == LimitsOf::kSlice) return;
+  if (const auto* n = node.find("runtime_max")) {
+    out.runtime_max = w.duration(*n, appendKeyPath(path, "runtime_max"), Zero::kRejected);
+    track("runtime_max", *n, out.runtime_max.has_value());
+  }
+  if (const auto* n = node.find("nofile")) {
+    const std::string p = appendKeyPath(path, "nofile");
+    const std::string what =
+        fmt::format("a number of open files like 65536, or SOFT:HARD like 1024:65536 ({} to {})",
+                    kMinOpenFiles, kMaxOpenFiles);
+    out.nofile =
+        w.resourceLimit(*n, p, what, [](std::string_view t) -> std::optional<std::uint64_t> {
+          const auto v = parseUnsigned(t);
+          if (!v || *v < kMinOpenFiles || *v > kMaxOpenFiles) return std::nullopt;
+          return v;
+        });
+    track("nofile", *n, out.nofile.has_value());
+  }
+  if (const auto* n = node.find("core")) {
+    const std::string p = appendKeyPath(path, "core");
+    constexpr std::string_view kWhat =
+        "a core file size like 0 (none), 512M or infinity, or SOFT:HARD like 0:infinity";
+    out.core =
+        w.resourceLimit(*n, p, kWhat, [](std::string_view t) -> std::optional<std::uint64_t> {
+          const auto v = core::parseSize(t);  // "infinity" -> kUnlimited
+          if (!v) return std::nullopt;
+          return *v;
+        });
+    track("core", *n, out.core.has_value());
+  }
+}
+
+// Impossible combinations of effective limits are errors, implausible values warnings.
+// Each is reported where the deciding value was written, and only if that is at layer
+// `min_layer` or above: a problem inside the defaults is reported once, at the defaults,
+// not again for every worker that inherits it.
+void checkLimits(const LimitsLayer& l,
+                 const std::string& path,
+                 Layer min_layer,
+                 ConfigErrors& errors,
+                 ConfigErrors& warnings) {
+  const auto origin = [&](const char* key) -> const Origin* {
+    auto it = l.origins.find(key);
+    return it == l.origins.end() ? nullptr : &it->second;
+  };
+  const auto keyPath = [&](const char* key) {
+    return appendKeyPath(appendKeyPath(path, "limits"), key);
+  };
+  const auto at = [](const Origin& o) {
+    return fmt::format("{}:{}:{}", o.where.file, o.where.line, o.where.column);
+  };
+  const core::Limits& v = l.values;
+  if (v.memory_max && v.memory_high && *v.memory_high != core::kUnlimited &&
+      *v.memory_high > *v.memory_max) {
+    const Origin* max = origin("memory_max");
+    const Origin* high = origin("memory_high");
+    if (max && high) {
+      const bool blame_max = max->layer > high->layer;
+      const Origin& culprit = blame_max ? *max : *high;
+      const Origin& other = blame_max ? *high : *max;
+      if (culprit.layer >= min_layer) {
+        errors.push_back(makeError(
+            culprit.where, keyPath(blame_max ? "memory_max" : "memory_high"),
+            fmt::format("expected a size {} limits.{} ({}, set at {}), found {}: memory_high "
+                        "above memory_max can never take effect",
+                        blame_max ? "no smaller than" : "no larger than",
+                        blame_max ? "memory_high" : "memory_max", other.text, at(other),
+                        quoteForMessage(culprit.text))));
+      }
+    }
+  }
+  if (const Origin* o = origin("memory_max");
+      o && v.memory_max && o->layer >= min_layer && *v.memory_max != core::kUnlimited) {
+    if (*v.memory_max < kMinMemoryBytes) {
+      errors.push_back(makeError(
+          o->where, keyPath("memory_max"),
+          fmt::format("expected a size of at least {}, found {}: no program can start in less "
+                      "memory",
+                      core::formatSize(kMinMemoryBytes), quoteForMessage(o->text))));
+    } else if (*v.memory_max < kPlausibleMemoryBytes) {
+      warnings.push_back(makeError(
+          o->where, keyPath("memory_max"),
+          fmt::format("{} is less memory than a service needs to run (a shell alone needs about "
+                      "1M); the worker will likely be killed by the OOM killer at once",
+                      quoteForMessage(o->text))));
+    }
+  }
+  if (const Origin* o = origin("memory_high"); o && v.memory_high && o->layer >= min_layer &&
+                                               *v.memory_high != core::kUnlimited &&
+                                               *v.memory_high < kPlausibleMemoryBytes) {
+    warnings.push_back(makeError(
+        o->where, keyPath("memory_high"),
+        fmt::format("{} is less memory than a service needs to run; the kernel will throttle the "
+                    "worker at once",
+                    quoteForMessage(o->text))));
+  }
+  if (const Origin* o = origin("nofile");
+      o && v.nofile && o->layer >= min_layer && v.nofile->soft < kPlausibleOpenFiles) {
+    warnings.push_back(
+        makeError(o->where, keyPath("nofile"),
+                  fmt::format("{} open files leave almost nothing beyond stdin, stdout and stderr",
+                              quoteForMessage(o->text))));
   }
 }
 
@@ -541,23 +793,61 @@ void parseStop(Walker& w, const YamlNode& node, const std::string& path, StopLay
     const std::string p = appendKeyPath(path, "signal");
     std::vector<std::string> names;
     for (const auto& [name, number] : kStopSignals) names.push_back("SIG" + std::string(name));
+    names.push_back("SIGRTMIN+N");
     const std::string what =
-        fmt::format("a signal name ({}) or a number from 1 to 64", fmt::join(names, ", "));
+        fmt::format("a signal name ({}) or its number", fmt::join(names, ", "));
     if (const auto text = w.scalar(*n, p, what)) {
       std::string_view t = *text;
+      const int rtmin = SIGRTMIN;
+      const int rtmax = SIGRTMAX;
+      // One rule for names and numbers: a number is accepted only if it is one of the
+      // signals a name would be.
+      const auto allowed = [&](int sig) {
+        if (sig >= rtmin && sig <= rtmax) return true;
+        return std::any_of(std::begin(kStopSignals), std::end(kStopSignals),
+                           [&](const auto& e) { return e.second == sig; });
+      };
       std::optional<int> signal;
-      if (const auto v = parseUnsigned(t); v && *v >= 1 && *v <= 64) {
-        signal = static_cast<int>(*v);
+      std::optional<int> refused;  // a valid signal that cannot stop a service
+      if (isDigits(t)) {
+        if (!w.rejectLeadingZero(*n, p, what, t)) {
+          const auto v = parseUnsigned(t);
+          if (v && *v >= 1 && *v <= static_cast<std::uint64_t>(rtmax)) {
+            if (allowed(static_cast<int>(*v))) {
+              signal = static_cast<int>(*v);
+            } else {
+              refused = static_cast<int>(*v);
+            }
+          }
+          if (!signal && !refused) w.expected(*n, p, what);
+        }
       } else {
         if (t.starts_with("SIG")) t.remove_prefix(3);
         for (const auto& [name, number] : kStopSignals) {
           if (name == t) signal = number;
         }
+        if (t.starts_with("RTMIN+")) {
+          const auto v = parseUnsigned(t.substr(6));
+          if (v && !leadingZero(t.substr(6)) && *v <= static_cast<std::uint64_t>(rtmax - rtmin))
+            signal = rtmin + static_cast<int>(*v);
+        }
+        if (!signal) {
+          for (int sig = 1; sig < rtmin; ++sig) {
+            const char* abbrev = sigabbrev_np(sig);
+            if (abbrev && t == abbrev) refused = sig;
+          }
+          if (!refused) w.expected(*n, p, what);
+        }
       }
+      const char* refused_name = refused ? sigabbrev_np(*refused) : nullptr;
       if (signal) {
         out.signal = signal;
-      } else {
+      } else if (refused && !refused_name) {
         w.expected(*n, p, what);
+      } else if (refused) {
+        w.error(*n, p,
+                fmt::format("expected {}, found {}: SIG{} ({}) cannot stop a service: {}", what,
+                            describe(*n), refused_name, *refused, whyNotAStopSignal(*refused)));
       }
     }
   }
@@ -592,7 +882,7 @@ void parseLayerKeys(Walker& w,
         w.choice<core::RestartPolicy>(*n, appendKeyPath(path, "restart"), kRestartPolicies);
   }
   if (const auto* n = map.find("limits"))
-    parseLimits(w, *n, appendKeyPath(path, "limits"), out.limits);
+    parseLimits(w, *n, appendKeyPath(path, "limits"), layer, LimitsOf::kWorker, out.limits);
   if (const auto* n = map.find("backoff")) {
     parseBackoff(w, *n, appendKeyPath(path, "backoff"), layer, out.backoff);
   }
@@ -644,13 +934,15 @@ class ConfigBuilder {
   ConfigBuilder(const LoadOptions& options, std::string file)
       : options_(options), file_(std::move(file)) {}
 
-  tl::expected<core::Config, ConfigErrors> load(std::optional<std::string> text) {
+  tl::expected<core::Config, ConfigErrors> load(std::optional<std::string> text,
+                                                ConfigErrors* warnings) {
     core::Config config;
     config.source_file = file_;
     std::optional<YamlNode> root;
     if (text) root = parseYaml(*text, file_, yamlLimits(), errors_);
     if (root) build(*root, config);
-    if (!errors_.empty()) return tl::unexpected(sortedErrors());
+    if (warnings) *warnings = sorted(std::move(warnings_));
+    if (!errors_.empty()) return tl::unexpected(sorted(std::move(errors_)));
     return config;
   }
 
@@ -662,7 +954,7 @@ class ConfigBuilder {
   }
 
   void build(const YamlNode& root, core::Config& config) {
-    Walker w(file_, errors_);
+    Walker w(file_, errors_, warnings_);
     static const YamlNode kEmpty = [] {
       YamlNode n;
       n.kind = Kind::Mapping;
@@ -682,19 +974,21 @@ class ConfigBuilder {
     if (tier_node) tier = w.oneOf(*tier_node, "tier", kTiers);
     if (options_.tier_override) {
       const std::string& t = *options_.tier_override;
+      ConfigError from_environment;
+      from_environment.environment = "VIGIL_TIER";
       if (std::find(std::begin(kTiers), std::end(kTiers), t) != std::end(kTiers)) {
-        loadTier(t, "VIGIL_TIER", core::SourceLocation{}, "");
+        loadTier(t, from_environment, "");
       } else {
-        errors_.push_back(makeError(
-            {}, "VIGIL_TIER",
-            fmt::format("expected one of {}, found {}", joinList(kTiers), quoteForMessage(t))));
+        from_environment.message =
+            fmt::format("expected one of {}, found {}", joinList(kTiers), quoteForMessage(t));
+        errors_.push_back(std::move(from_environment));
       }
       tier = t;
     } else if (tier_node) {
-      if (tier) loadTier(*tier, "tier", w.locate(*tier_node), "");
+      if (tier) loadTier(*tier, makeError(w.locate(*tier_node), "tier", ""), "");
     } else {
       tier = std::string(kDefaultTier);
-      loadTier(*tier, "tier", core::SourceLocation{file_, 0, 0}, " (the default tier)");
+      loadTier(*tier, makeError({file_, 0, 0}, "tier", ""), " (the default tier)");
     }
     config.tier = tier.value_or("");
 
@@ -709,16 +1003,15 @@ class ConfigBuilder {
     overlay(effective_, tier_defaults_);
     overlay(effective_, config_defaults);
     checkBackoffOrder(errors_, effective_.backoff, "defaults", kTierLayer);
+    checkLimits(effective_.limits, "defaults", kTierLayer, errors_, warnings_);
 
     if (const auto* n = map->find("trees")) parseTrees(w, *n, config);
   }
 
-  // Reads the tier file's `log_level` and `defaults`. `key` and `where` say where the tier
-  // was chosen, for the error when no tier directory has the file.
-  void loadTier(const std::string& tier,
-                const std::string& key,
-                const core::SourceLocation& where,
-                std::string_view note) {
+  // Reads the tier file's `log_level` and `defaults`. `chosen_by` says where the tier was
+  // chosen (a key in the file, or the environment), for the error when no tier directory
+  // has the file.
+  void loadTier(const std::string& tier, ConfigError chosen_by, std::string_view note) {
     const std::string file_name = tier + ".yaml";
     std::optional<std::filesystem::path> found;
     std::vector<std::string> looked;
@@ -732,11 +1025,11 @@ class ConfigBuilder {
       looked.push_back(dir.string());
     }
     if (!found) {
-      errors_.push_back(
-          makeError(where, key,
-                    fmt::format("tier file '{}'{} not found; looked in {}", file_name, note,
-                                looked.empty() ? std::string("no directories (none configured)")
-                                               : fmt::format("{}", fmt::join(looked, ", ")))));
+      chosen_by.message =
+          fmt::format("tier file '{}'{} not found; looked in {}", file_name, note,
+                      looked.empty() ? std::string("no directories (none configured)")
+                                     : fmt::format("{}", fmt::join(looked, ", ")));
+      errors_.push_back(std::move(chosen_by));
       return;
     }
     const std::string display = found->string();
@@ -744,7 +1037,7 @@ class ConfigBuilder {
     if (!text) return;
     const auto root = parseYaml(*text, display, yamlLimits(), errors_);
     if (!root || root->kind == Kind::Null) return;
-    Walker w(display, errors_);
+    Walker w(display, errors_, warnings_);
     if (!w.mapping(*root, "", false)) return;
     w.checkKeys(*root, "", kTierFileKeys);
     if (const auto* n = root->find("log_level"))
@@ -799,8 +1092,11 @@ class ConfigBuilder {
       overlay(intensity.period, own.period);
     }
     s.intensity = toIntensity(intensity);
+    LimitsLayer budget;
     if (const auto* n = map.find("limits"))
-      parseLimits(w, *n, appendKeyPath(path, "limits"), s.limits);
+      parseLimits(w, *n, appendKeyPath(path, "limits"), kOwn, LimitsOf::kSlice, budget);
+    s.limits = budget.values;
+    checkLimits(budget, path, kOwn, errors_, warnings_);
     if (!unit_path.empty()) checkUnitName(w, map, path, unit_path, std::nullopt);
 
     const YamlNode* children = map.find("children");
@@ -811,10 +1107,12 @@ class ConfigBuilder {
       return s;
     }
     SiblingNames siblings;
+    budgets_.emplace_back(path, &budget);
     for (std::size_t i = 0; i < children->items.size(); ++i) {
       parseChild(w, children->items[i], appendIndexPath(children_path, i), depth, unit_path,
                  siblings, s.children);
     }
+    budgets_.pop_back();
     return s;
   }
 
@@ -920,7 +1218,9 @@ class ConfigBuilder {
     parseLayerKeys(w, map, path, kOwn, false, own);
     DefaultsLayer effective = effective_;
     overlay(effective, own);
-    spec.limits = effective.limits;
+    spec.limits = effective.limits.values;
+    checkLimits(effective.limits, path, kOwn, errors_, warnings_);
+    checkBudgets(effective.limits, path);
     spec.restart = *effective.restart;
     spec.backoff = toBackoff(effective.backoff);
     spec.stop = {*effective.stop.signal, *effective.stop.timeout};
@@ -941,11 +1241,24 @@ class ConfigBuilder {
                 "sd_notify(\"WATCHDOG=1\"))");
       }
     }
+    if (const auto* n = map.find("notify_access")) {
+      const std::string p = appendKeyPath(path, "notify_access");
+      if (const auto v = w.choice<core::NotifyAccess>(*n, p, kNotifyAccess)) {
+        spec.notify_access = *v;
+        const bool notify_invalid = map.find("notify") != nullptr && !notify;
+        if (!spec.notify && !notify_invalid) {
+          w.error(*n, p,
+                  "notify_access requires notify: true (it says which processes may send "
+                  "READY=1 and WATCHDOG=1)");
+        }
+      }
+    }
     if (const auto* n = map.find("instances")) {
       if (const auto v = w.integer(*n, appendKeyPath(path, "instances"), 1, 1000)) {
         spec.instances = static_cast<unsigned>(*v);
       }
     }
+    if (options_.host_checks != HostChecks::Off) hostChecks(w, map, path, spec, effective.limits);
 
     workers_ += spec.instances;
     if (workers_ > kMaxWorkers && !reported_worker_cap_) {
@@ -1054,29 +1367,130 @@ class ConfigBuilder {
                         quoteForMessage(unit), unit.size(), core::kMaxUnitNameLength));
   }
 
-  ConfigErrors sortedErrors() {
+  // A worker's own limits above the budget of a supervisor it runs under can never be
+  // used: warned about where the worker sets them (an inherited default is not repeated
+  // for every worker).
+  void checkBudgets(const LimitsLayer& limits, const std::string& path) {
+    struct Key {
+      const char* name;
+      std::optional<std::uint64_t> core::Limits::*member;
+      bool size;
+    };
+    static constexpr Key kKeys[] = {{"memory_max", &core::Limits::memory_max, true},
+                                    {"tasks_max", &core::Limits::tasks_max, false}};
+    for (const auto& key : kKeys) {
+      auto own = limits.origins.find(key.name);
+      const auto& value = limits.values.*key.member;
+      if (own == limits.origins.end() || own->second.layer != kOwn || !value ||
+          *value == core::kUnlimited)
+        continue;
+      for (const auto& [sup_path, budget] : budgets_) {
+        const auto& cap = budget->values.*key.member;
+        auto cap_origin = budget->origins.find(key.name);
+        if (!cap || *cap == core::kUnlimited || *value <= *cap ||
+            cap_origin == budget->origins.end())
+          continue;
+        const std::string cap_text = key.size ? core::formatSize(*cap) : fmt::format("{}", *cap);
+        warnings_.push_back(makeError(
+            own->second.where, appendKeyPath(appendKeyPath(path, "limits"), key.name),
+            fmt::format("{} is above the budget of supervisor {} ({}, set at {}:{}:{}): the "
+                        "worker can never use more than {}",
+                        quoteForMessage(own->second.text), sup_path, cap_text,
+                        cap_origin->second.where.file, cap_origin->second.where.line,
+                        cap_origin->second.where.column, cap_text)));
+      }
+    }
+    if (const auto cpu = limits.origins.find("cpu_quota");
+        cpu != limits.origins.end() && cpu->second.layer == kOwn && limits.values.cpu_quota) {
+      for (const auto& [sup_path, budget] : budgets_) {
+        if (!budget->values.cpu_quota || *limits.values.cpu_quota <= *budget->values.cpu_quota)
+          continue;
+        warnings_.push_back(makeError(
+            cpu->second.where, appendKeyPath(appendKeyPath(path, "limits"), "cpu_quota"),
+            fmt::format("{} is above the budget of supervisor {} ({}%): the worker can never use "
+                        "more than {}%",
+                        quoteForMessage(cpu->second.text), sup_path, *budget->values.cpu_quota,
+                        *budget->values.cpu_quota)));
+      }
+    }
+  }
+
+  // Facts about this host: errors (check-config) or warnings (vigild) when definite, always
+  // warnings when they could not be established.
+  void hostChecks(Walker& w,
+                  const YamlNode& map,
+                  const std::string& path,
+                  const core::WorkerSpec& spec,
+                  const LimitsLayer& limits) {
+    const auto report = [&](const YamlNode* at, const std::string& key, const std::string& what,
+                            const std::optional<host::Problem>& problem, const char* status) {
+      if (!problem || !at) return;
+      std::string message = fmt::format("{}: {}", what, problem->text);
+      if (problem->definite) {
+        message += fmt::format(" (on this host the start would fail with status {})", status);
+      }
+      if (problem->definite && options_.host_checks == HostChecks::Error) {
+        w.error(*at, key, std::move(message));
+      } else {
+        w.warning(*at, key, std::move(message));
+      }
+    };
+    if (!spec.user.empty()) {
+      report(map.find("user"), appendKeyPath(path, "user"),
+             fmt::format("user {}", quoteForMessage(spec.user)), host::checkUser(spec.user),
+             "217/USER");
+    }
+    if (!spec.group.empty()) {
+      report(map.find("group"), appendKeyPath(path, "group"),
+             fmt::format("group {}", quoteForMessage(spec.group)), host::checkGroup(spec.group),
+             "216/GROUP");
+    }
+    if (!spec.working_directory.empty()) {
+      report(map.find("working_directory"), appendKeyPath(path, "working_directory"),
+             quoteForMessage(spec.working_directory), host::checkDirectory(spec.working_directory),
+             "200/CHDIR");
+    }
+    const YamlNode* command = map.find("command");
+    if (!spec.command.empty() && command && command->kind == Kind::Sequence &&
+        !command->items.empty()) {
+      report(&command->items[0], appendIndexPath(appendKeyPath(path, "command"), 0),
+             quoteForMessage(spec.command.front()), host::checkExecutable(spec.command.front()),
+             "203/EXEC");
+    }
+    if (const auto nofile = limits.origins.find("nofile");
+        nofile != limits.origins.end() && nofile->second.layer == kOwn && spec.limits.nofile) {
+      if (const auto nr_open = host::maxOpenFiles();
+          nr_open && spec.limits.nofile->hard > *nr_open) {
+        warnings_.push_back(makeError(
+            nofile->second.where, appendKeyPath(appendKeyPath(path, "limits"), "nofile"),
+            fmt::format("{} is above this host's fs.nr_open ({}), the most open files the kernel "
+                        "allows a process",
+                        quoteForMessage(nofile->second.text), *nr_open)));
+      }
+    }
+  }
+
+  // Sorted by source: the environment first, then this file, then other files (tiers), by
+  // position. Nothing is dropped: printing caps the number shown (formatErrors).
+  ConfigErrors sorted(ConfigErrors errors) const {
     const auto rank = [&](const ConfigError& e) {
       if (e.where.file.empty()) return 0;
       return e.where.file == file_ ? 1 : 2;
     };
-    std::stable_sort(
-        errors_.begin(), errors_.end(), [&](const ConfigError& a, const ConfigError& b) {
-          const auto ka = std::make_tuple(rank(a), a.where.file, a.where.line, a.where.column);
-          const auto kb = std::make_tuple(rank(b), b.where.file, b.where.line, b.where.column);
-          return ka < kb;
-        });
-    if (errors_.size() > kMaxErrors) {
-      const std::size_t more = errors_.size() - kMaxErrors;
-      errors_.resize(kMaxErrors);
-      errors_.push_back(
-          makeError({file_, 0, 0}, "", fmt::format("{} more errors not shown", more)));
-    }
-    return std::move(errors_);
+    std::stable_sort(errors.begin(), errors.end(), [&](const ConfigError& a, const ConfigError& b) {
+      const auto ka = std::make_tuple(rank(a), a.where.file, a.where.line, a.where.column);
+      const auto kb = std::make_tuple(rank(b), b.where.file, b.where.line, b.where.column);
+      return ka < kb;
+    });
+    return errors;
   }
 
   const LoadOptions& options_;
   std::string file_;
   ConfigErrors errors_;
+  ConfigErrors warnings_;
+  // The slice budgets of the supervisors above the child being parsed: key path, limits.
+  std::vector<std::pair<std::string, const LimitsLayer*>> budgets_;
   std::optional<std::string> tier_log_level_;
   DefaultsLayer tier_defaults_;
   DefaultsLayer effective_;  // built-in < tier < config defaults
@@ -1086,27 +1500,54 @@ class ConfigBuilder {
 
 }  // namespace
 
-LoadOptions LoadOptions::system() {
-  LoadOptions options;
-  options.tier_dirs = {std::filesystem::path(util::kSysconfDir) / "tiers",
-                       std::filesystem::path(util::kTierDir)};
-  return options;
+std::vector<std::filesystem::path> defaultTierDirs(const std::filesystem::path& config_file) {
+  const std::filesystem::path parent = config_file.parent_path();
+  std::vector<std::filesystem::path> dirs = {parent.empty() ? std::filesystem::path("tiers")
+                                                            : parent / "tiers"};
+  const std::filesystem::path packaged = util::kTierDir;
+  if (dirs.front().lexically_normal() != packaged.lexically_normal()) dirs.push_back(packaged);
+  return dirs;
 }
 
 tl::expected<core::Config, ConfigErrors> loadConfig(const std::filesystem::path& file,
-                                                    const LoadOptions& options) {
+                                                    const LoadOptions& options,
+                                                    ConfigErrors* warnings) {
   const std::string display = file.string();
   ConfigBuilder builder(options, display);
   auto text = readFileCapped(file, display, options.max_file_bytes, builder.errors());
-  return builder.load(std::move(text));
+  return builder.load(std::move(text), warnings);
 }
 
 tl::expected<core::Config, ConfigErrors> loadConfigFromString(std::string_view yaml,
                                                               std::string_view file_name,
-                                                              const LoadOptions& options) {
+                                                              const LoadOptions& options,
+                                                              ConfigErrors* warnings) {
   ConfigBuilder builder(options, std::string(file_name));
-  return builder.load(std::string(yaml));
+  return builder.load(std::string(yaml), warnings);
 }
+
+namespace {
+
+bool identifierChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+// An identifier close to `name`: runs of other characters become one '_', trimmed at the
+// ends ("a..b" -> "a_b", "a." -> "a").
+std::string identifierLike(std::string_view name) {
+  std::string out;
+  for (const char c : name) {
+    if (identifierChar(c)) {
+      out += c;
+    } else if (!out.empty() && out.back() != '_') {
+      out += '_';
+    }
+  }
+  while (!out.empty() && out.back() == '_') out.pop_back();
+  return out.empty() ? std::string("worker") : out;
+}
+
+}  // namespace
 
 std::optional<std::string> checkName(std::string_view name) {
   if (name.empty()) return "a name must not be empty";
@@ -1114,28 +1555,35 @@ std::optional<std::string> checkName(std::string_view name) {
     return fmt::format("name {} is {} bytes long; the limit is {}", quoteForMessage(name),
                        name.size(), kMaxNameBytes);
   }
-  for (std::size_t i = 0; i < name.size(); ++i) {
-    const char c = name[i];
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-        c == '.') {
-      continue;
-    }
-    if (c == '-') {
-      std::string suggestion(name);
-      std::replace(suggestion.begin(), suggestion.end(), '-', '_');
+  const auto bad = std::find_if_not(name.begin(), name.end(), identifierChar);
+  if (bad == name.end()) return std::nullopt;
+  // vigil makes the unit names itself; a name spelled like one would end up doubled
+  // (vigil-t-x.service.service).
+  static constexpr std::string_view kUnitSuffixes[] = {
+      ".service", ".slice", ".scope", ".target", ".socket",   ".timer",
+      ".path",    ".mount", ".swap",  ".device", ".automount"};
+  for (const auto suffix : kUnitSuffixes) {
+    if (name.size() > suffix.size() && name.ends_with(suffix)) {
+      const std::string_view stem = name.substr(0, name.size() - suffix.size());
       return fmt::format(
-          "name {} contains '-', which vigil reserves as the slice hierarchy separator "
-          "(vigil-a-b.slice is a child of vigil-a.slice); use '_' instead, as in {}",
-          quoteForMessage(name), quoteForMessage(suggestion));
+          "name {} looks like a unit name; vigil names units itself (worker x of tree t runs as "
+          "vigil-t-x.service): use {}",
+          quoteForMessage(name), quoteForMessage(identifierLike(stem)));
     }
+  }
+  const std::string suggestion = identifierLike(name);
+  if (*bad == '-') {
     return fmt::format(
-        "name {} contains {}; names may only contain ASCII letters, digits, '_' and '.'",
-        quoteForMessage(name), quoteForMessage(characterAt(name, i)));
+        "name {} contains '-', which vigil reserves as the slice hierarchy separator "
+        "(vigil-a-b.slice is a child of vigil-a.slice); names are identifiers of ASCII "
+        "letters, digits and '_': use {}",
+        quoteForMessage(name), quoteForMessage(suggestion));
   }
-  if (name.front() == '.') {
-    return fmt::format("name {} must not start with '.'", quoteForMessage(name));
-  }
-  return std::nullopt;
+  return fmt::format(
+      "name {} contains {}; names are identifiers of ASCII letters, digits and '_': use {}",
+      quoteForMessage(name),
+      quoteForMessage(characterAt(name, static_cast<std::size_t>(bad - name.begin()))),
+      quoteForMessage(suggestion));
 }
 
 }  // namespace vigil::config

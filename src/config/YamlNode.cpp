@@ -38,6 +38,26 @@ std::string displayTag(const std::string& tag) {
 // been recorded.
 struct StopParsing {};
 
+// Whether the quoted scalar whose opening quote is at text[open] has its closing quote.
+// yaml-cpp 0.7 accepts a quoted scalar left open at the end of the file and returns
+// everything up to the end as its value, swallowing the keys below it.
+// Double quotes: '\' escapes the next character. Single quotes: '' is a quote.
+bool quotedScalarClosed(std::string_view text, std::size_t open) {
+  const char quote = text[open];
+  for (std::size_t i = open + 1; i < text.size(); ++i) {
+    if (quote == '"' && text[i] == '\\') {
+      ++i;
+    } else if (text[i] == quote) {
+      if (quote == '\'' && i + 1 < text.size() && text[i + 1] == '\'') {
+        ++i;
+        continue;
+      }
+      return true;
+    }
+  }
+  return false;
+}
+
 // Thrown by GuardedBuffer when yaml-cpp reads too far ahead of the last node it reported.
 struct LookaheadExceeded {
   std::size_t stalled_at;  // byte offset of the last reported node
@@ -79,10 +99,11 @@ class GuardedBuffer final : public std::streambuf {
 class TreeBuilder final : public YAML::EventHandler {
  public:
   TreeBuilder(const std::string& file,
+              std::string_view text,
               const YamlLimits& limits,
               GuardedBuffer& input,
               ConfigErrors& errors)
-      : file_(file), limits_(limits), input_(input), errors_(errors) {}
+      : file_(file), text_(text), limits_(limits), input_(input), errors_(errors) {}
 
   std::optional<YamlNode> takeRoot() { return std::move(root_); }
   int documents() const { return documents_; }
@@ -116,6 +137,17 @@ class TreeBuilder final : public YAML::EventHandler {
                 YAML::anchor_t anchor,
                 const std::string& value) override {
     YamlNode node = start(mark, YamlNode::Kind::Scalar, anchor);
+    if (tag == "!" && mark.pos >= 0 && static_cast<std::size_t>(mark.pos) < text_.size()) {
+      const auto pos = static_cast<std::size_t>(mark.pos);
+      const char quote = text_[pos];
+      if ((quote == '"' || quote == '\'') && !quotedScalarClosed(text_, pos)) {
+        error(mark, "",
+              fmt::format("YAML syntax error: this {}-quoted string is never closed (no "
+                          "matching {} before the end of the file)",
+                          quote == '"' ? "double" : "single", quote));
+        throw StopParsing{};
+      }
+    }
     if (!acceptableScalarTag(tag)) {
       error(mark, childPath(),
             fmt::format("YAML tags are not supported (found '{}')", displayTag(tag)));
@@ -279,6 +311,7 @@ class TreeBuilder final : public YAML::EventHandler {
   }
 
   const std::string& file_;
+  std::string_view text_;
   const YamlLimits& limits_;
   GuardedBuffer& input_;
   ConfigErrors& errors_;
@@ -374,7 +407,7 @@ std::optional<YamlNode> parseYaml(std::string_view text,
   }
 
   GuardedBuffer buffer(text, limits.max_lookahead);
-  TreeBuilder builder(file, limits, buffer, errors);
+  TreeBuilder builder(file, text, limits, buffer, errors);
   try {
     std::istream in(&buffer);
     in.exceptions(std::ios::badbit);  // let LookaheadExceeded through istream::read()

@@ -1,12 +1,12 @@
 #include "core/Engine.h"
 
 #include <algorithm>
-#include <cassert>
 #include <utility>
 
 #include <fmt/format.h>
 
 #include "core/Backoff.h"
+#include "core/Duration.h"
 
 namespace vigil::core {
 
@@ -24,10 +24,11 @@ constexpr Usec kUnknownStopTimeout{std::chrono::minutes(5)};
 struct Engine::Step {
   enum class Kind { Start, Stop, Delay, Slice };
   Kind kind = Kind::Start;
-  std::size_t first = 0;  // child index range, inclusive
-  std::size_t last = 0;
+  std::size_t first = 0;  // child index range, inclusive: one group (all instances of a
+  std::size_t last = 0;   // worker, or one nested supervisor)
   Usec delay{0};
-  bool fired = false;
+  bool begun = false;  // Delay and Slice act once; Start and Stop are re-run (level-triggered)
+  bool fired = false;  // Delay: the timer fired; Slice: the slice result came
 };
 
 struct Engine::Child {
@@ -49,6 +50,7 @@ struct Engine::Child {
   std::string blocked_on;
   bool deferred = false;
   std::optional<ExitInfo> last_exit;
+  bool pending_start = false;  // reload: added or replaced, to be started by resume()
 
   RestartPolicy restart() const { return worker ? worker->restart : RestartPolicy::Permanent; }
   BackoffSpec backoff() const { return worker ? worker->backoff : BackoffSpec{}; }
@@ -68,6 +70,9 @@ struct Engine::Sup {
   IntensityWindow window;
   std::deque<Step> plan;
   std::optional<Step> current;
+  unsigned plan_generation = 0;  // bumped whenever the plan is replaced
+  bool advancing = false;        // advance() is on the stack for this supervisor
+  bool readvance = false;        // ... and was asked to run again
   std::uint64_t delay_timer = 0;
   int stop_reason = 0;
   std::string failure;
@@ -103,6 +108,8 @@ const char* toString(ChildState s) {
       return "backoff";
     case ChildState::Finished:
       return "finished";
+    case ChildState::Stopped:
+      return "stopped";
   }
   return "?";
 }
@@ -227,10 +234,6 @@ void Engine::unindex(Sup& sup) {
   }
 }
 
-namespace {
-void collectWorkers(Engine::Sup& sup, std::map<std::string, Engine::Child*>& out);
-}
-
 void Engine::bury(const std::string& unit, Usec timeout, bool send_stop) {
   auto dead = std::make_unique<Child>();
   dead->unit.name = unit;
@@ -306,58 +309,33 @@ void Engine::start(const Config& config, const std::vector<ExistingUnit>& existi
   for (auto& root : roots_) startSup(*root, now);
 }
 
+namespace {
+
+// A child's identity within its supervisor across a reload: a worker instance by its unit
+// name, a nested supervisor by its name.
+std::string childKey(const Engine::Child& c);
+
+}  // namespace
+
 void Engine::reload(const Config& config, TimePoint now) {
-  // Old workers by unit name; their runtime state moves to the matching new child.
+  if (stopping_all_) return;
   std::map<std::string, Child*> old_workers;
   for (auto& root : roots_) collectWorkers(*root, old_workers);
-
-  std::vector<std::unique_ptr<Sup>> fresh_roots;
   std::map<std::string, Sup*> old_roots;
   for (auto& root : roots_) old_roots[root->spec->name] = root.get();
 
+  std::vector<std::unique_ptr<Sup>> fresh_roots;
+  std::vector<std::pair<Sup*, Sup*>> pairs;  // fresh root, old root carried over (or null)
   std::set<std::string> claimed;
   for (const auto& tree : config.trees) {
     auto fresh = buildSup(std::make_shared<SupervisorSpec>(tree), {tree.name}, nullptr);
-    auto old_it = old_roots.find(tree.name);
-    if (old_it != old_roots.end() && old_it->second->state != SupervisorState::Failed) {
-      fresh->window = old_it->second->window;
-      fresh->window.setSpec(tree.intensity);
-    }
-    std::map<std::string, Child*> tmp;
-    collectWorkers(*fresh, tmp);
-    for (auto& [name, c] : tmp) {
-      auto it = old_workers.find(name);
-      if (it == old_workers.end()) continue;
-      Child& o = *it->second;
-      claimed.insert(name);
-      if (o.state == ChildState::Idle || o.state == ChildState::Finished) continue;
-      if (o.unit.fingerprint == c->unit.fingerprint && !o.deferred) {
-        c->state = o.state;
-        c->started_at = o.started_at;
-        c->was_up = o.was_up;
-        c->failures = o.failures;
-        c->restarts = o.restarts;
-        c->last_exit = o.last_exit;
-        c->blocked_on = o.blocked_on;
-        if (o.timer) {
-          c->timer = o.timer;
-          c->timer_deadline = o.timer_deadline;
-          timers_[o.timer] = {c, nullptr};
-          o.timer = 0;
-        }
-        continue;
-      }
-      // The spec changed (or the old incarnation never got going): replace it.
-      cancelTimer(o.timer);
-      if (o.live() && !o.deferred) {
-        bury(name, o.worker->stop.timeout + kStopJobMargin, o.state != ChildState::Stopping);
-        emit(event(EventType::WorkerStopping, *c, "spec-changed",
-                   "configuration changed for this worker; replacing it", now));
-        c->blocked_on = name;
-      } else if (o.deferred) {
-        c->blocked_on = o.blocked_on;
-      }
-    }
+    auto it = old_roots.find(tree.name);
+    // A failed tree starts afresh, with a new intensity window (the documented way to
+    // revive it); its children are all down already.
+    Sup* old = it != old_roots.end() && it->second->state != SupervisorState::Failed ? it->second
+                                                                                     : nullptr;
+    carryOver(*fresh, old, old_workers, claimed, now);
+    pairs.emplace_back(fresh.get(), old);
     fresh_roots.push_back(std::move(fresh));
   }
 
@@ -370,6 +348,20 @@ void Engine::reload(const Config& config, TimePoint now) {
     emit(event(EventType::UnitRemoved, *c, "removed",
                "worker is no longer in the configuration; stopping it", now));
   }
+
+  // The old limits of every supervisor that stays, to update slices whose budget changed.
+  std::map<std::string, Limits> old_limits;
+  std::vector<const Sup*> stack;
+  for (const auto& [fresh, old] : pairs)
+    if (old) stack.push_back(old);
+  while (!stack.empty()) {
+    const Sup* s = stack.back();
+    stack.pop_back();
+    old_limits[s->pathString()] = s->spec->limits;
+    for (const auto& c : s->children)
+      if (c->sup) stack.push_back(c->sup.get());
+  }
+
   for (auto& root : roots_) unindex(*root);
   roots_ = std::move(fresh_roots);
   for (auto& root : roots_) index(*root);
@@ -381,7 +373,206 @@ void Engine::reload(const Config& config, TimePoint now) {
   e.message = fmt::format("configuration {} applied: {} tree(s), tier {}", config.source_file,
                           config.trees.size(), config.tier);
   emit(std::move(e));
-  for (auto& root : roots_) startSup(*root, now);
+
+  for (const auto& [fresh, old] : pairs) {
+    if (!old) {
+      startSup(*fresh, now);
+      continue;
+    }
+    // Depth first, children before their supervisor: a nested supervisor settles its own
+    // children before its parent looks at it.
+    std::vector<Sup*> order;
+    std::vector<Sup*> todo{fresh};
+    while (!todo.empty()) {
+      Sup* s = todo.back();
+      todo.pop_back();
+      order.push_back(s);
+      for (auto& c : s->children)
+        if (c->sup) todo.push_back(c->sup.get());
+    }
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      auto lim = old_limits.find((*it)->pathString());
+      resume(**it, lim == old_limits.end() ? nullptr : &lim->second, now);
+    }
+  }
+}
+
+void Engine::carryOver(Sup& fresh,
+                       Sup* old,
+                       std::map<std::string, Child*>& old_workers,
+                       std::set<std::string>& claimed,
+                       TimePoint now) {
+  if (old) {
+    fresh.window = old->window;
+    fresh.window.setSpec(fresh.spec->intensity);
+    fresh.state = old->state;
+    fresh.failure = old->failure;
+    fresh.stop_reason = old->stop_reason;
+    fresh.first_pass_done = old->first_pass_done;
+    fresh.fresh_start = old->fresh_start;
+    fresh.failed_starting = old->failed_starting;
+    if (old->delay_timer) {
+      fresh.delay_timer = std::exchange(old->delay_timer, 0);
+      timers_[fresh.delay_timer] = {nullptr, &fresh};
+    }
+  }
+  const auto moveRuntime = [this](Child& to, Child& from) {
+    to.state = from.state;
+    to.started_at = from.started_at;
+    to.was_up = from.was_up;
+    to.failures = from.failures;
+    to.restarts = from.restarts;
+    to.last_exit = from.last_exit;
+    to.blocked_on = from.blocked_on;
+    to.deferred = from.deferred;
+    if (from.timer) {
+      to.timer = std::exchange(from.timer, 0);
+      to.timer_deadline = from.timer_deadline;
+      timers_[to.timer] = {&to, nullptr};
+    }
+  };
+  for (auto& c : fresh.children) {
+    if (c->sup) {
+      Child* oc = nullptr;
+      if (old) {
+        for (auto& o : old->children)
+          if (o->sup && o->sup->spec->name == c->sup->spec->name) oc = o.get();
+      }
+      if (oc) {
+        moveRuntime(*c, *oc);
+      } else {
+        c->pending_start = true;
+      }
+      carryOver(*c->sup, oc ? oc->sup.get() : nullptr, old_workers, claimed, now);
+      continue;
+    }
+    auto it = old_workers.find(c->unit.name);
+    if (it == old_workers.end()) {
+      c->pending_start = true;
+      continue;
+    }
+    Child& o = *it->second;
+    claimed.insert(it->first);
+    if (o.unit.fingerprint == c->unit.fingerprint && !o.deferred) {
+      moveRuntime(*c, o);
+      continue;
+    }
+    // The spec changed (or the old incarnation was still waiting to start): the new spec
+    // replaces it. Counters carry over; a finished or stopped child stays so.
+    c->failures = o.failures;
+    c->restarts = o.restarts;
+    c->last_exit = o.last_exit;
+    switch (o.state) {
+      case ChildState::Finished:
+      case ChildState::Stopped:
+        c->state = o.state;
+        break;
+      case ChildState::Waiting:
+        cancelTimer(o.timer);
+        c->pending_start = true;
+        break;
+      case ChildState::Idle:
+        c->pending_start = true;
+        break;
+      case ChildState::Starting:
+      case ChildState::Running:
+      case ChildState::Stopping:
+        if (o.deferred) {
+          c->blocked_on = o.blocked_on;
+        } else {
+          bury(c->unit.name, o.worker->stop.timeout + kStopJobMargin,
+               o.state != ChildState::Stopping);
+          emit(event(EventType::WorkerStopping, *c, "spec-changed",
+                     "configuration changed for this worker; replacing it", now));
+          c->blocked_on = c->unit.name;
+        }
+        c->pending_start = true;
+        break;
+    }
+  }
+  if (!old) return;
+  if (old->current) {
+    if (auto step = remapStep(*old, fresh, *old->current)) fresh.current = *step;
+  }
+  for (const auto& step : old->plan) {
+    if (auto mapped = remapStep(*old, fresh, step)) fresh.plan.push_back(*mapped);
+  }
+}
+
+std::optional<Engine::Step> Engine::remapStep(const Sup& old,
+                                              const Sup& fresh,
+                                              const Step& step) const {
+  if (step.kind == Step::Kind::Delay || step.kind == Step::Kind::Slice) return step;
+  // The same children (by unit name, or nested supervisor name) at their new positions.
+  // A step covers consecutive instances of one worker, which stay consecutive.
+  std::optional<std::size_t> first, last;
+  for (std::size_t i = step.first; i <= step.last && i < old.children.size(); ++i) {
+    const std::string key = childKey(*old.children[i]);
+    for (std::size_t j = 0; j < fresh.children.size(); ++j) {
+      if (childKey(*fresh.children[j]) != key) continue;
+      first = std::min(first.value_or(j), j);
+      last = std::max(last.value_or(j), j);
+    }
+  }
+  if (!first) return std::nullopt;  // all gone from the configuration
+  Step mapped = step;
+  mapped.first = *first;
+  mapped.last = *last;
+  return mapped;
+}
+
+void Engine::resume(Sup& sup, const Limits* old_limits, TimePoint now) {
+  // Children to start: added or replaced by this reload, idle, and not already covered by
+  // a start step of the plan in flight.
+  std::vector<bool> covered(sup.children.size(), false);
+  const auto cover = [&](const Step& st) {
+    if (st.kind != Step::Kind::Start) return;
+    for (std::size_t i = st.first; i <= st.last && i < covered.size(); ++i) covered[i] = true;
+  };
+  if (sup.current) cover(*sup.current);
+  for (const auto& st : sup.plan) cover(st);
+  std::deque<Step> extra;
+  for (std::size_t i = 0; i < sup.children.size();) {
+    std::size_t j = i;
+    while (j + 1 < sup.children.size() && sup.children[i]->worker &&
+           sup.children[j + 1]->worker == sup.children[i]->worker)
+      ++j;
+    bool wanted = false;
+    for (std::size_t k = i; k <= j; ++k) {
+      Child& c = *sup.children[k];
+      wanted = wanted || (std::exchange(c.pending_start, false) && c.state == ChildState::Idle &&
+                          !covered[k]);
+    }
+    if (wanted) extra.push_back(Step{Step::Kind::Start, i, j});
+    i = j + 1;
+  }
+
+  const bool slice_exists =
+      sup.state != SupervisorState::Idle && sup.state != SupervisorState::Failed;
+  if (old_limits && slice_exists && !(*old_limits == sup.spec->limits)) sliceAction(sup);
+
+  switch (sup.state) {
+    case SupervisorState::Starting:
+    case SupervisorState::Restarting:
+      for (auto& st : extra) sup.plan.push_back(st);
+      break;
+    case SupervisorState::Running:
+      if (!extra.empty()) {
+        // Not a fresh start: a new child that fails to start is retried with backoff
+        // without touching its running siblings.
+        sup.state = SupervisorState::Starting;
+        sup.fresh_start = false;
+        sup.plan = std::move(extra);
+        replan(sup);
+      }
+      break;
+    case SupervisorState::Idle:
+    case SupervisorState::Stopping:
+    case SupervisorState::Failed:
+      // Started with everything else when the supervisor itself starts next.
+      break;
+  }
+  if (sup.current || !sup.plan.empty()) advance(sup, now);
 }
 
 // ---- plans ------------------------------------------------------------------------
@@ -428,7 +619,8 @@ void Engine::startSup(Sup& sup, TimePoint now) {
   sup.plan =
       sup.children.empty() ? std::deque<Step>{} : startSteps(sup, 0, sup.children.size() - 1);
   // The slice (with the supervisor's budget) exists before any child starts in it.
-  sup.plan.push_front(Step{Step::Kind::Slice, 0, 0, Usec(0), false});
+  sup.plan.push_front(Step{Step::Kind::Slice});
+  replan(sup);
   advance(sup, now);
 }
 
@@ -444,28 +636,52 @@ void Engine::stopSup(Sup& sup, int reason, TimePoint now) {
   sup.stop_reason = reason;
   sup.current.reset();
   sup.plan = sup.children.empty() ? std::deque<Step>{} : stopSteps(sup, 0, sup.children.size() - 1);
+  replan(sup);
   advance(sup, now);
 }
 
+void Engine::replan(Sup& sup) {
+  sup.plan_generation++;
+  if (sup.advancing) sup.readvance = true;
+}
+
+// Runs the plan as far as it can go. A fact handled while the plan runs (a nested
+// supervisor that finishes stopping at once, an escalation) may ask for another advance
+// of the same supervisor, or replace its plan; such requests are folded into the running
+// call instead of re-entering it.
 void Engine::advance(Sup& sup, TimePoint now) {
-  for (;;) {
-    if (sup.current) {
-      if (!stepComplete(sup, *sup.current)) return;
+  if (sup.advancing) {
+    sup.readvance = true;
+    return;
+  }
+  sup.advancing = true;
+  do {
+    sup.readvance = false;
+    for (;;) {
+      if (!sup.current) {
+        if (sup.plan.empty()) {
+          planDone(sup, now);
+          break;
+        }
+        sup.current = sup.plan.front();
+        sup.plan.pop_front();
+      }
+      const unsigned generation = sup.plan_generation;
+      Step step = *sup.current;
+      execute(sup, step, now);
+      if (generation != sup.plan_generation || !sup.current) break;  // replaced: start over
+      sup.current = step;                                            // keeps `begun`
+      if (!stepComplete(sup, step)) break;
       sup.current.reset();
     }
-    if (sup.plan.empty()) {
-      planDone(sup, now);
-      return;
-    }
-    sup.current = sup.plan.front();
-    sup.plan.pop_front();
-    execute(sup, *sup.current, now);
-  }
+  } while (sup.readvance);
+  sup.advancing = false;
 }
 
 void Engine::execute(Sup& sup, Step& step, TimePoint now) {
   switch (step.kind) {
     case Step::Kind::Start:
+      if (stopping_all_) break;
       for (std::size_t i = step.first; i <= step.last; ++i) {
         Child& c = *sup.children[i];
         if (c.state == ChildState::Idle) startChild(c, now);
@@ -482,16 +698,14 @@ void Engine::execute(Sup& sup, Step& step, TimePoint now) {
         }
       }
       break;
-    case Step::Kind::Slice: {
-      Action a;
-      a.kind = Action::Kind::Slice;
-      a.unit.name = sliceName(sup.path);
-      a.unit.description = fmt::format("vigil supervisor {}", sup.pathString());
-      a.unit.limits = sup.spec->limits;
-      actions_.push_back(std::move(a));
+    case Step::Kind::Slice:
+      if (step.begun) break;
+      step.begun = true;
+      sliceAction(sup);
       break;
-    }
     case Step::Kind::Delay:
+      if (step.begun) break;
+      step.begun = true;
       if (step.delay <= Usec(0)) {
         step.fired = true;
       } else {
@@ -502,12 +716,25 @@ void Engine::execute(Sup& sup, Step& step, TimePoint now) {
   }
 }
 
+void Engine::sliceAction(const Sup& sup) {
+  Action a;
+  a.kind = Action::Kind::Slice;
+  a.unit.name = sliceName(sup.path);
+  a.unit.description = fmt::format("vigil supervisor {}", sup.pathString());
+  a.unit.limits = sup.spec->limits;
+  actions_.push_back(std::move(a));
+}
+
 bool Engine::stepComplete(const Sup& sup, const Step& step) const {
   if (step.kind == Step::Kind::Delay || step.kind == Step::Kind::Slice) return step.fired;
   for (std::size_t i = step.first; i <= step.last; ++i) {
     const ChildState s = sup.children[i]->state;
     if (step.kind == Step::Kind::Start) {
-      if (s != ChildState::Running && s != ChildState::Finished) return false;
+      // Finished (temporary, or transient after a clean exit) and Stopped (by an
+      // operator) children are as far up as they will go.
+      if (s != ChildState::Running && s != ChildState::Finished && s != ChildState::Stopped &&
+          !(stopping_all_ && s == ChildState::Idle))
+        return false;
     } else if (s == ChildState::Starting || s == ChildState::Running || s == ChildState::Stopping) {
       return false;
     }
@@ -523,7 +750,7 @@ void Engine::planDone(Sup& sup, TimePoint now) {
       sup.first_pass_done = true;
       emit(event(EventType::SupervisorStarted, sup, "started",
                  fmt::format("all {} child(ren) are up", sup.children.size()), now));
-      if (sup.self) childReady(*sup.self, now);
+      if (sup.self && sup.self->state == ChildState::Starting) childReady(*sup.self, now);
       break;
     case SupervisorState::Stopping:
       if (sup.stop_reason == kStopFailure) {
@@ -607,8 +834,8 @@ void Engine::stopChild(Child& c, TimePoint now) {
   a.unit.name = c.unit.name;
   a.timeout = c.worker->stop.timeout + kStopJobMargin;
   actions_.push_back(std::move(a));
-  emit(event(EventType::WorkerStopping, c, "strategy", fmt::format("stopping {}", c.unit.name),
-             now));
+  emit(event(EventType::WorkerStopping, c, stopping_all_ ? "shutdown" : "strategy",
+             fmt::format("stopping {}", c.unit.name), now));
 }
 
 void Engine::childReady(Child& c, TimePoint now) {
@@ -622,9 +849,32 @@ void Engine::childReady(Child& c, TimePoint now) {
   advance(*c.owner, now);
 }
 
+void Engine::stoppedExternally(Child& c, const ExitInfo& info, TimePoint now) {
+  c.state = ChildState::Stopped;
+  c.last_exit = info;
+  emit(event(EventType::WorkerStopped, c, info.reason,
+             "stopped from outside vigil (a stop job, e.g. systemctl stop): not a failure, not "
+             "restarted; it stays stopped until vigild restarts (systemctl restart vigild) or "
+             "the unit is started again (systemctl restart)",
+             now));
+  advance(*c.owner, now);
+}
+
 void Engine::failSup(Sup& sup, const std::string& why, TimePoint now) {
   sup.failure = why;
   stopSup(sup, kStopFailure, now);
+}
+
+void Engine::intensityExceeded(Sup& sup, const std::string& why, TimePoint now) {
+  Event e = event(EventType::IntensityExceeded, sup, "intensity", why, now);
+  e.restarts = sup.window.count(now);
+  emit(std::move(e));
+  failSup(sup, why, now);
+}
+
+Usec Engine::backoffDelay(Child& c) {
+  std::uniform_real_distribution<double> u01(0.0, 1.0);
+  return Backoff::delay(c.backoff(), c.failures, u01(rng_));
 }
 
 void Engine::childEnded(Child& c, const ExitInfo& info, TimePoint now, bool start_failure) {
@@ -632,8 +882,8 @@ void Engine::childEnded(Child& c, const ExitInfo& info, TimePoint now, bool star
   c.last_exit = info;
   c.state = ChildState::Idle;
   sup.root().first_pass_done = true;
-  if (sup.state == SupervisorState::Stopping || sup.state == SupervisorState::Failed ||
-      sup.state == SupervisorState::Idle) {
+  if (stopping_all_ || sup.state == SupervisorState::Stopping ||
+      sup.state == SupervisorState::Failed || sup.state == SupervisorState::Idle) {
     advance(sup, now);
     return;
   }
@@ -656,14 +906,12 @@ void Engine::childEnded(Child& c, const ExitInfo& info, TimePoint now, bool star
   }
 
   if (sup.window.record(now)) {
-    const std::string why = fmt::format(
-        "{} restarts within {}s exceed intensity {} (last: {} {})", sup.window.count(now),
-        sup.window.spec().period.count() / 1000000, sup.window.spec().max_restarts,
-        c.sup ? c.sup->pathString() : c.unit.name, info.description);
-    Event e = event(EventType::IntensityExceeded, sup, "intensity", why, now);
-    e.restarts = sup.window.count(now);
-    emit(std::move(e));
-    failSup(sup, why, now);
+    intensityExceeded(sup,
+                      fmt::format("{} restarts within {} exceed intensity {} (last: {} {})",
+                                  sup.window.count(now), formatDuration(sup.window.spec().period),
+                                  sup.window.spec().max_restarts,
+                                  c.sup ? c.sup->pathString() : c.unit.name, info.description),
+                      now);
     return;
   }
 
@@ -672,8 +920,7 @@ void Engine::childEnded(Child& c, const ExitInfo& info, TimePoint now, bool star
   if (c.was_up && Backoff::wasStable(c.backoff(), c.started_at, now)) c.failures = 0;
   c.failures++;
   c.restarts++;
-  std::uniform_real_distribution<double> u01(0.0, 1.0);
-  const Usec delay = Backoff::delay(c.backoff(), c.failures, u01(rng_));
+  const Usec delay = backoffDelay(c);
 
   switch (sup.spec->strategy) {
     case Strategy::OneForOne: {
@@ -686,6 +933,8 @@ void Engine::childEnded(Child& c, const ExitInfo& info, TimePoint now, bool star
                                   delay.count() / 1000, c.failures, windowText(sup, now)),
                       now);
       emitWithDelay(std::move(e), delay, sup, now);
+      // A start step of the plan in flight may be waiting for this child.
+      advance(sup, now);
       break;
     }
     case Strategy::OneForAll:
@@ -705,8 +954,9 @@ void Engine::childEnded(Child& c, const ExitInfo& info, TimePoint now, bool star
       sup.current.reset();
       sup.plan.clear();
       if (stop_from < n) sup.plan = stopSteps(sup, stop_from, n - 1);
-      sup.plan.push_back(Step{Step::Kind::Delay, 0, 0, delay, false});
+      sup.plan.push_back(Step{Step::Kind::Delay, 0, 0, delay});
       for (auto& s : startSteps(sup, start_from, n - 1)) sup.plan.push_back(s);
+      replan(sup);
       Event e = event(
           EventType::StrategyApplied, c, toString(sup.spec->strategy),
           fmt::format("{}: restarting {}{}{} in {}ms", toString(sup.spec->strategy),
@@ -734,24 +984,22 @@ void Engine::startFailed(Sup& sup, Child& c, const ExitInfo& info, TimePoint now
     return;
   }
   if (sup.window.record(now)) {
-    const std::string over = fmt::format(
-        "{} start attempts within {}s exceed intensity {} (last: {})", sup.window.count(now),
-        sup.window.spec().period.count() / 1000000, sup.window.spec().max_restarts, why);
-    Event e = event(EventType::IntensityExceeded, sup, "intensity", over, now);
-    e.restarts = sup.window.count(now);
-    emit(std::move(e));
-    failSup(sup, over, now);
+    intensityExceeded(sup,
+                      fmt::format("{} start attempts within {} exceed intensity {} (last: {})",
+                                  sup.window.count(now), formatDuration(sup.window.spec().period),
+                                  sup.window.spec().max_restarts, why),
+                      now);
     return;
   }
   c.failures++;
   c.restarts++;
-  std::uniform_real_distribution<double> u01(0.0, 1.0);
-  const Usec delay = Backoff::delay(c.backoff(), c.failures, u01(rng_));
+  const Usec delay = backoffDelay(c);
   if (sup.delay_timer) cancelTimer(sup.delay_timer);
   sup.current.reset();
   sup.plan = stopSteps(sup, 0, sup.children.size() - 1);
-  sup.plan.push_back(Step{Step::Kind::Delay, 0, 0, delay, false});
+  sup.plan.push_back(Step{Step::Kind::Delay, 0, 0, delay});
   for (auto& s : startSteps(sup, 0, sup.children.size() - 1)) sup.plan.push_back(s);
+  replan(sup);
   Event e = event(EventType::RestartScheduled, sup, "start-failed",
                   fmt::format("{}; stopping the children already started and starting the "
                               "tree again in {}ms (attempt {}, {})",
@@ -762,6 +1010,21 @@ void Engine::startFailed(Sup& sup, Child& c, const ExitInfo& info, TimePoint now
 }
 
 // ---- inputs -------------------------------------------------------------------------
+
+namespace {
+
+// "user 'nobody'": the configured value of the setting an exec-phase failure names.
+std::string settingValue(const WorkerSpec& w, const std::string& setting) {
+  if (setting == "user") return fmt::format("user '{}'", w.user.empty() ? "root" : w.user);
+  if (setting == "group") return fmt::format("group '{}'", w.group);
+  if (setting == "working_directory")
+    return fmt::format("working_directory '{}'", w.working_directory);
+  if (setting == "command")
+    return fmt::format("command[0] '{}'", w.command.empty() ? "" : w.command.front());
+  return "limits (nofile, core)";
+}
+
+}  // namespace
 
 void Engine::onStartResult(const std::string& unit,
                            bool ok,
@@ -778,7 +1041,8 @@ void Engine::onStartResult(const std::string& unit,
     return;
   }
   ExitInfo info;
-  if (outcome.exec_main_code != 0 || (!outcome.result.empty() && outcome.result != "success")) {
+  if (outcome.stop_job || outcome.exec_main_code != 0 ||
+      (!outcome.result.empty() && outcome.result != "success")) {
     info = classifyExit(outcome);
   } else if (ok) {
     info = classifyExit(outcome);
@@ -787,13 +1051,25 @@ void Engine::onStartResult(const std::string& unit,
     info.reason = "start-failed";
     info.description = error;
   }
-  if (!ok && !error.empty() && info.description != error)
+  if (info.kind == ExitKind::Stopped) {
+    stoppedExternally(c, info, now);
+    return;
+  }
+  if (!info.setting.empty()) {
+    // "cannot apply user 'nobdy' (systemd step USER failed, status 217/USER): no such user"
+    info.description =
+        fmt::format("cannot apply {} (systemd step {} failed, status {}/{}){}{}",
+                    settingValue(*c.worker, info.setting), execStatusName(info.status), info.status,
+                    execStatusName(info.status), error.empty() ? "" : ": ", error);
+  } else if (!ok && !error.empty() && info.description != error) {
     info.description += fmt::format(" ({})", error);
+  }
   Event e = event(ok ? EventType::WorkerExited : EventType::WorkerStartFailed, c, info.reason,
                   ok ? fmt::format("{} right after starting", info.description)
                      : fmt::format("failed to start: {}", info.description),
                   now);
   e.exit_status = info.status;
+  e.setting = info.setting;
   emit(std::move(e));
   childEnded(c, info, now, /*start_failure=*/!ok);
 }
@@ -816,7 +1092,15 @@ void Engine::onStopResult(const std::string& unit,
     if (it != units_.end() && it->second->blocked_on == unit) {
       Child& c = *it->second;
       c.blocked_on.clear();
-      if (c.state == ChildState::Starting && c.deferred) startChild(c, now);
+      if (c.state == ChildState::Starting && c.deferred) {
+        if (stopping_all_) {
+          c.deferred = false;
+          c.state = ChildState::Idle;
+          advance(*c.owner, now);
+        } else {
+          startChild(c, now);
+        }
+      }
     }
     return;
   }
@@ -845,16 +1129,14 @@ void Engine::onSliceResult(const std::string& slice,
     for (auto& c : s->children)
       if (c->sup) stack.push_back(c->sup.get());
     if (sliceName(s->path) != slice) continue;
-    if (!s->current || s->current->kind != Step::Kind::Slice) return;
     if (!ok) {
-      Event e = event(EventType::SupervisorStarted, *s, "slice-failed",
-                      fmt::format("could not set up {} with its limits: {}; starting the "
-                                  "children without that budget",
-                                  slice, error),
-                      now);
-      e.type = EventType::SliceFailed;
-      emit(std::move(e));
+      emit(event(EventType::SliceFailed, *s, "slice-failed",
+                 fmt::format("could not set up {} with its limits: {}; the children run without "
+                             "that budget",
+                             slice, error),
+                 now));
     }
+    if (!s->current || s->current->kind != Step::Kind::Slice) return;  // a budget update
     s->current->fired = true;
     advance(*s, now);
     return;
@@ -866,11 +1148,37 @@ void Engine::onUnitExit(const std::string& unit, const UnitOutcome& outcome, Tim
   if (it == units_.end()) return;
   Child& c = *it->second;
   if (c.state != ChildState::Running) return;
-  const ExitInfo info = classifyExit(outcome);
+  ExitInfo info = classifyExit(outcome);
+  if (info.kind == ExitKind::Stopped) {
+    stoppedExternally(c, info, now);
+    return;
+  }
+  if (info.kind == ExitKind::Timeout && c.worker->limits.runtime_max) {
+    // A running unit times out only through RuntimeMaxSec (a stop job we did not ask for
+    // is classified above, one we asked for is not an exit).
+    info.kind = ExitKind::RuntimeLimit;
+    info.reason = toString(info.kind);
+    info.description = fmt::format("stopped by systemd after its runtime limit of {} (runtime_max)",
+                                   formatDuration(*c.worker->limits.runtime_max));
+  }
   Event e = event(EventType::WorkerExited, c, info.reason, info.description, now);
   e.exit_status = info.status;
   emit(std::move(e));
   childEnded(c, info, now);
+}
+
+void Engine::onUnitActive(const std::string& unit, TimePoint now) {
+  if (stopping_all_) return;
+  auto it = units_.find(unit);
+  if (it == units_.end()) return;
+  Child& c = *it->second;
+  if (c.state != ChildState::Stopped) return;
+  c.state = ChildState::Running;
+  c.started_at = now;
+  c.was_up = true;
+  emit(event(EventType::WorkerStarted, c, "started-externally",
+             "started from outside vigil (e.g. systemctl restart); supervised again", now));
+  advance(*c.owner, now);
 }
 
 void Engine::onTimer(std::uint64_t id, TimePoint now) {
@@ -882,6 +1190,7 @@ void Engine::onTimer(std::uint64_t id, TimePoint now) {
     child->timer = 0;
     if (child->state != ChildState::Waiting) return;
     child->state = ChildState::Idle;
+    if (stopping_all_) return;
     startChild(*child, now);
   } else if (sup) {
     sup->delay_timer = 0;
@@ -892,11 +1201,22 @@ void Engine::onTimer(std::uint64_t id, TimePoint now) {
   }
 }
 
+void Engine::stopAll(TimePoint now) {
+  stopping_all_ = true;
+  for (auto& root : roots_) {
+    if (root->state == SupervisorState::Failed) {
+      cancelTimers(*root);
+      continue;
+    }
+    stopSup(*root, kStopDirected, now);
+  }
+}
+
 // ---- timers, events, views -------------------------------------------------------------
 
 std::string Engine::windowText(Sup& sup, TimePoint now) {
-  return fmt::format("{} of {} restarts allowed in {}s", sup.window.count(now),
-                     sup.window.spec().max_restarts, sup.window.spec().period.count() / 1000000);
+  return fmt::format("{} of {} restarts allowed in {}", sup.window.count(now),
+                     sup.window.spec().max_restarts, formatDuration(sup.window.spec().period));
 }
 
 void Engine::emitWithDelay(Event e, Usec delay, Sup& sup, TimePoint now) {
@@ -954,6 +1274,15 @@ std::vector<Action> Engine::takeActions() {
 }
 std::vector<Event> Engine::takeEvents() {
   return std::exchange(events_, {});
+}
+
+bool Engine::allStopped() const {
+  if (!stopping_all_ || !graveyard_.empty()) return false;
+  for (const auto& [name, c] : units_) {
+    if (c->live() && !c->deferred) return false;
+  }
+  return std::none_of(roots_.begin(), roots_.end(),
+                      [](const auto& r) { return r->state == SupervisorState::Stopping; });
 }
 
 bool Engine::initialStartComplete() const {
@@ -1028,6 +1357,10 @@ std::vector<SupervisorStatus> Engine::supervisors(TimePoint now) {
 }
 
 namespace {
+std::string childKey(const Engine::Child& c) {
+  return c.sup ? "supervisor " + c.sup->spec->name : c.unit.name;
+}
+
 void collectWorkers(Engine::Sup& sup, std::map<std::string, Engine::Child*>& out) {
   // Engine::Sup is complete in this translation unit.
   for (auto& c : sup.children) {

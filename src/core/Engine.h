@@ -10,6 +10,11 @@
 //   a cancelled timer's onTimer is ignored).
 // - Only one incarnation of a unit name is live at a time: a unit being replaced is
 //   stopped before its successor starts.
+// - A supervisor's plan is a queue of steps ("slice", "start group", "stop group", "wait").
+//   Start and stop steps are level-triggered: each time the plan is looked at, the current
+//   step starts its idle children or stops its live ones, so any fact (a reload, an
+//   operator action, a late job result) that changes a child under a running plan is
+//   picked up, and no child is stranded.
 
 #include <cstdint>
 #include <deque>
@@ -49,7 +54,10 @@ struct ExistingUnit {
   bool active = false;      // active, activating or reloading
 };
 
-enum class ChildState { Idle, Starting, Running, Stopping, Waiting, Finished };
+// Stopped: ended by a stop job that vigild did not ask for (`systemctl stop`); it stays
+// down, uncounted and unrestarted, until it is started again (vigild restart, or an
+// operator's `systemctl restart` of the unit, which vigild follows).
+enum class ChildState { Idle, Starting, Running, Stopping, Waiting, Finished, Stopped };
 enum class SupervisorState { Idle, Starting, Running, Restarting, Stopping, Failed };
 const char* toString(ChildState state);
 const char* toString(SupervisorState state);
@@ -83,9 +91,16 @@ class Engine {
 
   // First configuration: adopt matching running units, stop stale ones, start the rest.
   void start(const Config& config, const std::vector<ExistingUnit>& existing, TimePoint now);
-  // A new configuration: unchanged workers are untouched, changed ones are replaced,
-  // removed ones stopped, new ones started. Failed root trees are started afresh.
+  // A new configuration: unchanged workers keep their state whatever it is (running, in
+  // backoff, finished, stopped), changed ones are replaced (stopped, then started with the
+  // new spec), removed ones stopped, new ones started in order. A plan in flight (a
+  // strategy restart, a start, a stop) carries over to the new tree and completes as it
+  // would have without the reload. Failed root trees are started afresh.
   void reload(const Config& config, TimePoint now);
+  // Stops every tree as OTP shutdown does: each supervisor stops its children in reverse
+  // start order, each with its own stop timeout; nothing is restarted afterwards and later
+  // reloads are ignored. For `systemctl stop vigil.target` and system shutdown.
+  void stopAll(TimePoint now);
 
   // Job results and unit observations from systemd.
   // `outcome` is the unit's state when the job finished; `exited` is true if the unit
@@ -102,6 +117,9 @@ class Engine {
   void onSliceResult(const std::string& slice, bool ok, const std::string& error, TimePoint now);
   // The unit went from running to inactive/failed.
   void onUnitExit(const std::string& unit, const UnitOutcome& outcome, TimePoint now);
+  // The unit became active without vigild starting it (an operator's `systemctl restart`
+  // after it was seen stopped): a Stopped worker is supervised as running again.
+  void onUnitActive(const std::string& unit, TimePoint now);
   void onTimer(std::uint64_t timer, TimePoint now);
 
   std::vector<Action> takeActions();
@@ -110,6 +128,8 @@ class Engine {
   // True once every tree has either come up, failed, or seen a failure in its first
   // start: the point at which vigild reports READY=1.
   bool initialStartComplete() const;
+  // True after stopAll() once no unit vigil owns is starting, running or stopping.
+  bool allStopped() const;
   // Units vigil currently owns (running, starting or stopping).
   std::set<std::string> liveUnits() const;
   std::vector<WorkerStatus> workers(TimePoint now) const;
@@ -134,11 +154,25 @@ class Engine {
   // flight already) and any successor waits for that stop.
   void bury(const std::string& unit, Usec timeout, bool send_stop);
 
+  // Reload: moves the runtime state of `old` (same path in the previous tree, or null)
+  // and of its children onto `fresh`, replacing or burying what changed.
+  void carryOver(Sup& fresh,
+                 Sup* old,
+                 std::map<std::string, Child*>& old_workers,
+                 std::set<std::string>& claimed,
+                 TimePoint now);
+  // Reload: after carryOver, starts the children the reload added or replaced (through
+  // the plan in flight, or a new one) and updates the slice budget if it changed.
+  void resume(Sup& sup, const Limits* old_limits, TimePoint now);
+  std::optional<Step> remapStep(const Sup& old, const Sup& fresh, const Step& step) const;
+
   void startSup(Sup& sup, TimePoint now);
   void stopSup(Sup& sup, int reason, TimePoint now);
+  void replan(Sup& sup);  // the plan was replaced: an advance in progress must re-read it
   void advance(Sup& sup, TimePoint now);
   void execute(Sup& sup, Step& step, TimePoint now);
   bool stepComplete(const Sup& sup, const Step& step) const;
+  void sliceAction(const Sup& sup);
   void planDone(Sup& sup, TimePoint now);
   std::deque<Step> startSteps(const Sup& sup, std::size_t first, std::size_t last) const;
   std::deque<Step> stopSteps(const Sup& sup, std::size_t first, std::size_t last) const;
@@ -149,6 +183,11 @@ class Engine {
   void startFailed(Sup& sup, Child& child, const ExitInfo& info, TimePoint now);
   void failSup(Sup& sup, const std::string& why, TimePoint now);
   void childReady(Child& child, TimePoint now);
+  // The child's unit ended by a stop job vigild did not ask for: Stopped, not a failure.
+  void stoppedExternally(Child& child, const ExitInfo& info, TimePoint now);
+  // The intensity window of `sup` is exceeded by `why`: report it and fail the supervisor.
+  void intensityExceeded(Sup& sup, const std::string& why, TimePoint now);
+  Usec backoffDelay(Child& child);
 
   std::uint64_t armTimer(TimePoint deadline);
   void cancelTimer(std::uint64_t& id);
@@ -173,6 +212,7 @@ class Engine {
   std::map<std::string, std::unique_ptr<Child>> graveyard_;  // units being stopped for good
   std::map<std::uint64_t, std::pair<Child*, Sup*>> timers_;  // timer id -> target
   std::uint64_t next_timer_ = 1;
+  bool stopping_all_ = false;  // stopAll() was called: no more starts
   std::vector<Action> actions_;
   std::vector<Event> events_;
 };

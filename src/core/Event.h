@@ -42,6 +42,7 @@ struct Event {
   std::string unit;        // vigil-ingest-parsers-csv@2.service
   std::string reason;      // short machine tag: "exit-code", "oom-kill", "one_for_all", ...
   std::string message;     // one human sentence
+  std::string setting;     // the configuration key a start failure points at, e.g. "user"
   int exit_status = 0;
   Usec delay{0};          // RestartScheduled
   unsigned restarts = 0;  // restarts inside the intensity window

@@ -36,6 +36,10 @@ const char* toString(ExitKind kind) {
       return "timeout";
     case ExitKind::Resources:
       return "resources";
+    case ExitKind::Stopped:
+      return "stopped-externally";
+    case ExitKind::RuntimeLimit:
+      return "runtime-limit";
     case ExitKind::Unknown:
       return "unknown";
   }
@@ -135,11 +139,31 @@ const char* execStatusName(int status) {
   }
 }
 
+const char* execStatusSetting(int status) {
+  switch (status) {
+    case 200:
+      return "working_directory";
+    case 203:
+      return "command";
+    case 205:
+      return "limits";
+    case 216:
+      return "group";
+    case 217:
+      return "user";
+    default:
+      return "";
+  }
+}
+
 ExitInfo classifyExit(const UnitOutcome& o) {
   ExitInfo info;
   info.status = o.exec_main_status;
   // systemd's Result is authoritative for causes the exit status cannot show.
-  if (o.result == "oom-kill") {
+  if (o.stop_job) {
+    info.kind = ExitKind::Stopped;
+    info.description = "stopped from outside vigil (a stop job, e.g. systemctl stop)";
+  } else if (o.result == "oom-kill") {
     info.kind = ExitKind::OomKill;
     info.description = "killed by the OOM killer (memory limit reached)";
   } else if (o.result == "watchdog") {
@@ -155,6 +179,7 @@ ExitInfo classifyExit(const UnitOutcome& o) {
     const char* exec_name = execStatusName(o.exec_main_status);
     if (*exec_name != '\0') {
       info.kind = ExitKind::ExecFailure;
+      info.setting = execStatusSetting(o.exec_main_status);
       info.description = fmt::format(
           "systemd could not start the process: step {} failed "
           "(status {}/{})",

@@ -28,15 +28,16 @@ const char* toString(Strategy strategy) {
   return "unknown";
 }
 
-bool WorkerSpec::sameUnitAs(const WorkerSpec& other) const {
-  // Every field except `where`; spelled out (rather than a defaulted comparison) so that a
-  // field added to WorkerSpec fails review here instead of silently not restarting units.
-  return name == other.name && command == other.command && environment == other.environment &&
-         working_directory == other.working_directory && user == other.user &&
-         group == other.group && limits == other.limits && restart == other.restart &&
-         backoff == other.backoff && stop == other.stop && notify == other.notify &&
-         watchdog == other.watchdog && instances == other.instances &&
-         start_timeout == other.start_timeout;
+const char* toString(NotifyAccess access) {
+  switch (access) {
+    case NotifyAccess::Main:
+      return "main";
+    case NotifyAccess::Exec:
+      return "exec";
+    case NotifyAccess::All:
+      return "all";
+  }
+  return "unknown";
 }
 
 const std::string& ChildSpec::name() const {

@@ -23,20 +23,39 @@ struct SourceLocation {
 
 enum class RestartPolicy { Permanent, Transient, Temporary };
 enum class Strategy { OneForOne, OneForAll, RestForOne };
+// Which processes of a notify worker may send READY=1 and WATCHDOG=1 (NotifyAccess=,
+// systemd.service(5)). `All` still means only processes in the worker's own cgroup: PID 1
+// attributes each notification to the unit whose cgroup the sender is in.
+enum class NotifyAccess { Main, Exec, All };
 
 const char* toString(RestartPolicy policy);
 const char* toString(Strategy strategy);
+const char* toString(NotifyAccess access);
 
 // Resource limits; an unset optional means "not configured" (systemd's default).
 // kUnlimited (UINT64_MAX) is an explicit "infinity", as systemd encodes it on the bus.
 inline constexpr std::uint64_t kUnlimited = UINT64_MAX;
+
+// A process resource limit as setrlimit(2) takes it; kUnlimited is RLIM_INFINITY.
+struct ResourceLimit {
+  std::uint64_t soft = 0;
+  std::uint64_t hard = 0;
+  bool operator==(const ResourceLimit&) const = default;
+};
+
 struct Limits {
+  // cgroup limits: on workers and on supervisors' slices (systemd.resource-control(5)).
   std::optional<std::uint64_t> memory_max;   // bytes
   std::optional<std::uint64_t> memory_high;  // bytes
   std::optional<std::uint32_t> cpu_quota;    // percent of one CPU (150 = 1.5 CPUs)
   std::optional<std::uint64_t> cpu_weight;   // 1..10000
   std::optional<std::uint64_t> tasks_max;    // >= 1, or kUnlimited
   std::optional<std::uint64_t> io_weight;    // 1..10000
+  // Per-process limits, workers only: slices have no processes of their own.
+  std::optional<Usec> runtime_max;      // RuntimeMaxSec (systemd.service(5)): wall-clock
+                                        // run time, then the unit is stopped
+  std::optional<ResourceLimit> nofile;  // LimitNOFILE (systemd.exec(5)): open files
+  std::optional<ResourceLimit> core;    // LimitCORE: core file size in bytes
   bool operator==(const Limits&) const = default;
 };
 
@@ -72,15 +91,12 @@ struct WorkerSpec {
   RestartPolicy restart = RestartPolicy::Permanent;
   BackoffSpec backoff;
   StopSpec stop;
-  bool notify = false;                           // Type=notify: up only after READY=1
+  bool notify = false;  // Type=notify: up only after READY=1
+  NotifyAccess notify_access = NotifyAccess::All;
   std::optional<Usec> watchdog;                  // WatchdogSec
   unsigned instances = 1;                        // > 1: name@1 .. name@N
   Usec start_timeout{std::chrono::seconds(90)};  // how long a start job may take
   SourceLocation where;
-
-  // Equality of everything that shapes the unit; `where` is excluded so that moving a
-  // worker within the file does not restart it.
-  bool sameUnitAs(const WorkerSpec& other) const;
 };
 
 struct SupervisorSpec;

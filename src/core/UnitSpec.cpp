@@ -77,6 +77,7 @@ UnitSpec buildUnitSpec(const WorkerSpec& w, const SupervisorPath& path, unsigned
   u.timeout_stop = w.stop.timeout;
   u.timeout_start = w.start_timeout;
   u.notify = w.notify;
+  u.notify_access = w.notify_access;
   u.watchdog = w.watchdog;
   u.fingerprint = fingerprintOf(u);
   std::string tree = path.empty() ? std::string() : path.front();
@@ -111,6 +112,20 @@ std::string fingerprintOf(const UnitSpec& u) {
   d.add(static_cast<std::uint64_t>(u.timeout_start.count()));
   d.add(u.notify ? 1 : 0);
   d.add(u.watchdog ? std::optional<std::uint64_t>(u.watchdog->count()) : std::nullopt);
+  // Fields added after the first release are digested only when set to something other
+  // than their default, so that units started by an older vigild keep their fingerprint
+  // and are adopted, not restarted, after an upgrade.
+  const auto tagged = [&d](std::string_view tag, std::uint64_t a, std::uint64_t b) {
+    d.add(tag);
+    d.add(a);
+    d.add(b);
+  };
+  if (u.limits.runtime_max)
+    tagged("runtime_max", static_cast<std::uint64_t>(u.limits.runtime_max->count()), 0);
+  if (u.limits.nofile) tagged("nofile", u.limits.nofile->soft, u.limits.nofile->hard);
+  if (u.limits.core) tagged("core", u.limits.core->soft, u.limits.core->hard);
+  if (u.notify && u.notify_access != NotifyAccess::All)
+    tagged("notify_access", static_cast<std::uint64_t>(u.notify_access), 0);
   return d.hex();
 }
 

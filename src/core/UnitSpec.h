@@ -18,6 +18,13 @@ using SupervisorPath = std::vector<std::string>;
 
 inline constexpr const char* kUnitPrefix = "vigil-";
 inline constexpr const char* kRootSlice = "vigil.slice";
+// Every worker is PartOf=kTarget (stopping the target stops it) and Before=kWorkersTarget.
+// kWorkersTarget is ordered Before=vigild.service, so when PID 1 stops vigil as a whole
+// (`systemctl stop vigil.target`, package removal, shutdown) the workers' stop jobs wait
+// until vigild has stopped every tree in order and exited. No worker is ordered against
+// vigild.service itself, so vigild's reload and restart never wait for a worker's job.
+inline constexpr const char* kTarget = "vigil.target";
+inline constexpr const char* kWorkersTarget = "vigil-workers.target";
 
 // vigil-ingest.slice, vigil-ingest-parsers.slice: a dash means hierarchy to systemd, so
 // each component is unit-name escaped and never contains a raw dash.
@@ -41,6 +48,7 @@ struct UnitSpec {
   Usec timeout_stop{0};
   Usec timeout_start{0};  // TimeoutStartUSec: systemd fails a start that takes longer
   bool notify = false;
+  NotifyAccess notify_access = NotifyAccess::All;  // meaningful with notify only
   std::optional<Usec> watchdog;
   // LogExtraFields: tag every journal line of the worker (VIGIL_TREE, VIGIL_WORKER, ...).
   // VIGIL_SPEC carries the fingerprint, read back on re-adoption.

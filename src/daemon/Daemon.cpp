@@ -11,7 +11,9 @@
 #include <nlohmann/json.hpp>
 
 #include "config/ConfigLoader.h"
+#include "core/Duration.h"
 #include "daemon/StateFile.h"
+#include "host/HostChecks.h"
 #include "util/BuildInfo.h"
 
 namespace vigil::daemon {
@@ -23,6 +25,39 @@ constexpr std::uint64_t kStateWriteDelayUsec = 200000;
 constexpr core::Usec kSliceTimeout{std::chrono::seconds(60)};
 // Refresh the state file (cgroup figures) at least this often when idle.
 constexpr std::uint64_t kStateRefreshUsec = 5000000;
+// While it stops the trees in order, vigild asks systemd for this much more time
+// (EXTEND_TIMEOUT_USEC, sd_notify(3)) every kExtendEveryUsec.
+constexpr std::uint64_t kExtendByUsec = 20000000;
+constexpr std::uint64_t kExtendEveryUsec = 5000000;
+// Per group of children in the ordered stop, on top of the group's stop timeout: the
+// stop job's own bookkeeping (measured well below 1 s even under TCG).
+constexpr core::Usec kStopStepSlack{std::chrono::seconds(10)};
+
+// The longest an ordered stop of `sup` can take: its children stop one group after the
+// other, each within its stop timeout (then SIGKILL) plus some slack.
+core::Usec stopBound(const core::SupervisorSpec& sup) {
+  core::Usec total{0};
+  for (const auto& c : sup.children) {
+    total += c.worker ? c.worker->stop.timeout + kStopStepSlack : stopBound(*c.supervisor);
+  }
+  return total;
+}
+
+// Why systemd could not apply `setting` of `spec` (core::execStatusSetting), as this host
+// looks from vigild; "" when nothing visible is wrong.
+std::string diagnose(const core::UnitSpec& spec, const std::string& setting) {
+  std::optional<host::Problem> problem;
+  if (setting == "user") {
+    problem = host::checkUser(spec.user);
+  } else if (setting == "group") {
+    problem = host::checkGroup(spec.group);
+  } else if (setting == "working_directory") {
+    problem = host::checkDirectory(spec.working_directory);
+  } else if (setting == "command" && !spec.argv.empty()) {
+    problem = host::checkExecutable(spec.argv.front());
+  }
+  return problem ? problem->text : "";
+}
 
 // All errors, one per line, without the final newline.
 std::string joinErrors(const config::ConfigErrors& errors) {
@@ -42,12 +77,17 @@ Daemon::Daemon(DaemonOptions options, sd_event* event, systemd::SystemdClient& c
     engine_.onUnitExit(st.name, st.outcome, now());
     drain();
   });
+  client_.setActiveObserver([this](const systemd::UnitState& st) {
+    engine_.onUnitActive(st.name, now());
+    drain();
+  });
 }
 
 Daemon::~Daemon() {
   for (auto& [id, src] : timers_) sd_event_source_disable_unref(src);
   if (state_timer_) sd_event_source_disable_unref(state_timer_);
   if (watchdog_timer_) sd_event_source_disable_unref(watchdog_timer_);
+  if (extend_timer_) sd_event_source_disable_unref(extend_timer_);
 }
 
 core::TimePoint Daemon::now() const {
@@ -68,7 +108,15 @@ util::Result<core::Config> Daemon::loadConfig() {
   config::LoadOptions lo;
   lo.tier_dirs = options_.tier_dirs;
   lo.tier_override = options_.tier_override;
-  auto loaded = config::loadConfig(options_.config_file, lo);
+  // A host fact (a user, a directory) is a warning here, never a reason to stop
+  // supervising: the host may have changed since the file was checked, and the worker
+  // concerned fails to start with an event that names the setting.
+  lo.host_checks = config::HostChecks::Warn;
+  config::ConfigErrors warnings;
+  auto loaded = config::loadConfig(options_.config_file, lo, &warnings);
+  config_warnings_.clear();
+  for (const auto& w : warnings) config_warnings_.push_back(w.formatWarning());
+  log_.configWarnings(options_.config_file.string(), config_warnings_);
   if (!loaded) return util::fail(joinErrors(loaded.error()));
   return std::move(*loaded);
 }
@@ -107,6 +155,7 @@ util::Result<void> Daemon::start() {
 }
 
 util::Result<void> Daemon::reload() {
+  if (shutting_down_) return util::fail("vigild is shutting down; reload ignored");
   notify("RELOADING=1");
   auto cfg = loadConfig();
   config_generation_++;
@@ -135,9 +184,73 @@ util::Result<void> Daemon::reload() {
 }
 
 void Daemon::shutdown() {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  if (!started_) {
+    finish(0);
+    return;
+  }
+  client_.queryStackStop([this](util::Result<bool> stack) {
+    if (!stack) {
+      // Unknown: leaving the workers running is what a restart needs, and if vigil is in
+      // fact being stopped, PID 1 stops the workers itself once vigild has exited.
+      std::fprintf(stderr,
+                   "<4>vigild: cannot tell why it is being stopped (%s); leaving the "
+                   "workers running\n",
+                   stack.error().message().c_str());
+      finish(0);
+    } else if (*stack) {
+      stopEverything();
+    } else {
+      finish(0);
+    }
+  });
+}
+
+void Daemon::stopEverything() {
+  stopping_all_ = true;
+  core::Usec bound{0};
+  if (config_) {
+    for (const auto& tree : config_->trees) bound = std::max(bound, stopBound(tree));
+  }
+  bound += std::chrono::seconds(30);
+  stop_give_up_ = now() + bound;
+  notify(fmt::format("STATUS=vigil is stopping: stopping every tree in order (at most {})",
+                     core::formatDuration(bound)));
+  extendStopTimeout();
+  sd_event_add_time_relative(
+      event_, &extend_timer_, CLOCK_MONOTONIC, kExtendEveryUsec, 0,
+      [](sd_event_source* s, std::uint64_t, void* ud) -> int {
+        auto* self = static_cast<Daemon*>(ud);
+        self->extendStopTimeout();
+        sd_event_source_set_time_relative(s, kExtendEveryUsec);
+        sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return 0;
+      },
+      this);
+  engine_.stopAll(now());
+  drain();
+}
+
+void Daemon::extendStopTimeout() {
+  if (now() >= stop_give_up_) {
+    std::fprintf(stderr,
+                 "<4>vigild: the ordered stop did not finish in time; exiting and leaving "
+                 "the remaining workers to systemd\n");
+    finish(1);
+    return;
+  }
+  notify(fmt::format("EXTEND_TIMEOUT_USEC={}", kExtendByUsec));
+}
+
+void Daemon::finish(int code) {
+  if (stopping_) return;
   stopping_ = true;
-  notify("STOPPING=1\nSTATUS=stopping; workers keep running and will be re-adopted");
+  notify(stopping_all_
+             ? "STOPPING=1\nSTATUS=every tree is stopped"
+             : "STOPPING=1\nSTATUS=stopping; workers keep running and will be re-adopted");
   writeState();
+  sd_event_exit(event_, code);
 }
 
 void Daemon::drain() {
@@ -154,7 +267,11 @@ void Daemon::drain() {
     for (auto& a : actions) perform(std::move(a));
   }
   draining_ = false;
-  if (!ready_ && started_ && engine_.initialStartComplete()) {
+  if (stopping_all_ && engine_.allStopped()) {
+    finish(0);
+    return;
+  }
+  if (!ready_ && started_ && !shutting_down_ && engine_.initialStartComplete()) {
     ready_ = true;
     notify("READY=1");
   }
@@ -165,17 +282,17 @@ void Daemon::drain() {
 void Daemon::perform(core::Action a) {
   switch (a.kind) {
     case core::Action::Kind::Start: {
-      const std::string name = a.unit.name;
-      const std::string exe = a.unit.argv.empty() ? std::string() : a.unit.argv.front();
-      client_.startService(a.unit, a.timeout, [this, name, exe](const systemd::JobOutcome& o) {
+      const core::UnitSpec spec = a.unit;
+      client_.startService(a.unit, a.timeout, [this, spec](const systemd::JobOutcome& o) {
         std::string error = o.error;
-        // systemd only says "step EXEC failed"; say which file, and why, when we can see it.
-        if (!o.ok && o.unit.outcome.exec_main_status == 203 && !exe.empty() &&
-            access(exe.c_str(), X_OK) != 0) {
-          error += fmt::format("; executable '{}': {}", exe, strerror(errno));
-        }
+        // systemd only says "step USER failed"; say what is wrong with that setting, as far
+        // as this host shows it.
+        const std::string setting = o.unit.outcome.exec_main_code == 1
+                                        ? core::execStatusSetting(o.unit.outcome.exec_main_status)
+                                        : "";
+        if (!setting.empty()) error = diagnose(spec, setting);
         const bool exited = o.ok && !o.unit.active_state.empty() && !o.unit.running();
-        engine_.onStartResult(name, o.ok, error, o.unit.outcome, exited, now());
+        engine_.onStartResult(spec.name, o.ok, error, o.unit.outcome, exited, now());
         drain();
       });
       break;
@@ -304,6 +421,7 @@ std::string Daemon::stateJson() {
   doc["config_generation"] = config_generation_;
   doc["config_result"] = config_result_;
   doc["config_error"] = config_error_;
+  doc["config_warnings"] = config_warnings_;
   doc["monotonic_usec"] = t.count();
   json trees = json::array();
   for (const auto& s : engine_.supervisors(t)) {

@@ -44,8 +44,15 @@ class Daemon {
   // rejected with its errors (journal + STATUS=) and nothing running changes.
   // Returns the rejection, if any.
   util::Result<void> reload();
-  // SIGTERM: leave every worker running (a restarted vigild re-adopts them) and stop.
+  // SIGTERM. Asks PID 1 whether vigil is being stopped as a whole (a stop job queued for
+  // vigil-workers.target: `systemctl stop vigil.target`, package removal, shutdown). If so,
+  // stops every tree as OTP does (each supervisor its children in reverse start order,
+  // each with its own stop timeout), telling systemd to extend vigild's stop timeout while
+  // that runs, and ends the loop when nothing is left; otherwise (vigild alone is stopped
+  // or restarted, e.g. on upgrade) ends the loop at once and leaves every worker running
+  // for the next vigild to re-adopt. Repeated calls are ignored.
   void shutdown();
+  bool shuttingDown() const { return shutting_down_; }
 
   const core::Engine& engine() const { return engine_; }
   core::Engine& engine() { return engine_; }
@@ -56,6 +63,9 @@ class Daemon {
  private:
   util::Result<core::Config> loadConfig();
   core::TimePoint now() const;
+  void stopEverything();
+  void finish(int code);
+  void extendStopTimeout();
   void drain();
   void perform(core::Action action);
   void updateStatus();
@@ -73,19 +83,24 @@ class Daemon {
   std::optional<core::Config> config_;
   bool started_ = false;
   bool ready_ = false;
-  bool stopping_ = false;
+  bool stopping_ = false;       // the loop is about to end; supervision is over
+  bool shutting_down_ = false;  // SIGTERM seen
+  bool stopping_all_ = false;   // ... and the trees are being stopped in order
   bool draining_ = false;
   std::map<std::uint64_t, sd_event_source*> timers_;  // engine timer id -> source
   sd_event_source* state_timer_ = nullptr;
   sd_event_source* watchdog_timer_ = nullptr;
+  sd_event_source* extend_timer_ = nullptr;
+  core::TimePoint stop_give_up_{0};  // the ordered stop stops asking for more time then
   std::uint64_t watchdog_usec_ = 0;
   bool state_write_failed_ = false;  // reported once until a write succeeds again
   std::string last_status_;
   // Every configuration load (start or reload) bumps the generation; the outcome is
   // published in the state file so that tools can tell when a reload has been handled.
   unsigned config_generation_ = 0;
-  std::string config_result_;  // "applied" | "rejected"
-  std::string config_error_;   // the errors of a rejected configuration
+  std::string config_result_;                 // "applied" | "rejected"
+  std::string config_error_;                  // the errors of a rejected configuration
+  std::vector<std::string> config_warnings_;  // of the last configuration loaded
 };
 
 }  // namespace vigil::daemon

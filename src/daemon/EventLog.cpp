@@ -54,7 +54,8 @@ const char* EventLog::messageId(EventType type) {
 
 namespace {
 constexpr const char* kConfigRejectedId = "b8989c27bfb84f12acbffd0271f8af85";
-}
+constexpr const char* kConfigWarningId = "055d019de58d4739a9b34ddf064f0f93";
+}  // namespace
 
 int EventLog::priority(const core::Event& e) {
   switch (e.type) {
@@ -106,7 +107,8 @@ void EventLog::record(const core::Event& e) {
                     e.worker.c_str(), "VIGIL_UNIT=%s", e.unit.c_str(), "VIGIL_REASON=%s",
                     e.reason.c_str(), "VIGIL_EXIT_STATUS=%d", e.exit_status,
                     "VIGIL_DELAY_USEC=%lld", static_cast<long long>(e.delay.count()),
-                    "VIGIL_RESTARTS=%u", e.restarts, nullptr);
+                    "VIGIL_RESTARTS=%u", e.restarts, "VIGIL_SETTING=%s", e.setting.c_str(),
+                    nullptr);
   }
   if (to_stderr_) {
     std::fprintf(stderr, "<%d>%s [%s%s%s]\n", priority(e), message.c_str(), core::toString(e.type),
@@ -124,6 +126,21 @@ void EventLog::configRejected(const std::string& file,
                     "VIGIL_CONFIG=%s", file.c_str(), nullptr);
   }
   if (to_stderr_) std::fprintf(stderr, "<3>configuration rejected: %s\n", error.c_str());
+}
+
+}  // namespace vigil::daemon
+
+namespace vigil::daemon {
+
+void EventLog::configWarnings(const std::string& file, const std::vector<std::string>& warnings) {
+  for (const auto& w : warnings) {
+    if (to_journal_) {
+      sd_journal_send("MESSAGE=configuration warning: %s", w.c_str(), "PRIORITY=4", "MESSAGE_ID=%s",
+                      kConfigWarningId, "VIGIL_EVENT=config-warning", "VIGIL_CONFIG=%s",
+                      file.c_str(), nullptr);
+    }
+    if (to_stderr_) std::fprintf(stderr, "<4>configuration warning: %s\n", w.c_str());
+  }
 }
 
 }  // namespace vigil::daemon

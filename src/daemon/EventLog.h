@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <deque>
 #include <string>
+#include <vector>
 
 #include "core/Event.h"
 
@@ -22,6 +23,8 @@ class EventLog {
   void setLevel(const std::string& level);
   // A rejected configuration is not an engine decision but is reported the same way.
   void configRejected(const std::string& file, const std::string& error, core::TimePoint now);
+  // Warnings about a configuration (applied or not), one journal entry each.
+  void configWarnings(const std::string& file, const std::vector<std::string>& warnings);
 
   const std::deque<core::Event>& recent() const { return recent_; }
 

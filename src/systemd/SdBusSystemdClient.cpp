@@ -47,13 +47,11 @@ std::string errorText(int r, const sd_bus_error* e) {
 }
 
 bool isOurUnit(std::string_view name) {
-  return name.rfind("vigil-", 0) == 0 && name.size() > 8 &&
-         name.substr(name.size() - 8) == ".service";
+  return name.starts_with(core::kUnitPrefix) && name.ends_with(".service");
 }
 
 bool isOurSlice(std::string_view name) {
-  return name.rfind("vigil-", 0) == 0 && name.size() > 6 &&
-         name.substr(name.size() - 6) == ".slice";
+  return name.starts_with(core::kUnitPrefix) && name.ends_with(".slice");
 }
 
 // Every append below returns a negative errno on failure; CHECK keeps the builders flat.
@@ -131,7 +129,10 @@ int buildStartMessage(sd_bus* bus, const core::UnitSpec& u, sd_bus_message** out
   CHECK(appendString(m, "Description", u.description));
   CHECK(appendString(m, "Slice", u.slice));
   CHECK(appendString(m, "Type", u.notify ? "notify" : "exec"));
-  if (u.notify) CHECK(appendString(m, "NotifyAccess", "main"));
+  // NotifyAccess=all admits READY=1 and WATCHDOG=1 from any process in the unit's own
+  // cgroup (PID 1 attributes a notification by the sender's cgroup), which a shell worker
+  // needs: `systemd-notify` runs as a child, and only root could send on the shell's behalf.
+  if (u.notify) CHECK(appendString(m, "NotifyAccess", core::toString(u.notify_access)));
   CHECK(appendString(m, "Restart", "no"));
   CHECK(appendString(m, "KillMode", "control-group"));
   CHECK(appendString(m, "CollectMode", "inactive-or-failed"));
@@ -156,17 +157,29 @@ int buildStartMessage(sd_bus* bus, const core::UnitSpec& u, sd_bus_message** out
   if (l.cpu_weight) CHECK(appendU64(m, "CPUWeight", *l.cpu_weight));
   if (l.tasks_max) CHECK(appendU64(m, "TasksMax", *l.tasks_max));
   if (l.io_weight) CHECK(appendU64(m, "IOWeight", *l.io_weight));
+  if (l.runtime_max)
+    CHECK(appendU64(m, "RuntimeMaxUSec", static_cast<std::uint64_t>(l.runtime_max->count())));
+  // setrlimit(2) takes the hard and the soft limit; systemd's D-Bus names are Limit<X>
+  // (hard) and Limit<X>Soft; UINT64_MAX is RLIM_INFINITY.
+  if (l.nofile) {
+    CHECK(appendU64(m, "LimitNOFILE", l.nofile->hard));
+    CHECK(appendU64(m, "LimitNOFILESoft", l.nofile->soft));
+  }
+  if (l.core) {
+    CHECK(appendU64(m, "LimitCORE", l.core->hard));
+    CHECK(appendU64(m, "LimitCORESoft", l.core->soft));
+  }
   if (!u.environment.empty()) CHECK(appendStrv(m, "Environment", u.environment));
   if (!u.working_directory.empty()) CHECK(appendString(m, "WorkingDirectory", u.working_directory));
   if (!u.user.empty()) CHECK(appendString(m, "User", u.user));
   if (!u.group.empty()) CHECK(appendString(m, "Group", u.group));
   if (u.watchdog)
     CHECK(appendU64(m, "WatchdogUSec", static_cast<std::uint64_t>(u.watchdog->count())));
-  // `systemctl stop vigil.target` stops every worker. Before=vigild.service: in a joint
-  // stop (the target, or shutdown) vigild stops first, so it never "restarts" workers
-  // that are being stopped on purpose.
-  CHECK(appendStrv(m, "PartOf", {"vigil.target"}));
-  CHECK(appendStrv(m, "Before", {"vigild.service"}));
+  // `systemctl stop vigil.target` stops every worker. Before=vigil-workers.target: when
+  // vigil stops as a whole, PID 1 holds this unit's stop job until vigild has stopped the
+  // trees in order (see core::kWorkersTarget). Nothing orders it against vigild.service.
+  CHECK(appendStrv(m, "PartOf", {core::kTarget}));
+  CHECK(appendStrv(m, "Before", {core::kWorkersTarget}));
   CHECK(appendLogFields(m, u.log_fields));
   CHECK(appendExecStart(m, u.argv));
   CHECK(sd_bus_message_close_container(m));
@@ -227,6 +240,7 @@ struct SdBusSystemdClient::Impl {
   std::vector<SlotPtr> matches;
   std::function<void(const std::string&)> on_disconnect;
   std::function<void(const UnitState&)> exit_observer;
+  std::function<void(const UnitState&)> active_observer;
   std::map<std::string, UnitState> units;
 
   struct Job {
@@ -349,6 +363,9 @@ struct SdBusSystemdClient::Impl {
     auto it = units.find(job->unit);
     if (it != units.end()) o.unit = it->second;
     o.unit.name = job->unit;
+    // Only a stop job replaces a start job: vigild never does that to a unit it is
+    // starting, so someone else stopped it.
+    if (job->kind == "start" && result == "canceled") o.unit.outcome.stop_job = true;
     if (!o.ok) {
       o.error = fmt::format("{} job {}", job->kind, result);
       if (!o.unit.outcome.result.empty() && o.unit.outcome.result != "success")
@@ -519,12 +536,33 @@ struct SdBusSystemdClient::Impl {
     UnitState& st = self->units[name];
     st.name = name;
     const bool was_running = st.running();
+    const std::string previous = st.active_state;
     bool active_changed = false;
     if (readProperties(m, st, active_changed) < 0) return 0;
-    if (active_changed && was_running && !st.running() && self->exit_observer) {
-      self->exit_observer(st);
+    if (!active_changed || st.active_state == previous) return 0;
+    if (st.active_state == "activating" ||
+        (st.active_state == "active" && previous != "reloading")) {
+      st.outcome.stop_job = false;  // a new run
+    }
+    if (st.active_state == "deactivating" && isStopJob(st)) st.outcome.stop_job = true;
+    if (was_running && !st.running() && self->exit_observer) self->exit_observer(st);
+    if (st.active_state == "active") {
+      if (st.control_group.empty()) self->fetchControlGroup(name);
+      if (self->active_observer) self->active_observer(st);
     }
     return 0;
+  }
+
+  // The unit entered deactivating because of a stop job, not because its main process
+  // ended or systemd gave up on it. Measured on systemd 252 (the Service properties are
+  // sent before the Unit ones, so these are current here): a stop job -> SubState
+  // stop-sigterm with Result=success and the main process still alive (MainPID set,
+  // ExecMainCode 0); a main process that exited leaving others behind -> stop-sigterm with
+  // MainPID 0 and ExecMainCode set; RuntimeMaxSec -> Result=timeout; watchdog ->
+  // stop-watchdog with Result=watchdog.
+  static bool isStopJob(const UnitState& st) {
+    return (st.sub_state == "stop-sigterm" || st.sub_state == "stop") &&
+           st.outcome.result == "success" && st.main_pid != 0 && st.outcome.exec_main_code == 0;
   }
 
   static int onNameOwnerChanged(sd_bus_message* m, void* ud, sd_bus_error*) {
@@ -690,7 +728,7 @@ void SdBusSystemdClient::stopUnit(const std::string& name, core::Usec timeout, J
       [impl, name](sd_bus_message** m) {
         int r =
             sd_bus_message_new_method_call(impl->bus.get(), m, kDest, kPath, kManager, "StopUnit");
-        return r < 0 ? r : sd_bus_message_append(*m, "ss", name.c_str(), "replace");
+        return r < 0 ? r : sd_bus_message_append(*m, "ss", name.c_str(), "ignore-dependencies");
       },
       [impl, name, timeout, done](sd_bus_message* reply, const sd_bus_error* err) {
         if (err && sd_bus_error_has_name(err, "org.freedesktop.systemd1.NoSuchUnit")) {
@@ -786,6 +824,41 @@ void SdBusSystemdClient::listManagedUnits(
 
 void SdBusSystemdClient::setExitObserver(std::function<void(const UnitState&)> observer) {
   impl_->exit_observer = std::move(observer);
+}
+
+void SdBusSystemdClient::setActiveObserver(std::function<void(const UnitState&)> observer) {
+  impl_->active_observer = std::move(observer);
+}
+
+void SdBusSystemdClient::queryStackStop(std::function<void(util::Result<bool>)> done) {
+  Impl* impl = impl_.get();
+  impl->call(
+      [impl](sd_bus_message** m) {
+        return sd_bus_message_new_method_call(impl->bus.get(), m, kDest, kPath, kManager,
+                                              "ListJobs");
+      },
+      [done](sd_bus_message* reply, const sd_bus_error* err) {
+        if (err) {
+          done(util::fail(fmt::format("ListJobs failed: {}", errorText(-EIO, err))));
+          return;
+        }
+        bool stopping = false;
+        int r = sd_bus_message_enter_container(reply, 'a', "(usssoo)");
+        while (r > 0) {
+          std::uint32_t id = 0;
+          const char *unit, *type, *state, *job_path, *unit_path;
+          r = sd_bus_message_read(reply, "(usssoo)", &id, &unit, &type, &state, &job_path,
+                                  &unit_path);
+          if (r <= 0) break;
+          if (std::string_view(unit) == core::kWorkersTarget && std::string_view(type) == "stop")
+            stopping = true;
+        }
+        if (r < 0) {
+          done(util::fail("ListJobs returned an unreadable reply"));
+          return;
+        }
+        done(stopping);
+      });
 }
 
 std::optional<UnitState> SdBusSystemdClient::unitState(const std::string& name) const {

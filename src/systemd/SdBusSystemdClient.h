@@ -32,7 +32,9 @@ class SdBusSystemdClient final : public SystemdClient {
   void stopUnit(const std::string& name, core::Usec timeout, JobDone done) override;
   void listManagedUnits(
       std::function<void(util::Result<std::vector<core::ExistingUnit>>)> done) override;
+  void queryStackStop(std::function<void(util::Result<bool>)> done) override;
   void setExitObserver(std::function<void(const UnitState&)> observer) override;
+  void setActiveObserver(std::function<void(const UnitState&)> observer) override;
   std::optional<UnitState> unitState(const std::string& name) const override;
   std::size_t pendingOperations() const override;
 

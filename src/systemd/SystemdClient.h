@@ -60,9 +60,16 @@ class SystemdClient {
                            core::Usec timeout,
                            JobDone done) = 0;
 
-  // StopUnit(name, "replace") and wait for the stop job. A unit that does not exist
-  // counts as stopped.
+  // StopUnit(name, "ignore-dependencies") and wait for the stop job. A unit that does not
+  // exist counts as stopped. The job mode lets the stop run at once even when PID 1 holds
+  // the unit's own stop job behind vigil-workers.target (a stop of vigil as a whole): the
+  // two jobs merge and the merged one ignores ordering (systemd's job_merge_into_installed).
   virtual void stopUnit(const std::string& name, core::Usec timeout, JobDone done) = 0;
+
+  // Whether PID 1 is stopping vigil as a whole: a stop job is queued for
+  // core::kWorkersTarget (`systemctl stop vigil.target`, package removal, system shutdown),
+  // as opposed to vigild alone being stopped or restarted. From Manager.ListJobs().
+  virtual void queryStackStop(std::function<void(util::Result<bool>)> done) = 0;
 
   // Units named vigil-*.service known to PID 1, with the fingerprint vigild stamped on
   // them (LogExtraFields VIGIL_SPEC). Used to re-adopt workers after a vigild restart.
@@ -72,6 +79,9 @@ class SystemdClient {
   // Registers the observer for unit exits: called when a vigil unit goes from a running
   // state to inactive or failed, with its final properties.
   virtual void setExitObserver(std::function<void(const UnitState&)> observer) = 0;
+  // Registers the observer for unit starts: called when a vigil unit's ActiveState becomes
+  // "active" (whoever started it).
+  virtual void setActiveObserver(std::function<void(const UnitState&)> observer) = 0;
 
   // Last known state of a unit, if any signal or reply about it was seen.
   virtual std::optional<UnitState> unitState(const std::string& name) const = 0;

@@ -58,6 +58,15 @@ class FakeSystemdClient final : public systemd::SystemdClient {
   void setExitObserver(std::function<void(const systemd::UnitState&)> observer) override {
     observer_ = std::move(observer);
   }
+  void setActiveObserver(std::function<void(const systemd::UnitState&)> observer) override {
+    active_observer_ = std::move(observer);
+  }
+  // queryStackStop requests, answered by the test.
+  std::vector<std::function<void(util::Result<bool>)>> stack_queries;
+  void queryStackStop(std::function<void(util::Result<bool>)> done) override {
+    log.push_back("query stack stop");
+    stack_queries.push_back(std::move(done));
+  }
   std::optional<systemd::UnitState> unitState(const std::string& name) const override {
     auto it = units.find(name);
     if (it == units.end()) return std::nullopt;
@@ -100,9 +109,19 @@ class FakeSystemdClient final : public systemd::SystemdClient {
     units[name] = st;
     observer_(st);
   }
+  // The unit became active (e.g. an operator's `systemctl restart`).
+  void unitActive(const std::string& name) {
+    systemd::UnitState st;
+    st.name = name;
+    st.active_state = "active";
+    st.main_pid = 4343;
+    units[name] = st;
+    if (active_observer_) active_observer_(st);
+  }
 
  private:
   std::function<void(const systemd::UnitState&)> observer_;
+  std::function<void(const systemd::UnitState&)> active_observer_;
 };
 
 }  // namespace vigil::test

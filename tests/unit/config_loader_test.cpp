@@ -46,6 +46,7 @@ namespace {
 const fs::path kConfigs = fs::path(VIGIL_FIXTURES_DIR) / "configs";
 const fs::path kTiers = kConfigs / "tiers";
 const fs::path kRepoConfig = fs::path(VIGIL_FIXTURES_DIR) / ".." / ".." / "config";
+const fs::path kRepoTiers = kRepoConfig / "tiers";
 
 constexpr std::uint64_t MiB = 1 << 20;
 
@@ -151,7 +152,7 @@ BOOST_AUTO_TEST_CASE(unknown_keys_list_the_accepted_keys) {
   CHECK_LINES(fixtureErrors("unknown_key"),
               {"unknown_key.yaml:6:9: trees.web.children[0]: unknown key 'limts'; accepted keys: "
                "name, command, environment, working_directory, user, group, limits, restart, "
-               "backoff, stop, notify, watchdog, instances, start_timeout",
+               "backoff, stop, notify, notify_access, watchdog, instances, start_timeout",
                "unknown_key.yaml:7:5: trees.web: unknown key 'strategie'; accepted keys: "
                "strategy, intensity, limits, children",
                "unknown_key.yaml:8:1: unknown key 'tres'; accepted keys: tier, log_level, "
@@ -237,15 +238,16 @@ BOOST_AUTO_TEST_CASE(bad_names) {
       fixtureErrors("bad_names"),
       {"bad_names.yaml:2:3: trees.web-frontend: name 'web-frontend' contains '-', which vigil "
        "reserves as the slice hierarchy separator (vigil-a-b.slice is a child of vigil-a.slice); "
-       "use '_' instead, as in 'web_frontend'",
+       "names are identifiers of ASCII letters, digits and '_': use 'web_frontend'",
        "bad_names.yaml:4:3: trees.\"caf\xc3\xa9\": name 'caf\xc3\xa9' contains '\xc3\xa9'; names "
-       "may only contain ASCII letters, digits, '_' and '.'",
-       "bad_names.yaml:5:3: trees.\".hidden\": name '.hidden' must not start with '.'",
+       "are identifiers of ASCII letters, digits and '_': use 'caf'",
+       "bad_names.yaml:5:3: trees.\".hidden\": name '.hidden' contains '.'; names are "
+       "identifiers of ASCII letters, digits and '_': use 'hidden'",
        "bad_names.yaml:8:15: trees.ok_tree.children[0].name: name 'my-api' contains '-', which "
        "vigil reserves as the slice hierarchy separator (vigil-a-b.slice is a child of "
-       "vigil-a.slice); use '_' instead, as in 'my_api'",
-       "bad_names.yaml:10:15: trees.ok_tree.children[1].name: name 'a b' contains ' '; names may "
-       "only contain ASCII letters, digits, '_' and '.'",
+       "vigil-a.slice); names are identifiers of ASCII letters, digits and '_': use 'my_api'",
+       "bad_names.yaml:10:15: trees.ok_tree.children[1].name: name 'a b' contains ' '; names are "
+       "identifiers of ASCII letters, digits and '_': use 'a_b'",
        "bad_names.yaml:12:15: trees.ok_tree.children[2].name: a name must not be empty",
        "bad_names.yaml:14:15: trees.ok_tree.children[3].name: name "
        "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...' is 65 bytes long; the "
@@ -344,7 +346,7 @@ BOOST_AUTO_TEST_CASE(out_of_range_values) {
        "like 30s or 1min 30s, found 'soon'",
        "bad_values.yaml:13:24: trees.web.children[0].stop.signal: expected a signal name "
        "(SIGHUP, SIGINT, SIGQUIT, SIGABRT, SIGKILL, SIGUSR1, SIGUSR2, SIGALRM, SIGTERM, "
-       "SIGWINCH, SIGPWR) or a number from 1 to 64, found 'SIGFOO'",
+       "SIGWINCH, SIGPWR, SIGRTMIN+N) or its number, found 'SIGFOO'",
        "bad_values.yaml:13:41: trees.web.children[0].stop.timeout: expected a duration like 30s "
        "or 1min 30s, found '-1s'",
        "bad_values.yaml:14:15: trees.web.children[0].user: expected a user name like www-data "
@@ -365,7 +367,7 @@ BOOST_AUTO_TEST_CASE(out_of_range_values) {
        "least 1 or infinity, found 'lots'",
        "bad_values.yaml:23:24: trees.web.children[1].stop.signal: expected a signal name "
        "(SIGHUP, SIGINT, SIGQUIT, SIGABRT, SIGKILL, SIGUSR1, SIGUSR2, SIGALRM, SIGTERM, "
-       "SIGWINCH, SIGPWR) or a number from 1 to 64, found '65'",
+       "SIGWINCH, SIGPWR, SIGRTMIN+N) or its number, found '65'",
        "bad_values.yaml:23:37: trees.web.children[1].stop.timeout: expected a finite duration, "
        "found 'infinity'",
        "bad_values.yaml:24:20: trees.web.children[1].instances: expected an integer from 1 to "
@@ -445,7 +447,7 @@ BOOST_AUTO_TEST_CASE(oversized_files_are_refused_before_parsing) {
   // From disk, the size is checked with fstat() before anything is read.
   LoadOptions small = testOptions();
   small.max_file_bytes = 100;
-  const fs::path file = kRepoConfig / "vigil.yaml";
+  const fs::path file = kRepoConfig / "example.yaml";
   const auto result = loadConfig(file, small);
   BOOST_TEST_REQUIRE(!result.has_value());
   CHECK_LINES(format(result.error()),
@@ -532,15 +534,23 @@ BOOST_AUTO_TEST_CASE(structural_caps) {
            " would be 275 bytes long; systemd allows at most 255; use shorter names"});
 }
 
-BOOST_AUTO_TEST_CASE(error_list_is_capped) {
+BOOST_AUTO_TEST_CASE(every_error_is_counted_and_printing_is_capped) {
   std::string yaml;
   for (int i = 0; i < 150; ++i) yaml += "k" + std::to_string(i) + ": 1\n";
-  const auto errors = errorsOf(yaml, "noisy.yaml");
-  BOOST_TEST_REQUIRE(errors.size() == 101u);
-  BOOST_TEST(errors[0] ==
+  const auto result = loadConfigFromString(yaml, "noisy.yaml", testOptions());
+  BOOST_TEST_REQUIRE(!result.has_value());
+  BOOST_TEST(result.error().size() == 150u);  // the true total, for "150 error(s)"
+  BOOST_TEST(result.error()[0].format() ==
              "noisy.yaml:1:1: unknown key 'k0'; accepted keys: tier, log_level, "
              "defaults, trees");
-  BOOST_TEST(errors[100] == "noisy.yaml: 50 more errors not shown");
+  const std::string printed = formatErrors(result.error());
+  BOOST_TEST(std::count(printed.begin(), printed.end(), '\n') == 101);
+  BOOST_TEST(printed.ends_with(
+      "noisy.yaml:100:1: unknown key 'k99'; accepted keys: tier, log_level, defaults, "
+      "trees\n50 more errors not shown\n"));
+  BOOST_TEST(formatErrors(result.error(), 149).ends_with("\n1 more error not shown\n"));
+  const std::string all = formatErrors(result.error(), 150);
+  BOOST_TEST(std::count(all.begin(), all.end(), '\n') == 150);
 }
 
 BOOST_AUTO_TEST_CASE(unreadable_files) {
@@ -556,11 +566,13 @@ BOOST_AUTO_TEST_CASE(unreadable_files) {
 
 BOOST_AUTO_TEST_CASE(error_format_omits_unknown_parts) {
   using vigil::config::ConfigError;
-  BOOST_TEST((ConfigError{{"f.yaml", 3, 4}, "a.b", "m"}.format()) == "f.yaml:3:4: a.b: m");
-  BOOST_TEST((ConfigError{{"f.yaml", 3, 0}, "a.b", "m"}.format()) == "f.yaml:3: a.b: m");
-  BOOST_TEST((ConfigError{{"f.yaml", 0, 0}, "", "m"}.format()) == "f.yaml: m");
-  BOOST_TEST((ConfigError{{}, "VIGIL_TIER", "m"}.format()) == "VIGIL_TIER: m");
-  BOOST_TEST((ConfigError{{}, "", "m"}.format()) == "m");
+  BOOST_TEST((ConfigError{{"f.yaml", 3, 4}, "a.b", "m", ""}.format()) == "f.yaml:3:4: a.b: m");
+  BOOST_TEST((ConfigError{{"f.yaml", 3, 0}, "a.b", "m", ""}.format()) == "f.yaml:3: a.b: m");
+  BOOST_TEST((ConfigError{{"f.yaml", 0, 0}, "", "m", ""}.format()) == "f.yaml: m");
+  BOOST_TEST((ConfigError{{}, "", "m", "VIGIL_TIER"}.format()) ==
+             "environment variable VIGIL_TIER: m");
+  BOOST_TEST((ConfigError{{"f.yaml", 3, 4}, "a.b", "m", ""}.formatWarning()) ==
+             "f.yaml:3:4: warning: a.b: m");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -579,7 +591,8 @@ BOOST_AUTO_TEST_CASE(missing_tier_file_lists_where_it_looked) {
   LoadOptions env = testOptions({only_tier_1});
   env.tier_override = "tier_3";
   CHECK_LINES(errorsOf("trees: {}\n", "env.yaml", env),
-              {"VIGIL_TIER: tier file 'tier_3.yaml' not found; looked in " + only_tier_1.string()});
+              {"environment variable VIGIL_TIER: tier file 'tier_3.yaml' not found; looked in " +
+               only_tier_1.string()});
   CHECK_LINES(errorsOf("", "none.yaml", testOptions({})),
               {"none.yaml: tier: tier file 'tier_3.yaml' (the default tier) not found; looked in "
                "no directories (none configured)"});
@@ -591,8 +604,9 @@ BOOST_AUTO_TEST_CASE(invalid_tier_names) {
                "'tier_4'"});
   LoadOptions env = testOptions();
   env.tier_override = "tier_9";
-  CHECK_LINES(errorsOf("trees: {}\n", "env.yaml", env),
-              {"VIGIL_TIER: expected one of tier_1, tier_2, tier_3, found 'tier_9'"});
+  CHECK_LINES(
+      errorsOf("trees: {}\n", "env.yaml", env),
+      {"environment variable VIGIL_TIER: expected one of tier_1, tier_2, tier_3, found 'tier_9'"});
 }
 
 BOOST_AUTO_TEST_CASE(errors_in_the_tier_file_are_reported_with_its_path) {
@@ -763,7 +777,7 @@ BOOST_AUTO_TEST_CASE(every_key_is_read) {
   BOOST_TEST(api.where.column == 9);
 
   const SupervisorSpec& parsers = supervisor(web, 1);
-  BOOST_TEST(parsers.name == "parsers.v2");
+  BOOST_TEST(parsers.name == "parsers_v2");
   BOOST_TEST(parsers.strategy == Strategy::OneForAll);
   BOOST_TEST(parsers.intensity.max_restarts == 0u);  // defaults.intensity
   BOOST_TEST(parsers.intensity.period.count() == Usec(90s).count());
@@ -824,24 +838,57 @@ BOOST_AUTO_TEST_SUITE(shipped_config)
 
 BOOST_AUTO_TEST_CASE(example_and_tiers_load_cleanly) {
   LoadOptions options;
-  options.tier_dirs = {kRepoConfig};
-  const auto result = loadConfig(kRepoConfig / "vigil.yaml", options);
-  if (!result) BOOST_FAIL("config/vigil.yaml:\n" << formatErrors(result.error()));
+  options.tier_dirs = {kRepoTiers};
+  const auto result = loadConfig(kRepoConfig / "example.yaml", options);
+  if (!result) BOOST_FAIL("config/example.yaml:\n" << formatErrors(result.error()));
   BOOST_TEST(result->tier == "tier_3");
   BOOST_TEST(result->trees.size() == 3u);
   for (const std::string tier : {"tier_1", "tier_2", "tier_3"}) {
     options.tier_override = tier;
-    const auto r = loadConfig(kRepoConfig / "vigil.yaml", options);
-    if (!r) BOOST_FAIL("config/vigil.yaml with " << tier << ":\n" << formatErrors(r.error()));
+    const auto r = loadConfig(kRepoConfig / "example.yaml", options);
+    if (!r) BOOST_FAIL("config/example.yaml with " << tier << ":\n" << formatErrors(r.error()));
     BOOST_TEST(r->tier == tier);
     const auto empty = loadConfigFromString("", "empty.yaml", options);
     if (!empty) BOOST_FAIL(tier << ":\n" << formatErrors(empty.error()));
   }
 }
 
+BOOST_AUTO_TEST_CASE(the_installed_default_supervises_nothing) {
+  // What the package puts in /etc/vigil/vigil.yaml: vigild runs, no demo process does.
+  LoadOptions options;
+  options.tier_dirs = {kRepoTiers};
+  ConfigErrors warnings;
+  const auto result = loadConfig(kRepoConfig / "vigil.yaml", options, &warnings);
+  if (!result) BOOST_FAIL("config/vigil.yaml:\n" << formatErrors(result.error()));
+  BOOST_TEST(result->tier == "tier_3");
+  BOOST_TEST(result->trees.empty());
+  BOOST_TEST(warnings.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_source_checkout_finds_its_own_tiers_and_checks_on_this_host) {
+  // `vigild --check-config config/example.yaml` from a build tree: the tiers next to the
+  // file are found without --tier-dir, and the example passes the host checks on Debian
+  // (it only needs /bin/sh, /var/tmp, nobody and nogroup).
+  const auto dirs = vigil::config::defaultTierDirs(kRepoConfig / "example.yaml");
+  BOOST_TEST_REQUIRE(dirs.size() == 2u);
+  BOOST_TEST(dirs[0] == kRepoConfig / "tiers");
+  BOOST_TEST(dirs[1].filename() == "tiers");
+  LoadOptions options;
+  options.tier_dirs = dirs;
+  options.host_checks = vigil::config::HostChecks::Error;
+  ConfigErrors warnings;
+  const auto result = loadConfig(kRepoConfig / "example.yaml", options, &warnings);
+  if (!result) BOOST_FAIL("config/example.yaml:\n" << formatErrors(result.error()));
+  BOOST_TEST(warnings.empty(), vigil::config::formatWarnings(warnings));
+  // The installed layout: /etc/vigil/vigil.yaml -> /etc/vigil/tiers first.
+  const auto etc = vigil::config::defaultTierDirs("/etc/vigil/vigil.yaml");
+  BOOST_TEST(etc[0] == fs::path("/etc/vigil/tiers"));
+  BOOST_TEST(vigil::config::defaultTierDirs("vigil.yaml")[0] == fs::path("tiers"));
+}
+
 BOOST_AUTO_TEST_CASE(shipped_tiers_have_the_documented_stance) {
   LoadOptions options;
-  options.tier_dirs = {kRepoConfig};
+  options.tier_dirs = {kRepoTiers};
   const std::string one_worker =
       "trees:\n  t:\n    children:\n      - {name: w, command: [/bin/true]}\n";
   const auto load = [&](const std::string& tier) {
@@ -862,9 +909,9 @@ BOOST_AUTO_TEST_CASE(shipped_tiers_have_the_documented_stance) {
   BOOST_TEST((worker(t1.trees[0], 0).backoff.max < worker(t3.trees[0], 0).backoff.max));
 }
 
-BOOST_AUTO_TEST_CASE(the_example_error_in_vigil_yaml_is_accurate) {
-  // config/vigil.yaml quotes the error it would produce with memory_max: lots; keep it true.
-  std::string text = readText(kRepoConfig / "vigil.yaml");
+BOOST_AUTO_TEST_CASE(the_example_error_in_example_yaml_is_accurate) {
+  // config/example.yaml quotes the error it would produce with memory_max: lots; keep it true.
+  std::string text = readText(kRepoConfig / "example.yaml");
   const std::string quoted_prefix = "#   vigil.yaml:";
   const auto at = text.find(quoted_prefix);
   BOOST_TEST_REQUIRE(at != std::string::npos);
@@ -873,16 +920,8 @@ BOOST_AUTO_TEST_CASE(the_example_error_in_vigil_yaml_is_accurate) {
   BOOST_TEST_REQUIRE(value != std::string::npos);
   text.replace(value, std::string("memory_max: 128M").size(), "memory_max: lots");
   LoadOptions options;
-  options.tier_dirs = {kRepoConfig};
+  options.tier_dirs = {kRepoTiers};
   CHECK_LINES(errorsOf(text, "vigil.yaml", options), {quoted});
-}
-
-BOOST_AUTO_TEST_CASE(system_options_point_at_the_installed_tier_dirs) {
-  const LoadOptions options = LoadOptions::system();
-  BOOST_TEST_REQUIRE(options.tier_dirs.size() == 2u);
-  BOOST_TEST(options.tier_dirs[0].filename() == "tiers");
-  BOOST_TEST(options.tier_dirs[1].filename() == "tiers");
-  BOOST_TEST(!options.tier_override.has_value());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -892,12 +931,35 @@ BOOST_AUTO_TEST_SUITE(names_and_spec)
 BOOST_AUTO_TEST_CASE(name_rule) {
   using vigil::config::checkName;
   for (const std::string& ok :
-       std::vector<std::string>{"api", "web_1", "v2.1", "A", "_x", "0", std::string(64, 'x')}) {
+       std::vector<std::string>{"api", "web_1", "v2_1", "A", "_x", "0", std::string(64, 'x')}) {
     BOOST_TEST(!checkName(ok).has_value(), ok);
   }
-  for (const std::string& bad : std::vector<std::string>{
-           "", "web-api", ".x", "a b", "a/b", "a@b", "a\\b", "caf\xc3\xa9", std::string(65, 'x')}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"", "web-api", ".x", "a.", "a..b", "v2.1", "x.service", "a b",
+                                "a/b", "a@b", "a\\b", "caf\xc3\xa9", std::string(65, 'x')}) {
     BOOST_TEST(checkName(bad).has_value(), bad);
+  }
+  // The character set is defined once, and each rejection suggests a name that passes it.
+  BOOST_TEST(*checkName("a..b") ==
+             "name 'a..b' contains '.'; names are identifiers of ASCII letters, digits and '_': "
+             "use 'a_b'");
+  BOOST_TEST(*checkName("a.") ==
+             "name 'a.' contains '.'; names are identifiers of ASCII letters, digits and '_': "
+             "use 'a'");
+  BOOST_TEST(*checkName("x.service") ==
+             "name 'x.service' looks like a unit name; vigil names units itself (worker x of "
+             "tree t runs as vigil-t-x.service): use 'x'");
+  BOOST_TEST(*checkName("web-api") ==
+             "name 'web-api' contains '-', which vigil reserves as the slice hierarchy separator "
+             "(vigil-a-b.slice is a child of vigil-a.slice); names are identifiers of ASCII "
+             "letters, digits and '_': use 'web_api'");
+  for (const std::string& bad :
+       std::vector<std::string>{"web-api", ".x", "a.", "a..b", "x.service", "a b", "a/b", "--"}) {
+    const std::string message = *checkName(bad);
+    const auto quote = message.rfind("use '");
+    BOOST_TEST_REQUIRE(quote != std::string::npos, message);
+    const std::string suggestion = message.substr(quote + 5, message.size() - quote - 6);
+    BOOST_TEST(!checkName(suggestion).has_value(), bad << " -> " << suggestion);
   }
 }
 
@@ -911,23 +973,10 @@ BOOST_AUTO_TEST_CASE(spec_helpers) {
   BOOST_TEST(std::string(toString(Strategy::OneForAll)) == "one_for_all");
   BOOST_TEST(std::string(toString(Strategy::RestForOne)) == "rest_for_one");
 
+  BOOST_TEST(std::string(toString(vigil::core::NotifyAccess::All)) == "all");
   const Config c = loadFixture("full");
-  const WorkerSpec& api = worker(c.trees[0], 0);
-  WorkerSpec moved = api;
-  moved.where = {"elsewhere.yaml", 99, 1};
-  BOOST_TEST(api.sameUnitAs(moved));  // position is not part of the unit
-  WorkerSpec changed = api;
-  changed.limits.io_weight = 1;
-  BOOST_TEST(!api.sameUnitAs(changed));
-  changed = api;
-  changed.environment.pop_back();
-  BOOST_TEST(!api.sameUnitAs(changed));
-  changed = api;
-  changed.watchdog.reset();
-  BOOST_TEST(!api.sameUnitAs(changed));
-
   BOOST_TEST(c.trees[0].children[0].name() == "api");
-  BOOST_TEST(c.trees[0].children[1].name() == "parsers.v2");
+  BOOST_TEST(c.trees[0].children[1].name() == "parsers_v2");
   BOOST_TEST(ChildSpec{}.name().empty());
 }
 

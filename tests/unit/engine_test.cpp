@@ -222,8 +222,8 @@ BOOST_AUTO_TEST_CASE(start_failure_is_reported_and_retried_no_faster_than_backof
   BOOST_REQUIRE(ev);
   BOOST_TEST(ev->reason == "exec-failure");
   BOOST_TEST(ev->message ==
-             "failed to start: systemd could not start the process: step EXEC failed "
-             "(status 203/EXEC) (start job failed)");
+             "failed to start: cannot apply command[0] '/usr/bin/true' (systemd step EXEC failed, "
+             "status 203/EXEC): start job failed");
   BOOST_TEST(h.engine.initialStartComplete());  // READY=1 is not held back by a failure
   h.advance(999ms);
   BOOST_TEST(h.started.empty());
