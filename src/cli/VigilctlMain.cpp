@@ -127,9 +127,11 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ExtrasError& e) {
     // The first word that is not an option names the command.
-    for (int i = 1; i < argc; ++i) {
-      if (argv[i][0] != '-' && !app.get_subcommand_ptr(argv[i])) {
-        return usage(fmt::format("unknown command '{}'; commands: {}", argv[i], kCommands));
+    if (app.get_subcommands().empty()) {
+      for (int i = 1; i < argc; ++i) {
+        if (argv[i][0] != '-') {
+          return usage(fmt::format("unknown command '{}'; commands: {}", argv[i], kCommands));
+        }
       }
     }
     return usage(e.what());

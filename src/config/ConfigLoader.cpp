@@ -488,8 +488,8 @@ class Walker {
                                std::string_view what) {
     const auto text = scalar(node, path, what);
     if (!text) return std::nullopt;
-    const std::string_view whole = std::string_view(*text).substr(0, text->find('.'));
-    if (isDigits(whole) && rejectLeadingZero(node, path, what, whole)) return std::nullopt;
+    // "010" is an integer to YAML 1.1 (octal 8); "010.5" is a float (10.5) and unambiguous.
+    if (isDigits(*text) && rejectLeadingZero(node, path, what, *text)) return std::nullopt;
     double v = 0;
     const char* end = text->data() + text->size();
     const auto [ptr, ec] = std::from_chars(text->data(), end, v);

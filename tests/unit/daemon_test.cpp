@@ -6,6 +6,8 @@
 
 #include <systemd/sd-event.h>
 
+#include <nlohmann/json.hpp>
+
 #include "daemon/Daemon.h"
 #include "support/FakeSystemdClient.h"
 
@@ -55,6 +57,13 @@ struct DaemonFixture {
     return true;
   }
 };
+
+// The loop's exit code once something asked it to end, or -1.
+int exitRequested(sd_event* event) {
+  int code = 0;
+  if (sd_event_get_exit_code(event, &code) < 0) return -1;
+  return code;
+}
 
 const char* kTwoWorkers = R"(tier: tier_2
 trees:
@@ -148,6 +157,91 @@ BOOST_AUTO_TEST_CASE(refuses_to_start_with_an_invalid_configuration) {
   BOOST_TEST(r.error().message().find("vigil.yaml:5:") != std::string::npos, r.error().message());
   BOOST_TEST(fake.lists.empty());
   BOOST_TEST(fake.log.empty());
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_leaves_the_workers_running_when_only_vigild_stops) {
+  writeConfig(kTwoWorkers);
+  make();
+  BOOST_REQUIRE(daemon->start());
+  fake.lists[0](std::vector<core::ExistingUnit>{});
+  fake.finishStart();
+  fake.finishStart();
+  fake.log.clear();
+  daemon->shutdown();
+  BOOST_TEST(fake.log == std::vector<std::string>{"query stack stop"});
+  BOOST_TEST(exitRequested(event) == -1);  // waits for PID 1's answer
+  fake.stack_queries[0](false);
+  BOOST_TEST(exitRequested(event) == 0);
+  BOOST_TEST(fake.stops.empty());
+  daemon->shutdown();  // a second SIGTERM changes nothing
+  BOOST_TEST(fake.stack_queries.size() == 1u);
+  BOOST_TEST(!daemon->reload());  // and no reload runs any more
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_when_vigil_stops_as_a_whole_stops_the_tree_in_order_then_exits) {
+  writeConfig(kTwoWorkers);
+  make();
+  BOOST_REQUIRE(daemon->start());
+  fake.lists[0](std::vector<core::ExistingUnit>{});
+  fake.finishStart();
+  fake.finishStart();
+  fake.log.clear();
+  daemon->shutdown();
+  fake.stack_queries[0](true);
+  BOOST_TEST(fake.log ==
+             (std::vector<std::string>{"query stack stop", "stop vigil-web-jobs.service"}));
+  BOOST_TEST(exitRequested(event) == -1);
+  fake.unitExits("vigil-web-jobs.service", {"success", 2, 15});  // not restarted
+  fake.finishStop();
+  BOOST_TEST(fake.log.back() == "stop vigil-web-api.service");
+  BOOST_TEST(exitRequested(event) == -1);
+  fake.finishStop();
+  BOOST_TEST(exitRequested(event) == 0);
+  BOOST_TEST(fake.starts.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_start_failure_names_the_setting_and_what_this_host_says_about_it) {
+  writeConfig(R"(tier: tier_2
+trees:
+  web:
+    children:
+      - name: api
+        command: [/usr/bin/sleep, "1000"]
+        user: vigil_no_such_user
+)");
+  make();
+  BOOST_REQUIRE(daemon->start());
+  fake.lists[0](std::vector<core::ExistingUnit>{});
+  fake.finishStart(false, {"exit-code", 1, 217});
+  const auto doc = nlohmann::json::parse(daemon->stateJson());
+  std::string message;
+  for (const auto& e : doc["events"])
+    if (e["event"] == "worker-start-failed") message = e["message"];
+  BOOST_TEST(message ==
+             "web/api: failed to start: cannot apply user 'vigil_no_such_user' (systemd step USER "
+             "failed, status 217/USER): no such user on this host");
+  // vigild loaded the file anyway: a host fact is a warning to it, not a reason to refuse.
+  BOOST_TEST_REQUIRE(doc["config_warnings"].size() == 1u);
+  BOOST_TEST(doc["config_warnings"][0].get<std::string>().ends_with(
+      "vigil.yaml:7:15: warning: trees.web.children[0].user: user 'vigil_no_such_user': no such "
+      "user on this host (on this host the start would fail with status 217/USER)"));
+  BOOST_TEST(doc["config_result"] == "applied");
+}
+
+BOOST_AUTO_TEST_CASE(an_operator_stop_and_restart_are_followed_not_fought) {
+  writeConfig(kTwoWorkers);
+  make();
+  BOOST_REQUIRE(daemon->start());
+  fake.lists[0](std::vector<core::ExistingUnit>{});
+  fake.finishStart();
+  fake.finishStart();
+  core::UnitOutcome stop{"success", 2, 15};
+  stop.stop_job = true;
+  fake.unitExits("vigil-web-api.service", stop);
+  BOOST_TEST(!runUntil([&] { return !fake.starts.empty(); }, std::chrono::milliseconds(300)));
+  fake.unitActive("vigil-web-api.service");
+  const auto doc = nlohmann::json::parse(daemon->stateJson());
+  for (const auto& w : doc["workers"]) BOOST_TEST(w["state"] == "running");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

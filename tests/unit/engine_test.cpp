@@ -520,4 +520,35 @@ BOOST_AUTO_TEST_CASE(jittered_delays_stay_within_bounds) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_runtime_limit_exit_is_named_and_restarted_per_policy) {
+  EngineHarness h;
+  auto w = worker("w", RestartPolicy::Transient);
+  w->limits.runtime_max = 1h;
+  h.start(config({tree("t", Strategy::OneForOne, {w})}));
+  h.upAll();
+  h.exits("vigil-t-w.service", {"timeout", 2, 15});  // RuntimeMaxSec: SIGTERM, Result=timeout
+  const auto* e = h.last(EventType::WorkerExited);
+  BOOST_TEST_REQUIRE(e);
+  BOOST_TEST(e->reason == "runtime-limit");
+  BOOST_TEST(e->message == "stopped by systemd after its runtime limit of 1h (runtime_max)");
+  // Not a clean exit: even a transient worker is restarted.
+  BOOST_TEST(h.last(EventType::RestartScheduled)->reason == "runtime-limit");
+  h.advance(2s);
+  BOOST_TEST(h.started == std::vector<std::string>{"vigil-t-w.service"});
+}
+
+BOOST_AUTO_TEST_CASE(a_start_failure_event_names_the_setting) {
+  EngineHarness h;
+  auto w = worker("w");
+  w->user = "nobdy";
+  h.start(config({tree("t", Strategy::OneForOne, {w}, 10, 1h)}));
+  h.startFails("vigil-t-w.service", {"exit-code", 1, 217});
+  const auto* e = h.last(EventType::WorkerStartFailed);
+  BOOST_TEST_REQUIRE(e);
+  BOOST_TEST(e->setting == "user");
+  BOOST_TEST(e->message ==
+             "failed to start: cannot apply user 'nobdy' (systemd step USER failed, status "
+             "217/USER): start job failed");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -128,4 +128,44 @@ BOOST_AUTO_TEST_CASE(fingerprint_changes_with_the_command_but_not_with_the_sourc
   BOOST_TEST(base.fingerprint.size() == 16u);
 }
 
+BOOST_AUTO_TEST_CASE(fingerprints_of_existing_workers_survive_an_upgrade) {
+  // Values computed by vigil 0.1.0 (commit db9d186) for this spec: a unit it started must
+  // be adopted, not restarted, by this version. Keys added since are digested only when set.
+  WorkerSpec w;
+  w.name = "api";
+  w.command = {"/usr/bin/api", "--port", "8080"};
+  w.environment = {{"A", "1"}};
+  w.user = "www-data";
+  w.limits.memory_max = 256u << 20;
+  w.limits.tasks_max = 64;
+  w.notify = true;
+  w.watchdog = vigil::core::Usec(30000000);
+  BOOST_TEST(buildUnitSpec(w, {"web"}, 0).fingerprint == "0a3a92e9088d2d47");
+  BOOST_TEST(buildUnitSpec(w, {"web"}, 2).fingerprint == "20ea9d156c950129");
+  for (int field = 0; field < 4; ++field) {
+    WorkerSpec n = w;
+    if (field == 0) n.limits.runtime_max = vigil::core::Usec(3600000000);
+    if (field == 1) n.limits.nofile = vigil::core::ResourceLimit{1024, 4096};
+    if (field == 2) n.limits.core = vigil::core::ResourceLimit{0, 0};
+    if (field == 3) n.notify_access = vigil::core::NotifyAccess::Main;
+    BOOST_TEST(buildUnitSpec(n, {"web"}, 0).fingerprint != "0a3a92e9088d2d47", field);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(exec_failures_name_the_setting_they_come_from) {
+  using vigil::core::execStatusSetting;
+  BOOST_TEST(std::string(execStatusSetting(200)) == "working_directory");
+  BOOST_TEST(std::string(execStatusSetting(203)) == "command");
+  BOOST_TEST(std::string(execStatusSetting(205)) == "limits");
+  BOOST_TEST(std::string(execStatusSetting(216)) == "group");
+  BOOST_TEST(std::string(execStatusSetting(217)) == "user");
+  BOOST_TEST(std::string(execStatusSetting(209)) == "");
+  const auto info = vigil::core::classifyExit({"exit-code", 1, 217});
+  BOOST_TEST(info.setting == "user");
+  vigil::core::UnitOutcome stopped{"success", 2, 15};
+  stopped.stop_job = true;
+  BOOST_TEST((vigil::core::classifyExit(stopped).kind == vigil::core::ExitKind::Stopped));
+  BOOST_TEST(vigil::core::classifyExit(stopped).reason == "stopped-externally");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The command lines of vigild and vigilctl as an operator meets them: exit codes (vigild(8)
+# and vigilctl(1), EXIT STATUS), one clear line per usage error, --version, and checking the
+# repository's own example from a build tree without flags.
+#   tests/cli/cli_test.sh VIGILD VIGILCTL REPO
+set -uo pipefail
+vigild=$1 vigilctl=$2 repo=$3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+
+# expect CODE DESCRIPTION -- COMMAND...: runs COMMAND, keeps stdout/stderr in $out/$err.
+expect() {
+    local want=$1 what=$2
+    shift 3
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    local got=$?
+    out=$(cat "$tmp/out") err=$(cat "$tmp/err")
+    if [[ $got != "$want" ]]; then
+        echo "FAIL: $what: exit $got, expected $want"
+        echo "  stdout: $out"
+        echo "  stderr: $err"
+        failures=$((failures + 1))
+        return 1
+    fi
+    echo "ok: $what (exit $got)"
+}
+# has TEXT WHERE WHAT: WHERE ("out" or "err") contains TEXT.
+has() {
+    local text=$1 where=$2 what=$3 hay
+    [[ $where == out ]] && hay=$out || hay=$err
+    if [[ $hay != *"$text"* ]]; then
+        echo "FAIL: $what: '$text' not in std$where:"
+        echo "$hay" | sed 's/^/  | /'
+        failures=$((failures + 1))
+    fi
+}
+lines() { [[ -z $1 ]] && echo 0 || printf '%s\n' "$1" | wc -l; }
+
+version=$(sed -n 's/^project(vigil VERSION \([0-9.]*\).*/\1/p' "$repo/CMakeLists.txt")
+
+expect 0 "vigild --version" -- "$vigild" --version && has "vigild $version" out "vigild --version"
+expect 0 "vigilctl --version" -- "$vigilctl" --version && has "vigilctl $version" out "vigilctl --version"
+expect 0 "vigilctl version" -- "$vigilctl" version && has "vigilctl $version" out "vigilctl version"
+expect 0 "vigild --help" -- "$vigild" --help
+has "default: the 'tiers' directory next to the configuration file, then" out "vigild --help: tier dirs"
+expect 0 "vigilctl --help" -- "$vigilctl" --help
+
+expect 2 "vigild with an unknown option" -- "$vigild" --bogus
+has "vigild: The following argument was not expected: --bogus" err "vigild --bogus"
+has "Try 'vigild --help'." err "vigild --bogus"
+[[ $(lines "$err") == 2 ]] || { echo "FAIL: vigild --bogus: more than one error line"; failures=$((failures + 1)); }
+expect 2 "vigild --no-host-checks without --check-config" -- "$vigild" --no-host-checks
+has "--no-host-checks only applies to --check-config" err "vigild --no-host-checks"
+expect 2 "vigilctl without a command" -- "$vigilctl"
+has "vigilctl: a command is required; commands: status, events, check-config, version" err "vigilctl"
+expect 2 "vigilctl with an unknown command" -- "$vigilctl" bogus
+has "vigilctl: unknown command 'bogus'; commands: status, events, check-config, version" err "vigilctl bogus"
+expect 2 "vigilctl with an unknown option" -- "$vigilctl" status --bogus
+expect 2 "vigilctl check-config with two files" -- "$vigilctl" check-config a.yaml b.yaml
+
+# From the repository (as from a build tree): no --tier-dir needed, the tiers next to the
+# file are used, and both tools agree.
+cd "$repo"
+expect 0 "vigild --check-config config/example.yaml" -- "$vigild" --check-config config/example.yaml
+has "config/example.yaml: ok (tier tier_3, 3 tree(s), 7 worker unit(s))" out "vigild --check-config example"
+expect 0 "vigilctl check-config config/example.yaml" -- "$vigilctl" check-config config/example.yaml
+has "config/example.yaml: ok (tier tier_3, 3 tree(s), 7 worker unit(s))" out "vigilctl check-config example"
+expect 0 "vigild --check-config config/vigil.yaml" -- "$vigild" --check-config config/vigil.yaml
+has "config/vigil.yaml: ok (tier tier_3, 0 tree(s), 0 worker unit(s))" out "the shipped default"
+expect 0 "vigilctl check-config --no-host-checks" -- "$vigilctl" check-config --no-host-checks config/example.yaml
+has "note: host checks skipped (--no-host-checks)" err "vigilctl --no-host-checks"
+
+# Host checks are on by default for both tools, and --tier-dir works in both.
+cat >"$tmp/bad-host.yaml" <<'YAML'
+trees:
+  t:
+    children:
+      - {name: w, command: [/bin/true], user: vigil_no_such_user}
+YAML
+for tool in "$vigild --check-config" "$vigilctl check-config"; do
+    expect 1 "$tool: a user that does not exist" -- $tool "$tmp/bad-host.yaml" --tier-dir config/tiers
+    has "bad-host.yaml:4:47: trees.t.children[0].user: user 'vigil_no_such_user': no such user on this host" err "$tool host check"
+    has "bad-host.yaml: 1 error(s); configuration rejected" err "$tool host check"
+    expect 0 "$tool --no-host-checks" -- $tool "$tmp/bad-host.yaml" --tier-dir config/tiers --no-host-checks
+done
+
+# The true number of errors, whatever is shown.
+{ echo "trees:"; for i in $(seq 1 150); do echo "  t$i: {strategy: bad}"; done; } >"$tmp/many.yaml"
+expect 1 "150 errors" -- "$vigild" --check-config "$tmp/many.yaml" --tier-dir config/tiers
+has "more errors not shown" err "150 errors: capped"
+has "many.yaml: 151 error(s); configuration rejected" err "150 errors: counted"   # + at most 64 trees
+# Every error names its source.
+expect 1 "VIGIL_TIER invalid" -- env VIGIL_TIER=tier_9 "$vigild" --check-config config/vigil.yaml
+has "environment variable VIGIL_TIER: expected one of tier_1, tier_2, tier_3, found 'tier_9'" err "VIGIL_TIER"
+expect 1 "missing file" -- "$vigild" --check-config "$tmp/missing.yaml"
+has "$tmp/missing.yaml: cannot open: No such file or directory" err "missing file"
+
+# vigilctl status never aborts on a state document of an unexpected shape.
+echo '{"supervisors": 5, "workers": "x"}' >"$tmp/state.json"
+expect 3 "vigilctl status with a malformed state file" -- "$vigilctl" --state-file "$tmp/state.json" status
+has "does not have the expected shape" err "malformed state"
+expect 3 "vigilctl status without vigild" -- "$vigilctl" --state-file "$tmp/none.json" status
+
+echo "$failures failure(s)"
+((failures == 0))
