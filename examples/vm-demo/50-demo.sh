@@ -1,6 +1,7 @@
 #!/bin/bash
 # The main job, shown inside a VM: vigil supervising the example trees of
-# /etc/vigil/vigil.yaml (installed by the package), one worker killed to show a restart.
+# /usr/share/vigil/example.yaml (installed by the package, copied to /etc/vigil/vigil.yaml),
+# one worker killed to show a restart.
 # vm-timeout: 400
 set -u
 say() { printf '\n===== %s\n' "$*"; }
@@ -12,10 +13,15 @@ for _ in $(seq 1 240); do
 done
 systemctl --no-pager status vigil.target vigild.service | sed -n '1,12p'
 
-say "the example configuration (/etc/vigil/vigil.yaml, comments stripped)"
+say "as installed, /etc/vigil/vigil.yaml supervises nothing; applying the example"
+cp /usr/share/vigil/example.yaml /etc/vigil/vigil.yaml
+vigild --check-config
+systemctl reload vigild.service
 grep -vE '^\s*(#|$)' /etc/vigil/vigil.yaml
-
-sleep 5
+for _ in $(seq 1 240); do
+    [ "$(systemctl list-units --plain --no-legend --state=active 'vigil-*.service' | grep -vc vigil-test-runner)" -ge 7 ] && break
+    sleep 0.5
+done
 say "vigilctl status"
 vigilctl status
 

@@ -140,20 +140,25 @@ BOOST_AUTO_TEST_CASE(signals_that_cannot_stop_a_service_say_why) {
       "SIGALRM, SIGTERM, SIGWINCH, SIGPWR, SIGRTMIN+N) or its number";
   const std::string at = "c.yaml:4:56: trees.t.children[0].stop.signal: ";
   CHECK_LINES(load(worker("stop: {signal: 19}")).errors,
-              {at + what + ", found '19': SIGSTOP (19) cannot stop a service: it suspends the "
-                           "process instead of ending it"});
+              {at + what +
+               ", found '19': SIGSTOP (19) cannot stop a service: it suspends the "
+               "process instead of ending it"});
   CHECK_LINES(load(worker("stop: {signal: SIGSTOP}")).errors,
-              {at + what + ", found 'SIGSTOP': SIGSTOP (19) cannot stop a service: it suspends "
-                           "the process instead of ending it"});
+              {at + what +
+               ", found 'SIGSTOP': SIGSTOP (19) cannot stop a service: it suspends "
+               "the process instead of ending it"});
   CHECK_LINES(load(worker("stop: {signal: 17}")).errors,
-              {at + what + ", found '17': SIGCHLD (17) cannot stop a service: processes ignore "
-                           "it by default"});
+              {at + what +
+               ", found '17': SIGCHLD (17) cannot stop a service: processes ignore "
+               "it by default"});
   CHECK_LINES(load(worker("stop: {signal: 18}")).errors,
-              {at + what + ", found '18': SIGCONT (18) cannot stop a service: processes ignore "
-                           "it by default"});
+              {at + what +
+               ", found '18': SIGCONT (18) cannot stop a service: processes ignore "
+               "it by default"});
   CHECK_LINES(load(worker("stop: {signal: 11}")).errors,
-              {at + what + ", found '11': SIGSEGV (11) cannot stop a service: it reports a "
-                           "crash, not a request to stop"});
+              {at + what +
+               ", found '11': SIGSEGV (11) cannot stop a service: it reports a "
+               "crash, not a request to stop"});
   CHECK_LINES(load(worker("stop: {signal: 0}")).errors, {at + what + ", found '0'"});
   CHECK_LINES(load(worker("stop: {signal: 65}")).errors, {at + what + ", found '65'"});
   CHECK_LINES(load(worker("stop: {signal: 32}")).errors, {at + what + ", found '32'"});
@@ -230,8 +235,8 @@ BOOST_AUTO_TEST_CASE(impossible_limits_are_errors_where_they_are_written) {
                   .errors,
               {"c.yaml:1:33: defaults.limits.memory_max: expected a size of at least 192K, found "
                "'100K': no program can start in less memory"});
-  CHECK_LINES(load("defaults: {limits: {memory_high: 1G}}\n" + worker("limits: {memory_max: 512M}")
-                                                                   .substr(0))
+  CHECK_LINES(load("defaults: {limits: {memory_high: 1G}}\n" +
+                   worker("limits: {memory_max: 512M}").substr(0))
                   .errors,
               {"c.yaml:5:62: trees.t.children[0].limits.memory_max: expected a size no smaller "
                "than limits.memory_high (1G, set at c.yaml:1:34), found '512M': memory_high "
@@ -291,7 +296,8 @@ BOOST_AUTO_TEST_CASE(runtime_max_nofile_and_core_are_read) {
   BOOST_TEST(lim2.nofile->hard == 524288u);
   BOOST_TEST(lim2.core->hard == 512u << 20);
   // Inherited from defaults like every other limit.
-  const auto inherited = load("defaults: {limits: {runtime_max: 30min}}\n" + worker("instances: 2"));
+  const auto inherited =
+      load("defaults: {limits: {runtime_max: 30min}}\n" + worker("instances: 2"));
   BOOST_TEST(inherited.config->trees[0].children[0].worker->limits.runtime_max->count() ==
              vigil::core::Usec(30min).count());
 }
@@ -305,8 +311,9 @@ BOOST_AUTO_TEST_CASE(bad_worker_limits_and_slice_limits_are_rejected) {
               {w + "nofile: expected a number of open files like 65536, or SOFT:HARD like "
                    "1024:65536 (3 to 1073741816), found '2'"});
   CHECK_LINES(load(worker("limits: {core: lots}")).errors,
-              {"c.yaml:4:56: trees.t.children[0].limits.core: expected a core file size like 0 (none), 512M or infinity, or "
-                   "SOFT:HARD like 0:infinity, found 'lots'"});
+              {"c.yaml:4:56: trees.t.children[0].limits.core: expected a core file size like 0 "
+               "(none), 512M or infinity, or "
+               "SOFT:HARD like 0:infinity, found 'lots'"});
   CHECK_LINES(load(worker("limits: {runtime_max: 0}")).errors,
               {"c.yaml:4:63: trees.t.children[0].limits.runtime_max: expected a positive "
                "duration like 1s, found '0'"});

@@ -1,24 +1,38 @@
 #!/bin/bash
 # The package installs and starts vigil: vigild is active (Type=notify, so READY=1 was
-# sent), vigil.target is active, and the shipped example configuration's workers run in
-# vigil.slice.
+# sent), vigil.target and vigil-workers.target are active, and the shipped configuration
+# supervises nothing (no demo process runs on a freshly installed host). The example
+# configuration the package ships runs on this minimal Debian system (no python3 needed)
+# once copied into place, including its non-root shell worker that uses systemd-notify.
 # vm-timeout: 300
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vigil-lib.sh"
 
 wait_unit_active vigild.service 120
 wait_unit_active vigil.target 60
-pass_step "vigild.service and vigil.target are active"
+wait_unit_active vigil-workers.target 60
+pass_step "vigild.service, vigil.target and vigil-workers.target are active"
 
-vigild --check-config /etc/vigil/vigil.yaml || fail "the shipped example configuration is invalid"
+vigild --check-config /etc/vigil/vigil.yaml || fail "the shipped configuration is invalid"
 units=$(vigil_worker_units)
-[[ -n $units ]] || fail "no vigil-*.service units are running"
-for u in $units; do
-    wait_unit_active "$u" 60
+[[ -z $units ]] || fail "workers run right after installation: $units"
+pass_step "the shipped configuration supervises nothing"
+
+example=/usr/share/vigil/example.yaml
+out=$(vigild --check-config "$example" 2>&1) || fail "the shipped example is invalid here: $out"
+[[ $out != *warning* ]] || fail "the shipped example has warnings on this host: $out"
+grep -q python "$example" && fail "the example still uses python"
+assert_eq config-applied "$(vigil_apply <"$example")" "reload result"
+expected="vigil-jobs-clock.service vigil-jobs-echoers-hello.service vigil-jobs-echoers-world.service vigil-ready-notifier.service vigil-web-api.service vigil-web-ticker@1.service vigil-web-ticker@2.service"
+for u in $expected; do
+    wait_unit_active "$u" 90
     cg=$(unit_prop "$u" ControlGroup)
     [[ $cg == /vigil.slice/vigil-*.slice/$u ]] || fail "$u is in '$cg', not in a tree slice"
 done
-pass_step "example workers run in their tree slices: $(echo $units)"
+assert_eq "$expected" "$(vigil_worker_units | sort | xargs)" "example worker units"
+assert_eq nobody "$(ps -o user= -p "$(main_pid vigil-ready-notifier.service)")" "notifier's user"
+assert_eq all "$(unit_prop vigil-ready-notifier.service NotifyAccess)" "notifier's NotifyAccess"
+pass_step "example workers run in their tree slices, the shell notify worker (nobody) is up"
 
 wait_for 30 test -s /run/vigil/state.json
 vigilctl status | tee /dev/stderr | grep >/dev/null running || fail "vigilctl status shows no running worker"

@@ -100,3 +100,48 @@ vigil_start_single_worker() {
     assert_eq config-applied "$(vigil_single_worker_config | vigil_apply)" "reload result"
     wait_unit_active vigil-t-w.service 90
 }
+
+# vigil_install_stoplog — installs /usr/local/bin/vigil-test-stoplog NAME exit|ignore: a
+# worker that appends "NAME START|TERM|EXIT <uptime>" to /run/vigil-order.log, and on
+# SIGTERM either exits after 0.5 s ("exit") or carries on ("ignore", so only SIGKILL ends it).
+vigil_install_stoplog() {
+    cat >/usr/local/bin/vigil-test-stoplog <<'SH'
+#!/bin/sh
+name=$1 mode=$2
+# Shell builtins only: systemd signals every process in the cgroup, and a helper process
+# forked while it does (cut, date) can be killed before it prints.
+log() { read -r up _ </proc/uptime; echo "$name $1 $up" >>/run/vigil-order.log; }
+if [ "$mode" = ignore ]; then
+    trap 'log TERM' TERM
+else
+    trap 'log TERM; sleep 0.5; log EXIT; exit 0' TERM
+fi
+log START
+while :; do
+    sleep 0.2 &
+    wait $!
+done
+SH
+    chmod 0755 /usr/local/bin/vigil-test-stoplog
+    : >/run/vigil-order.log
+}
+
+# order_of WHAT — the worker names in /run/vigil-order.log with event WHAT, in time order.
+order_of() {
+    awk -v w="$1" '$2 == w {print $3, $1}' /run/vigil-order.log | sort -n | awk '{print $2}' | xargs
+}
+
+# time_of NAME WHAT — the uptime (seconds) at which NAME logged WHAT (the last time).
+time_of() {
+    awk -v n="$1" -v w="$2" '$1 == n && $2 == w {t = $3} END {print t}' /run/vigil-order.log
+}
+
+# vigil_event_fields EVENT UNIT FIELD — FIELD of the last EVENT about UNIT since the test began.
+vigil_event_field() {
+    journal_since_test _SYSTEMD_UNIT=vigild.service VIGIL_EVENT="$1" VIGIL_UNIT="$2" -o json |
+        python3 -c 'import json,sys
+v = ""
+for l in sys.stdin:
+    v = json.loads(l).get(sys.argv[1], "")
+print(v)' "$3"
+}
