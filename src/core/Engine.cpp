@@ -540,8 +540,8 @@ void Engine::resume(Sup& sup, const Limits* old_limits, TimePoint now) {
     bool wanted = false;
     for (std::size_t k = i; k <= j; ++k) {
       Child& c = *sup.children[k];
-      wanted = wanted || (std::exchange(c.pending_start, false) && c.state == ChildState::Idle &&
-                          !covered[k]);
+      const bool pending = std::exchange(c.pending_start, false);  // every one is cleared
+      wanted = wanted || (pending && c.state == ChildState::Idle && !covered[k]);
     }
     if (wanted) extra.push_back(Step{Step::Kind::Start, i, j});
     i = j + 1;
