@@ -1055,7 +1055,12 @@ void Engine::onStartResult(const std::string& unit,
     stoppedExternally(c, info, now);
     return;
   }
-  if (!info.setting.empty()) {
+  if (info.kind == ExitKind::Timeout) {
+    // systemd enforces start_timeout (TimeoutStartUSec) and reports Result=timeout.
+    info.description = fmt::format("did not {} within its start_timeout of {}",
+                                   c.worker->notify ? "send READY=1" : "start",
+                                   formatDuration(c.worker->start_timeout));
+  } else if (!info.setting.empty()) {
     // "cannot apply user 'nobdy' (systemd step USER failed, status 217/USER): no such user"
     info.description =
         fmt::format("cannot apply {} (systemd step {} failed, status {}/{}){}{}",

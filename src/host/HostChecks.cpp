@@ -59,6 +59,15 @@ std::optional<Problem> lookUp(const std::string& value,
   return Problem{false, fmt::format("cannot check the {}: {}", what, errnoText(r))};
 }
 
+// stat(2) of `path`: a missing path or component is definite, anything else (EACCES on a
+// component) means the path could not be checked.
+std::optional<Problem> statPath(const std::string& path, struct stat& st) {
+  if (::stat(path.c_str(), &st) == 0) return std::nullopt;
+  const int err = errno;
+  if (err == ENOENT || err == ENOTDIR) return Problem{true, errnoText(err)};
+  return Problem{false, fmt::format("cannot check: {}", errnoText(err))};
+}
+
 }  // namespace
 
 std::optional<Problem> checkUser(const std::string& user) {
@@ -73,22 +82,14 @@ std::optional<Problem> checkGroup(const std::string& group) {
 
 std::optional<Problem> checkDirectory(const std::string& path) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    const int err = errno;
-    if (err == ENOENT || err == ENOTDIR) return Problem{true, errnoText(err)};
-    return Problem{false, fmt::format("cannot check: {}", errnoText(err))};
-  }
+  if (auto problem = statPath(path, st)) return problem;
   if (!S_ISDIR(st.st_mode)) return Problem{true, "not a directory"};
   return std::nullopt;
 }
 
 std::optional<Problem> checkExecutable(const std::string& path) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    const int err = errno;
-    if (err == ENOENT || err == ENOTDIR) return Problem{true, errnoText(err)};
-    return Problem{false, fmt::format("cannot check: {}", errnoText(err))};
-  }
+  if (auto problem = statPath(path, st)) return problem;
   if (!S_ISREG(st.st_mode)) return Problem{true, "not a regular file"};
   if ((st.st_mode & 0111) == 0)
     return Problem{true, fmt::format("not executable (mode {:04o})", st.st_mode & 07777)};

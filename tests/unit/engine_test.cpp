@@ -551,4 +551,17 @@ BOOST_AUTO_TEST_CASE(a_start_failure_event_names_the_setting) {
              "217/USER): start job failed");
 }
 
+BOOST_AUTO_TEST_CASE(a_start_timeout_names_the_start_timeout) {
+  EngineHarness h;
+  auto w = worker("w");
+  w->notify = true;
+  w->start_timeout = 3s;
+  h.start(config({tree("t", Strategy::OneForOne, {w}, 10, 1h)}));
+  h.startFails("vigil-t-w.service", {"timeout", 2, 15});
+  const auto* e = h.last(EventType::WorkerStartFailed);
+  BOOST_TEST_REQUIRE(e);
+  BOOST_TEST(e->reason == "timeout");
+  BOOST_TEST(e->message == "failed to start: did not send READY=1 within its start_timeout of 3s");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
