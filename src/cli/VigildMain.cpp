@@ -67,11 +67,25 @@ int main(int argc, char** argv) {
                "with --check-config: do not look up users, groups, directories and executables "
                "on this host (for a file meant for another host)");
   app.add_flag("--stderr", foreground, "also print events to stderr");
+  // So that `vigild --check-config --no-host-checks FILE` works as well.
+  std::string check_file;
+  app.add_option("file", check_file, "with --check-config: the file to check");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return parseFailed(app, e);
   }
+  if (!check_file.empty() && !app.count("--check-config")) {
+    std::fprintf(stderr,
+                 "vigild: a FILE argument only applies to --check-config\n"
+                 "Try 'vigild --help'.\n");
+    return kExitUsage;
+  }
+  if (!check_file.empty() && check && !check->empty()) {
+    std::fprintf(stderr, "vigild: --check-config takes one file\nTry 'vigild --help'.\n");
+    return kExitUsage;
+  }
+  if (!check_file.empty()) check = check_file;
   if (no_host_checks && !app.count("--check-config")) {
     std::fprintf(stderr,
                  "vigild: --no-host-checks only applies to --check-config\n"

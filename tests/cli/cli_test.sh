@@ -68,6 +68,10 @@ expect 0 "vigilctl check-config config/example.yaml" -- "$vigilctl" check-config
 has "config/example.yaml: ok (tier tier_3, 3 tree(s), 7 worker unit(s))" out "vigilctl check-config example"
 expect 0 "vigild --check-config config/vigil.yaml" -- "$vigild" --check-config config/vigil.yaml
 has "config/vigil.yaml: ok (tier tier_3, 0 tree(s), 0 worker unit(s))" out "the shipped default"
+expect 0 "vigild --check-config --no-host-checks FILE" -- "$vigild" --check-config --no-host-checks config/example.yaml
+expect 2 "vigild FILE without --check-config" -- "$vigild" config/example.yaml
+has "a FILE argument only applies to --check-config" err "vigild FILE"
+expect 2 "vigild --check-config with two files" -- "$vigild" --check-config config/example.yaml config/vigil.yaml
 expect 0 "vigilctl check-config --no-host-checks" -- "$vigilctl" check-config --no-host-checks config/example.yaml
 has "note: host checks skipped (--no-host-checks)" err "vigilctl --no-host-checks"
 
