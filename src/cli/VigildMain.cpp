@@ -126,10 +126,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "vigild: cannot create the event loop: %s\n", std::strerror(-r));
     return kExitFailure;
   }
-  auto client = vigil::systemd::SdBusSystemdClient::connect(event, [event](const std::string& why) {
+  auto bus = vigil::systemd::Bus::system(event, [event](const std::string& why) {
     std::fprintf(stderr, "<2>vigild: %s; exiting so that systemd restarts vigild\n", why.c_str());
     sd_event_exit(event, 1);
   });
+  if (!bus) {
+    std::fprintf(stderr, "vigild: %s\n", bus.error().message().c_str());
+    sd_event_unref(event);
+    return kExitFailure;
+  }
+  auto client = vigil::systemd::SdBusSystemdClient::create(**bus);
   if (!client) {
     std::fprintf(stderr, "vigild: %s\n", client.error().message().c_str());
     sd_event_unref(event);
@@ -153,6 +159,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "vigild: cannot watch signal %s: %s\n", sigabbrev_np(sig),
                      std::strerror(-r));
         client->reset();
+        bus->reset();
         sd_event_unref(event);
         return kExitFailure;
       }
@@ -168,6 +175,7 @@ int main(int argc, char** argv) {
     }
   }
   client->reset();
+  bus->reset();
   sd_event_unref(event);
   return exit_code;
 }

@@ -299,7 +299,7 @@ class TreeBuilder final : public YAML::EventHandler {
       return;
     }
     top.expecting_key = true;
-    if (!top.drop_value) top.node.entries.emplace_back(std::move(top.key), std::move(node));
+    if (!top.drop_value) top.node.entries.push_back(YamlEntry{std::move(top.key), std::move(node)});
     top.key = YamlNode{};
   }
 

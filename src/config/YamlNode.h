@@ -22,6 +22,8 @@
 
 namespace vigil::config {
 
+struct YamlEntry;
+
 struct YamlNode {
   enum class Kind {
     Null,      // "~", "null", an empty value (plain scalars only; quoted "null" is a Scalar)
@@ -35,10 +37,18 @@ struct YamlNode {
   int line = 1;    // 1-based position of the node's first character
   int column = 1;  // 1-based, counted in bytes
   std::vector<YamlNode> items;
-  std::vector<std::pair<YamlNode, YamlNode>> entries;
+  // A vector of an incomplete type is allowed (C++17 [vector.overview]); a std::pair of
+  // YamlNode here would need YamlNode complete, which clang rejects.
+  std::vector<YamlEntry> entries;
 
   // The value of `key` in a Mapping, or nullptr.
   const YamlNode* find(std::string_view key) const;
+};
+
+// One key: value pair of a Mapping.
+struct YamlEntry {
+  YamlNode key;
+  YamlNode value;
 };
 
 struct YamlLimits {

@@ -47,13 +47,6 @@ struct Action {
   TimePoint deadline{0};    // ArmTimer
 };
 
-// A unit found at startup whose name has our prefix.
-struct ExistingUnit {
-  std::string name;
-  std::string fingerprint;  // VIGIL_SPEC from LogExtraFields; empty if unknown
-  bool active = false;      // active, activating or reloading
-};
-
 // Stopped: ended by a stop job that vigild did not ask for (`systemctl stop`); it stays
 // down, uncounted and unrestarted, until it is started again (vigild restart, or an
 // operator's `systemctl restart` of the unit, which vigild follows).

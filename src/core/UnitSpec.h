@@ -56,6 +56,13 @@ struct UnitSpec {
   std::string fingerprint;  // hex digest of everything above except log_fields
 };
 
+// A unit found at startup whose name has our prefix.
+struct ExistingUnit {
+  std::string name;
+  std::string fingerprint;  // VIGIL_SPEC from LogExtraFields; empty if unknown
+  bool active = false;      // active, activating or reloading
+};
+
 // instance: 0 when the worker has a single instance, else 1..N.
 UnitSpec buildUnitSpec(const WorkerSpec& worker, const SupervisorPath& path, unsigned instance);
 

@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <systemd/sd-bus.h>
 
+#include "systemd/BusImpl.h"
+
 namespace vigil::systemd {
 
 namespace {
@@ -18,33 +20,6 @@ constexpr const char* kUnitPathPrefix = "/org/freedesktop/systemd1/unit";
 constexpr const char* kServiceIface = "org.freedesktop.systemd1.Service";
 // Upper bound on JobRemoved signals remembered while their StartUnit reply is in flight.
 constexpr std::size_t kMaxEarlyJobs = 4096;
-
-struct BusUnref {
-  void operator()(sd_bus* b) const { sd_bus_flush_close_unref(b); }
-};
-struct MsgUnref {
-  void operator()(sd_bus_message* m) const { sd_bus_message_unref(m); }
-};
-struct SlotUnref {
-  void operator()(sd_bus_slot* s) const { sd_bus_slot_unref(s); }
-};
-struct SourceUnref {
-  void operator()(sd_event_source* s) const { sd_event_source_disable_unref(s); }
-};
-using BusPtr = std::unique_ptr<sd_bus, BusUnref>;
-using MsgPtr = std::unique_ptr<sd_bus_message, MsgUnref>;
-using SlotPtr = std::unique_ptr<sd_bus_slot, SlotUnref>;
-using SourcePtr = std::unique_ptr<sd_event_source, SourceUnref>;
-
-struct BusError {
-  sd_bus_error e = SD_BUS_ERROR_NULL;
-  ~BusError() { sd_bus_error_free(&e); }
-};
-
-std::string errorText(int r, const sd_bus_error* e) {
-  if (e && sd_bus_error_is_set(e)) return e->message ? e->message : e->name;
-  return strerror(r < 0 ? -r : r);
-}
 
 bool isOurUnit(std::string_view name) {
   return name.starts_with(core::kUnitPrefix) && name.ends_with(".service");
@@ -235,10 +210,9 @@ int buildSliceMessage(sd_bus* bus,
 }  // namespace
 
 struct SdBusSystemdClient::Impl {
-  sd_event* event = nullptr;
-  BusPtr bus;
+  explicit Impl(Bus::Impl& bus_io) : io(bus_io) {}
+  Bus::Impl& io;
   std::vector<SlotPtr> matches;
-  std::function<void(const std::string&)> on_disconnect;
   std::function<void(const UnitState&)> exit_observer;
   std::function<void(const UnitState&)> active_observer;
   std::map<std::string, UnitState> units;
@@ -252,87 +226,10 @@ struct SdBusSystemdClient::Impl {
   std::map<std::string, std::unique_ptr<Job>> jobs;  // job object path -> waiter
   std::map<std::string, std::string> early;          // job path -> result, reply not yet seen
 
-  using ReplyFn = std::function<void(sd_bus_message*, const sd_bus_error*)>;
-  using BuildFn = std::function<int(sd_bus_message**)>;
-  struct Call {
-    Impl* self;
-    BuildFn build;
-    ReplyFn reply;
-  };
-  std::deque<std::unique_ptr<Call>> queue;
-  std::size_t in_flight = 0;
-
-  // ---- plumbing ----
-
-  // Runs `fn` on the next loop iteration (so callbacks never run inside the caller).
-  void post(std::function<void()> fn) {
-    auto* heap = new std::function<void()>(std::move(fn));
-    sd_event_source* src = nullptr;
-    int r = sd_event_add_defer(
-        event, &src,
-        [](sd_event_source* s, void* ud) -> int {
-          auto* f = static_cast<std::function<void()>*>(ud);
-          (*f)();
-          sd_event_source_disable_unref(s);
-          return 0;
-        },
-        heap);
-    if (r < 0) {
-      (*heap)();  // no loop to defer to: run now rather than lose the callback
-      delete heap;
-      return;
-    }
-    sd_event_source_set_destroy_callback(
-        src, [](void* ud) { delete static_cast<std::function<void()>*>(ud); });
-  }
-
-  void call(BuildFn build, ReplyFn reply) {
-    auto c = std::make_unique<Call>(Call{this, std::move(build), std::move(reply)});
-    queue.push_back(std::move(c));
-    pump();
-  }
-
-  void pump() {
-    while (in_flight < kMaxCallsInFlight && !queue.empty()) {
-      std::unique_ptr<Call> c = std::move(queue.front());
-      queue.pop_front();
-      sd_bus_message* raw = nullptr;
-      int r = c->build(&raw);
-      MsgPtr m(raw);
-      sd_bus_slot* slot = nullptr;
-      if (r >= 0) {
-        r = sd_bus_call_async(bus.get(), &slot, m.get(), &Impl::onReply, c.get(), 0);
-      }
-      if (r < 0) {
-        auto reply = std::move(c->reply);
-        const std::string text = strerror(-r);
-        post([reply, text]() {
-          sd_bus_error e = SD_BUS_ERROR_NULL;
-          sd_bus_error_set(&e, SD_BUS_ERROR_FAILED, text.c_str());
-          reply(nullptr, &e);
-          sd_bus_error_free(&e);
-        });
-        continue;
-      }
-      in_flight++;
-      c.release();  // owned by the slot from here on; freed by its destroy callback
-      sd_bus_slot_set_destroy_callback(slot, [](void* ud) { delete static_cast<Call*>(ud); });
-      sd_bus_slot_set_floating(slot, 1);
-      sd_bus_slot_unref(slot);  // floating: the bus keeps it until the reply
-    }
-  }
-
-  static int onReply(sd_bus_message* m, void* ud, sd_bus_error*) {
-    auto* c = static_cast<Call*>(ud);
-    Impl* self = c->self;
-    self->in_flight--;
-    const sd_bus_error* err =
-        sd_bus_message_is_method_error(m, nullptr) ? sd_bus_message_get_error(m) : nullptr;
-    ReplyFn reply = std::move(c->reply);
-    reply(m, err);
-    self->pump();
-    return 0;
-  }
+  using ReplyFn = Bus::Impl::ReplyFn;
+  using BuildFn = Bus::Impl::BuildFn;
+  void call(BuildFn build, ReplyFn reply) { io.call(std::move(build), std::move(reply)); }
+  void post(std::function<void()> fn) { io.post(std::move(fn)); }
 
   // ---- jobs ----
 
@@ -344,7 +241,7 @@ struct SdBusSystemdClient::Impl {
     free(path);
     call(
         [this, object](sd_bus_message** m) {
-          int r = sd_bus_message_new_method_call(bus.get(), m, kDest, object.c_str(),
+          int r = sd_bus_message_new_method_call(io.raw(), m, kDest, object.c_str(),
                                                  "org.freedesktop.DBus.Properties", "Get");
           return r < 0 ? r : sd_bus_message_append(*m, "ss", kServiceIface, "ControlGroup");
         },
@@ -390,7 +287,7 @@ struct SdBusSystemdClient::Impl {
     }
     sd_event_source* src = nullptr;
     int r = sd_event_add_time_relative(
-        event, &src, CLOCK_MONOTONIC, static_cast<std::uint64_t>(timeout.count()), 0,
+        io.event, &src, CLOCK_MONOTONIC, static_cast<std::uint64_t>(timeout.count()), 0,
         [](sd_event_source*, std::uint64_t, void* ud) -> int {
           auto* k = static_cast<std::pair<Impl*, std::string>*>(ud);
           k->first->onJobTimeout(k->second);
@@ -446,8 +343,8 @@ struct SdBusSystemdClient::Impl {
       const std::string unit = job->unit;
       call(
           [this, unit](sd_bus_message** m) {
-            return sd_bus_message_new_method_call(bus.get(), m, kDest, kPath, kManager,
-                                                  "StopUnit") < 0
+            return sd_bus_message_new_method_call(io.raw(), m, kDest, kPath, kManager, "StopUnit") <
+                           0
                        ? -EINVAL
                        : sd_bus_message_append(*m, "ss", unit.c_str(), "replace");
           },
@@ -575,16 +472,10 @@ struct SdBusSystemdClient::Impl {
     return 0;
   }
 
-  static int onDisconnected(sd_bus_message*, void* ud, sd_bus_error*) {
-    auto* self = static_cast<Impl*>(ud);
-    if (self->on_disconnect) self->on_disconnect("the system bus connection was closed");
-    return 0;
-  }
-
   void subscribeAsync() {
     call(
         [this](sd_bus_message** m) {
-          return sd_bus_message_new_method_call(bus.get(), m, kDest, kPath, kManager, "Subscribe");
+          return sd_bus_message_new_method_call(io.raw(), m, kDest, kPath, kManager, "Subscribe");
         },
         [](sd_bus_message*, const sd_bus_error*) {});
   }
@@ -597,18 +488,9 @@ SdBusSystemdClient::~SdBusSystemdClient() {
   impl_->matches.clear();
 }
 
-util::Result<std::unique_ptr<SdBusSystemdClient>> SdBusSystemdClient::connect(
-    sd_event* event, std::function<void(const std::string&)> on_disconnect) {
-  auto impl = std::make_unique<Impl>();
-  impl->event = event;
-  impl->on_disconnect = std::move(on_disconnect);
-  sd_bus* raw = nullptr;
-  int r = sd_bus_open_system_with_description(&raw, "vigild");
-  if (r < 0) return util::sysFail(-r, "connecting to the system bus");
-  impl->bus.reset(raw);
-  r = sd_bus_attach_event(raw, event, SD_EVENT_PRIORITY_NORMAL);
-  if (r < 0) return util::sysFail(-r, "attaching the bus to the event loop");
-
+util::Result<std::unique_ptr<SdBusSystemdClient>> SdBusSystemdClient::create(Bus& bus) {
+  auto impl = std::make_unique<Impl>(bus.impl());
+  sd_bus* raw = bus.impl().raw();
   auto addMatch = [&](const char* sender, const char* path, const char* iface, const char* member,
                       sd_bus_message_handler_t cb) -> int {
     sd_bus_slot* slot = nullptr;
@@ -616,6 +498,7 @@ util::Result<std::unique_ptr<SdBusSystemdClient>> SdBusSystemdClient::connect(
     if (rr >= 0) impl->matches.emplace_back(slot);
     return rr;
   };
+  int r = 0;
   // Matches first, Subscribe() last: a job started afterwards cannot finish unseen.
   if ((r = addMatch(kDest, kPath, kManager, "JobRemoved", &Impl::onJobRemoved)) < 0)
     return util::sysFail(-r, "adding the JobRemoved match");
@@ -640,9 +523,6 @@ util::Result<std::unique_ptr<SdBusSystemdClient>> SdBusSystemdClient::connect(
     if (r < 0) return util::sysFail(-r, "adding the NameOwnerChanged match");
     impl->matches.emplace_back(slot);
   }
-  if ((r = addMatch("org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
-                    "org.freedesktop.DBus.Local", "Disconnected", &Impl::onDisconnected)) < 0)
-    return util::sysFail(-r, "adding the Disconnected match");
 
   BusError err;
   sd_bus_message* reply = nullptr;
@@ -666,7 +546,7 @@ void SdBusSystemdClient::startService(const core::UnitSpec& spec,
   auto attempt = std::make_shared<std::function<void()>>();
   *attempt = [impl, op, attempt]() {
     impl->call(
-        [impl, op](sd_bus_message** m) { return buildStartMessage(impl->bus.get(), op->spec, m); },
+        [impl, op](sd_bus_message** m) { return buildStartMessage(impl->io.raw(), op->spec, m); },
         [impl, op, attempt](sd_bus_message* reply, const sd_bus_error* err) {
           if (err) {
             if (!op->retried && sd_bus_error_has_name(err, "org.freedesktop.systemd1.UnitExists")) {
@@ -675,7 +555,7 @@ void SdBusSystemdClient::startService(const core::UnitSpec& spec,
               const std::string name = op->spec.name;
               impl->call(
                   [impl, name](sd_bus_message** m) {
-                    int r = sd_bus_message_new_method_call(impl->bus.get(), m, kDest, kPath,
+                    int r = sd_bus_message_new_method_call(impl->io.raw(), m, kDest, kPath,
                                                            kManager, "ResetFailedUnit");
                     return r < 0 ? r : sd_bus_message_append(*m, "s", name.c_str());
                   },
@@ -699,7 +579,7 @@ void SdBusSystemdClient::ensureSlice(const std::string& name,
   Impl* impl = impl_.get();
   impl->call(
       [impl, name, description, limits](sd_bus_message** m) {
-        return buildSliceMessage(impl->bus.get(), name, description, limits, false, m);
+        return buildSliceMessage(impl->io.raw(), name, description, limits, false, m);
       },
       [impl, name, description, limits, timeout, done](sd_bus_message* reply,
                                                        const sd_bus_error* err) {
@@ -707,7 +587,7 @@ void SdBusSystemdClient::ensureSlice(const std::string& name,
           // Already there (e.g. created by a previous vigild): update it in place.
           impl->call(
               [impl, name, description, limits](sd_bus_message** m) {
-                return buildSliceMessage(impl->bus.get(), name, description, limits, true, m);
+                return buildSliceMessage(impl->io.raw(), name, description, limits, true, m);
               },
               [name, done](sd_bus_message*, const sd_bus_error* e) {
                 JobOutcome o;
@@ -727,7 +607,7 @@ void SdBusSystemdClient::stopUnit(const std::string& name, core::Usec timeout, J
   impl->call(
       [impl, name](sd_bus_message** m) {
         int r =
-            sd_bus_message_new_method_call(impl->bus.get(), m, kDest, kPath, kManager, "StopUnit");
+            sd_bus_message_new_method_call(impl->io.raw(), m, kDest, kPath, kManager, "StopUnit");
         return r < 0 ? r : sd_bus_message_append(*m, "ss", name.c_str(), "ignore-dependencies");
       },
       [impl, name, timeout, done](sd_bus_message* reply, const sd_bus_error* err) {
@@ -747,7 +627,7 @@ void SdBusSystemdClient::listManagedUnits(
   Impl* impl = impl_.get();
   impl->call(
       [impl](sd_bus_message** m) {
-        int r = sd_bus_message_new_method_call(impl->bus.get(), m, kDest, kPath, kManager,
+        int r = sd_bus_message_new_method_call(impl->io.raw(), m, kDest, kPath, kManager,
                                                "ListUnitsByPatterns");
         if (r < 0) return r;
         r = sd_bus_message_append(*m, "as", 0);
@@ -799,7 +679,7 @@ void SdBusSystemdClient::listManagedUnits(
         for (const auto& [idx, path] : to_read) {
           impl->call(
               [impl, path = path](sd_bus_message** m) {
-                int rr = sd_bus_message_new_method_call(impl->bus.get(), m, kDest, path.c_str(),
+                int rr = sd_bus_message_new_method_call(impl->io.raw(), m, kDest, path.c_str(),
                                                         "org.freedesktop.DBus.Properties", "Get");
                 return rr < 0 ? rr
                               : sd_bus_message_append(*m, "ss", kServiceIface, "LogExtraFields");
@@ -834,7 +714,7 @@ void SdBusSystemdClient::queryStackStop(std::function<void(util::Result<bool>)> 
   Impl* impl = impl_.get();
   impl->call(
       [impl](sd_bus_message** m) {
-        return sd_bus_message_new_method_call(impl->bus.get(), m, kDest, kPath, kManager,
+        return sd_bus_message_new_method_call(impl->io.raw(), m, kDest, kPath, kManager,
                                               "ListJobs");
       },
       [done](sd_bus_message* reply, const sd_bus_error* err) {
@@ -868,7 +748,7 @@ std::optional<UnitState> SdBusSystemdClient::unitState(const std::string& name) 
 }
 
 std::size_t SdBusSystemdClient::pendingOperations() const {
-  return impl_->jobs.size() + impl_->in_flight + impl_->queue.size();
+  return impl_->jobs.size() + impl_->io.pendingCalls();
 }
 
 }  // namespace vigil::systemd

@@ -1,6 +1,6 @@
 #pragma once
-// SystemdClient over sd-bus on the system bus, attached to an sd-event loop. The only
-// code in vigil that speaks D-Bus (and the only place sd-bus headers are included).
+// SystemdClient over sd-bus: calls to PID 1 on vigild's shared system-bus connection
+// (systemd::Bus).
 
 #include <deque>
 #include <map>
@@ -9,18 +9,18 @@
 
 #include <systemd/sd-event.h>
 
+#include "systemd/Bus.h"
 #include "systemd/SystemdClient.h"
 
 namespace vigil::systemd {
 
 class SdBusSystemdClient final : public SystemdClient {
  public:
-  // Connects to the system bus, installs the signal matches (JobRemoved,
-  // PropertiesChanged below /org/freedesktop/systemd1/unit, NameOwnerChanged of
-  // org.freedesktop.systemd1, Disconnected) and calls Subscribe(), all before any job is
-  // started, so no job result can be missed. `on_disconnect` runs if the bus goes away.
-  static util::Result<std::unique_ptr<SdBusSystemdClient>> connect(
-      sd_event* event, std::function<void(const std::string&)> on_disconnect);
+  // Installs the signal matches on `bus` (JobRemoved, PropertiesChanged below
+  // /org/freedesktop/systemd1/unit, NameOwnerChanged of org.freedesktop.systemd1) and
+  // calls Subscribe() (blocking, once at startup), all before any job is started, so no job
+  // result can be missed. `bus` must outlive the client.
+  static util::Result<std::unique_ptr<SdBusSystemdClient>> create(Bus& bus);
   ~SdBusSystemdClient() override;
 
   void startService(const core::UnitSpec& spec, core::Usec timeout, JobDone done) override;
@@ -37,10 +37,6 @@ class SdBusSystemdClient final : public SystemdClient {
   void setActiveObserver(std::function<void(const UnitState&)> observer) override;
   std::optional<UnitState> unitState(const std::string& name) const override;
   std::size_t pendingOperations() const override;
-
-  // dbus-daemon allows 128 pending replies per connection by default; staying below it
-  // keeps mass starts from being refused. Further calls wait in a queue.
-  static constexpr std::size_t kMaxCallsInFlight = 100;
 
   struct Impl;
 

@@ -12,7 +12,6 @@
 #include <string>
 #include <vector>
 
-#include "core/Engine.h"
 #include "core/ExitInfo.h"
 #include "core/UnitSpec.h"
 #include "util/Result.h"
