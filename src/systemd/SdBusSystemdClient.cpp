@@ -2,11 +2,14 @@
 
 #include <string.h>
 
+#include <type_traits>
 #include <utility>
+#include <variant>
 
 #include <fmt/format.h>
 #include <systemd/sd-bus.h>
 
+#include "core/UnitProperties.h"
 #include "systemd/BusImpl.h"
 
 namespace vigil::systemd {
@@ -36,149 +39,95 @@ bool isOurSlice(std::string_view name) {
     if (r_ < 0) return r_; \
   } while (0)
 
-int appendString(sd_bus_message* m, const char* key, const std::string& value) {
-  return sd_bus_message_append(m, "(sv)", key, "s", value.c_str());
-}
-int appendU64(sd_bus_message* m, const char* key, std::uint64_t value) {
-  return sd_bus_message_append(m, "(sv)", key, "t", value);
-}
-int appendBool(sd_bus_message* m, const char* key, bool value) {
-  return sd_bus_message_append(m, "(sv)", key, "b", value ? 1 : 0);
-}
-int appendStrv(sd_bus_message* m, const char* key, const std::vector<std::string>& values) {
+// One property as (sv), in the D-Bus type its value holds.
+int appendProperty(sd_bus_message* m, const core::UnitProperty& p) {
   CHECK(sd_bus_message_open_container(m, 'r', "sv"));
-  CHECK(sd_bus_message_append(m, "s", key));
-  CHECK(sd_bus_message_open_container(m, 'v', "as"));
-  CHECK(sd_bus_message_open_container(m, 'a', "s"));
-  for (const auto& v : values) CHECK(sd_bus_message_append(m, "s", v.c_str()));
-  CHECK(sd_bus_message_close_container(m));
-  CHECK(sd_bus_message_close_container(m));
+  CHECK(sd_bus_message_append(m, "s", p.name.c_str()));
+  const int r = std::visit(
+      [m](const auto& v) -> int {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          return sd_bus_message_append(m, "v", "s", v.c_str());
+        } else if constexpr (std::is_same_v<T, bool>) {
+          return sd_bus_message_append(m, "v", "b", v ? 1 : 0);
+        } else if constexpr (std::is_same_v<T, std::uint64_t>) {
+          return sd_bus_message_append(m, "v", "t", v);
+        } else if constexpr (std::is_same_v<T, std::int32_t>) {
+          return sd_bus_message_append(m, "v", "i", v);
+        } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+          CHECK(sd_bus_message_open_container(m, 'v', "as"));
+          CHECK(sd_bus_message_open_container(m, 'a', "s"));
+          for (const auto& s : v) CHECK(sd_bus_message_append(m, "s", s.c_str()));
+          CHECK(sd_bus_message_close_container(m));
+          return sd_bus_message_close_container(m);
+        } else if constexpr (std::is_same_v<T, core::ExecCommand>) {
+          CHECK(sd_bus_message_open_container(m, 'v', "a(sasas)"));
+          CHECK(sd_bus_message_open_container(m, 'a', "(sasas)"));
+          CHECK(sd_bus_message_open_container(m, 'r', "sasas"));
+          CHECK(sd_bus_message_append(m, "s", v.path.c_str()));
+          CHECK(sd_bus_message_open_container(m, 'a', "s"));
+          for (const auto& a : v.argv) CHECK(sd_bus_message_append(m, "s", a.c_str()));
+          CHECK(sd_bus_message_close_container(m));
+          CHECK(sd_bus_message_open_container(m, 'a', "s"));
+          for (const auto& f : v.flags) CHECK(sd_bus_message_append(m, "s", f.c_str()));
+          CHECK(sd_bus_message_close_container(m));
+          CHECK(sd_bus_message_close_container(m));
+          CHECK(sd_bus_message_close_container(m));
+          return sd_bus_message_close_container(m);
+        } else {
+          static_assert(std::is_same_v<T, core::JournalFields>);
+          CHECK(sd_bus_message_open_container(m, 'v', "aay"));
+          CHECK(sd_bus_message_open_container(m, 'a', "ay"));
+          for (const auto& [k, val] : v.fields) {
+            const std::string field = k + "=" + val;
+            CHECK(sd_bus_message_append_array(m, 'y', field.data(), field.size()));
+          }
+          CHECK(sd_bus_message_close_container(m));
+          return sd_bus_message_close_container(m);
+        }
+      },
+      p.value);
+  if (r < 0) return r;
   return sd_bus_message_close_container(m);
 }
 
-// ExecStartEx a(sasas): argv is passed verbatim; "no-env-expand" stops PID 1 from
-// expanding $FOO / ${FOO} in it (systemd 252 does so for plain ExecStart).
-int appendExecStart(sd_bus_message* m, const std::vector<std::string>& argv) {
-  CHECK(sd_bus_message_open_container(m, 'r', "sv"));
-  CHECK(sd_bus_message_append(m, "s", "ExecStartEx"));
-  CHECK(sd_bus_message_open_container(m, 'v', "a(sasas)"));
-  CHECK(sd_bus_message_open_container(m, 'a', "(sasas)"));
-  CHECK(sd_bus_message_open_container(m, 'r', "sasas"));
-  CHECK(sd_bus_message_append(m, "s", argv.front().c_str()));
-  CHECK(sd_bus_message_open_container(m, 'a', "s"));
-  for (const auto& a : argv) CHECK(sd_bus_message_append(m, "s", a.c_str()));
-  CHECK(sd_bus_message_close_container(m));
-  CHECK(sd_bus_message_append(m, "as", 1, "no-env-expand"));
-  CHECK(sd_bus_message_close_container(m));
-  CHECK(sd_bus_message_close_container(m));
-  CHECK(sd_bus_message_close_container(m));
+int appendProperties(sd_bus_message* m, const core::UnitProperties& props) {
+  CHECK(sd_bus_message_open_container(m, 'a', "(sv)"));
+  for (const auto& p : props) CHECK(appendProperty(m, p));
   return sd_bus_message_close_container(m);
 }
 
-int appendLogFields(sd_bus_message* m,
-                    const std::vector<std::pair<std::string, std::string>>& fields) {
-  CHECK(sd_bus_message_open_container(m, 'r', "sv"));
-  CHECK(sd_bus_message_append(m, "s", "LogExtraFields"));
-  CHECK(sd_bus_message_open_container(m, 'v', "aay"));
-  CHECK(sd_bus_message_open_container(m, 'a', "ay"));
-  for (const auto& [k, v] : fields) {
-    const std::string field = k + "=" + v;
-    CHECK(sd_bus_message_append_array(m, 'y', field.data(), field.size()));
-  }
-  CHECK(sd_bus_message_close_container(m));
-  CHECK(sd_bus_message_close_container(m));
-  return sd_bus_message_close_container(m);
-}
-
-// The transient unit's properties. Restart=no: vigild owns every restart decision, so
-// systemd's own restart logic must not double-count. KillMode=control-group: nothing the
-// worker forked survives a stop. CollectMode=inactive-or-failed: a dead unit is unloaded
-// at once (its name is free for the restart); its final state reaches us in the
-// PropertiesChanged signals sent before it is collected.
-int buildStartMessage(sd_bus* bus, const core::UnitSpec& u, sd_bus_message** out) {
+// StartTransientUnit(name, "fail", properties, no auxiliary units).
+int buildTransientMessage(sd_bus* bus,
+                          const std::string& name,
+                          const core::UnitProperties& props,
+                          sd_bus_message** out) {
   sd_bus_message* m = nullptr;
   CHECK(sd_bus_message_new_method_call(bus, &m, kDest, kPath, kManager, "StartTransientUnit"));
   MsgPtr owner(m);
-  CHECK(sd_bus_message_append(m, "ss", u.name.c_str(), "fail"));
-  CHECK(sd_bus_message_open_container(m, 'a', "(sv)"));
-  CHECK(appendString(m, "Description", u.description));
-  CHECK(appendString(m, "Slice", u.slice));
-  CHECK(appendString(m, "Type", u.notify ? "notify" : "exec"));
-  // NotifyAccess=all admits READY=1 and WATCHDOG=1 from any process in the unit's own
-  // cgroup (PID 1 attributes a notification by the sender's cgroup), which a shell worker
-  // needs: `systemd-notify` runs as a child, and only root could send on the shell's behalf.
-  if (u.notify) CHECK(appendString(m, "NotifyAccess", core::toString(u.notify_access)));
-  CHECK(appendString(m, "Restart", "no"));
-  CHECK(appendString(m, "KillMode", "control-group"));
-  CHECK(appendString(m, "CollectMode", "inactive-or-failed"));
-  // stop.timeout 0 is OTP's brutal_kill. TimeoutStopUSec=0 would mean "no timeout" to
-  // systemd, so kill with SIGKILL right away instead.
-  const bool brutal = u.timeout_stop.count() == 0;
-  CHECK(sd_bus_message_append(m, "(sv)", "KillSignal", "i", brutal ? 9 : u.kill_signal));
-  CHECK(appendU64(m, "TimeoutStopUSec",
-                  brutal ? 5000000 : static_cast<std::uint64_t>(u.timeout_stop.count())));
-  CHECK(appendBool(m, "SendSIGKILL", true));
-  if (u.timeout_start.count() > 0)
-    CHECK(appendU64(m, "TimeoutStartUSec", static_cast<std::uint64_t>(u.timeout_start.count())));
-  CHECK(appendBool(m, "MemoryAccounting", true));
-  CHECK(appendBool(m, "CPUAccounting", true));
-  CHECK(appendBool(m, "TasksAccounting", true));
-  CHECK(appendBool(m, "IOAccounting", true));
-  const auto& l = u.limits;
-  if (l.memory_max) CHECK(appendU64(m, "MemoryMax", *l.memory_max));
-  if (l.memory_high) CHECK(appendU64(m, "MemoryHigh", *l.memory_high));
-  // systemd keeps CPUQuota as whole percent: N% of one CPU is N * 10 ms per second.
-  if (l.cpu_quota) CHECK(appendU64(m, "CPUQuotaPerSecUSec", std::uint64_t{*l.cpu_quota} * 10000));
-  if (l.cpu_weight) CHECK(appendU64(m, "CPUWeight", *l.cpu_weight));
-  if (l.tasks_max) CHECK(appendU64(m, "TasksMax", *l.tasks_max));
-  if (l.io_weight) CHECK(appendU64(m, "IOWeight", *l.io_weight));
-  if (l.runtime_max)
-    CHECK(appendU64(m, "RuntimeMaxUSec", static_cast<std::uint64_t>(l.runtime_max->count())));
-  // setrlimit(2) takes the hard and the soft limit; systemd's D-Bus names are Limit<X>
-  // (hard) and Limit<X>Soft; UINT64_MAX is RLIM_INFINITY.
-  if (l.nofile) {
-    CHECK(appendU64(m, "LimitNOFILE", l.nofile->hard));
-    CHECK(appendU64(m, "LimitNOFILESoft", l.nofile->soft));
-  }
-  if (l.core) {
-    CHECK(appendU64(m, "LimitCORE", l.core->hard));
-    CHECK(appendU64(m, "LimitCORESoft", l.core->soft));
-  }
-  if (!u.environment.empty()) CHECK(appendStrv(m, "Environment", u.environment));
-  if (!u.working_directory.empty()) CHECK(appendString(m, "WorkingDirectory", u.working_directory));
-  if (!u.user.empty()) CHECK(appendString(m, "User", u.user));
-  if (!u.group.empty()) CHECK(appendString(m, "Group", u.group));
-  if (u.watchdog)
-    CHECK(appendU64(m, "WatchdogUSec", static_cast<std::uint64_t>(u.watchdog->count())));
-  // `systemctl stop vigil.target` stops every worker. Before=vigil-workers.target: when
-  // vigil stops as a whole, PID 1 holds this unit's stop job until vigild has stopped the
-  // trees in order (see core::kWorkersTarget). Nothing orders it against vigild.service.
-  CHECK(appendStrv(m, "PartOf", {core::kTarget}));
-  CHECK(appendStrv(m, "Before", {core::kWorkersTarget}));
-  CHECK(appendLogFields(m, u.log_fields));
-  CHECK(appendExecStart(m, u.argv));
-  CHECK(sd_bus_message_close_container(m));
+  CHECK(sd_bus_message_append(m, "ss", name.c_str(), "fail"));
+  CHECK(appendProperties(m, props));
   CHECK(sd_bus_message_append(m, "a(sa(sv))", 0));
   *out = owner.release();
   return 0;
 }
 
-// Budget properties of a slice; unset limits are sent as "infinity" (UINT64_MAX, which
-// for CPUWeight/IOWeight means "not set") so that removing a limit from the
-// configuration removes it from the slice too.
-int appendSliceLimits(sd_bus_message* m, const core::Limits& l) {
-  constexpr std::uint64_t kInf = UINT64_MAX;
-  CHECK(appendBool(m, "MemoryAccounting", true));
-  CHECK(appendBool(m, "CPUAccounting", true));
-  CHECK(appendBool(m, "TasksAccounting", true));
-  CHECK(appendBool(m, "IOAccounting", true));
-  CHECK(appendU64(m, "MemoryMax", l.memory_max.value_or(kInf)));
-  CHECK(appendU64(m, "MemoryHigh", l.memory_high.value_or(kInf)));
-  CHECK(
-      appendU64(m, "CPUQuotaPerSecUSec", l.cpu_quota ? std::uint64_t{*l.cpu_quota} * 10000 : kInf));
-  CHECK(appendU64(m, "CPUWeight", l.cpu_weight.value_or(kInf)));
-  CHECK(appendU64(m, "TasksMax", l.tasks_max.value_or(kInf)));
-  return appendU64(m, "IOWeight", l.io_weight.value_or(kInf));
+// SetUnitProperties(name, runtime=true, properties).
+int buildSetPropertiesMessage(sd_bus* bus,
+                              const std::string& name,
+                              const core::UnitProperties& props,
+                              sd_bus_message** out) {
+  sd_bus_message* m = nullptr;
+  CHECK(sd_bus_message_new_method_call(bus, &m, kDest, kPath, kManager, "SetUnitProperties"));
+  MsgPtr owner(m);
+  CHECK(sd_bus_message_append(m, "sb", name.c_str(), 1));
+  CHECK(appendProperties(m, props));
+  *out = owner.release();
+  return 0;
+}
+
+int buildStartMessage(sd_bus* bus, const core::UnitSpec& u, sd_bus_message** out) {
+  return buildTransientMessage(bus, u.name, core::serviceProperties(u), out);
 }
 
 int buildSliceMessage(sd_bus* bus,
@@ -187,22 +136,9 @@ int buildSliceMessage(sd_bus* bus,
                       const core::Limits& limits,
                       bool update,
                       sd_bus_message** out) {
-  sd_bus_message* m = nullptr;
-  CHECK(sd_bus_message_new_method_call(bus, &m, kDest, kPath, kManager,
-                                       update ? "SetUnitProperties" : "StartTransientUnit"));
-  MsgPtr owner(m);
-  if (update) {
-    CHECK(sd_bus_message_append(m, "sb", name.c_str(), 1));
-  } else {
-    CHECK(sd_bus_message_append(m, "ss", name.c_str(), "fail"));
-  }
-  CHECK(sd_bus_message_open_container(m, 'a', "(sv)"));
-  if (!update) CHECK(appendString(m, "Description", description));
-  CHECK(appendSliceLimits(m, limits));
-  CHECK(sd_bus_message_close_container(m));
-  if (!update) CHECK(sd_bus_message_append(m, "a(sa(sv))", 0));
-  *out = owner.release();
-  return 0;
+  const auto props = core::sliceProperties(description, limits, !update);
+  return update ? buildSetPropertiesMessage(bus, name, props, out)
+                : buildTransientMessage(bus, name, props, out);
 }
 
 #undef CHECK
