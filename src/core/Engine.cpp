@@ -7,92 +7,13 @@
 
 #include "core/Backoff.h"
 #include "core/Duration.h"
+#include "core/EngineState.h"
 
 namespace vigil::core {
 
-namespace {
-void collectWorkers(Engine::Sup& sup, std::map<std::string, Engine::Child*>& out);
-constexpr int kStopDirected = 1;  // the parent or a strategy asked for the stop
-constexpr int kStopFailure = 2;   // the supervisor exceeded its intensity
-// Margin on top of a worker's stop timeout before vigil stops waiting for the stop job:
-// systemd sends SIGKILL at the timeout, and the job still has to finish after that.
-constexpr Usec kStopJobMargin{std::chrono::seconds(60)};
-// Stop-job wait for a leftover unit whose spec (and so stop timeout) is unknown.
-constexpr Usec kUnknownStopTimeout{std::chrono::minutes(5)};
-}  // namespace
+using namespace engine_detail;
 
-struct Engine::Step {
-  enum class Kind { Start, Stop, Delay, Slice };
-  Kind kind = Kind::Start;
-  std::size_t first = 0;  // child index range, inclusive: one group (all instances of a
-  std::size_t last = 0;   // worker, or one nested supervisor)
-  Usec delay{0};
-  bool begun = false;  // Delay and Slice act once; Start and Stop are re-run (level-triggered)
-  bool fired = false;  // Delay: the timer fired; Slice: the slice result came
-};
-
-struct Engine::Child {
-  Sup* owner = nullptr;
-  std::size_t index = 0;
-  std::shared_ptr<const WorkerSpec> worker;  // a worker child ...
-  unsigned instance = 0;
-  UnitSpec unit;
-  std::unique_ptr<Sup> sup;  // ... or a nested supervisor
-  ChildState state = ChildState::Idle;
-  TimePoint started_at{0};
-  bool was_up = false;  // the current incarnation reached Running
-  unsigned failures = 0;
-  unsigned restarts = 0;
-  std::uint64_t timer = 0;
-  TimePoint timer_deadline{0};
-  // Name of a previous incarnation still being stopped; the start is deferred until the
-  // stop finishes so that two incarnations of one unit name never overlap.
-  std::string blocked_on;
-  bool deferred = false;
-  std::optional<ExitInfo> last_exit;
-  bool pending_start = false;  // reload: added or replaced, to be started by resume()
-
-  RestartPolicy restart() const { return worker ? worker->restart : RestartPolicy::Permanent; }
-  BackoffSpec backoff() const { return worker ? worker->backoff : BackoffSpec{}; }
-  bool live() const {
-    return state == ChildState::Starting || state == ChildState::Running ||
-           state == ChildState::Stopping;
-  }
-};
-
-struct Engine::Sup {
-  std::shared_ptr<const SupervisorSpec> spec;
-  SupervisorPath path;
-  Sup* parent = nullptr;
-  Child* self = nullptr;  // this supervisor as a child of its parent; null for a root
-  std::vector<std::unique_ptr<Child>> children;
-  SupervisorState state = SupervisorState::Idle;
-  IntensityWindow window;
-  std::deque<Step> plan;
-  std::optional<Step> current;
-  unsigned plan_generation = 0;  // bumped whenever the plan is replaced
-  bool advancing = false;        // advance() is on the stack for this supervisor
-  bool readvance = false;        // ... and was asked to run again
-  std::uint64_t delay_timer = 0;
-  int stop_reason = 0;
-  std::string failure;
-  bool first_pass_done = false;
-  // The current start began with no live child (initial start, or restart by the
-  // parent): a child that cannot be started then makes the whole start fail (OTP).
-  bool fresh_start = false;
-  bool failed_starting = false;  // the failure being escalated happened during its start
-
-  std::string pathString() const {
-    std::string out;
-    for (const auto& p : path) out += (out.empty() ? "" : "/") + p;
-    return out;
-  }
-  Sup& root() {
-    Sup* s = this;
-    while (s->parent) s = s->parent;
-    return *s;
-  }
-};
+namespace {}  // namespace
 
 const char* toString(ChildState s) {
   switch (s) {
@@ -170,6 +91,8 @@ const char* toString(EventType t) {
       return "unit-removed";
     case EventType::SliceFailed:
       return "slice-failed";
+    case EventType::OperatorCommand:
+      return "operator-command";
   }
   return "?";
 }
@@ -190,7 +113,8 @@ std::unique_ptr<Engine::Sup> Engine::buildSup(std::shared_ptr<const SupervisorSp
   for (const auto& cs : spec->children) {
     if (cs.worker) {
       const unsigned n = cs.worker->instances;
-      for (unsigned i = (n > 1 ? 1 : 0); i <= (n > 1 ? n : 0); ++i) {
+      const bool named = n > 1 || cs.worker->instance_names;
+      for (unsigned i = (named ? 1 : 0); i <= (named ? n : 0); ++i) {
         auto c = std::make_unique<Child>();
         c->owner = sup.get();
         c->index = sup->children.size();
@@ -277,6 +201,7 @@ void Engine::adoptOrReplace(Sup& sup,
 }
 
 void Engine::start(const Config& config, const std::vector<ExistingUnit>& existing, TimePoint now) {
+  config_ = config;
   std::map<std::string, ExistingUnit> by_name;
   for (const auto& u : existing) by_name[u.name] = u;
   std::set<std::string> claimed;
@@ -307,6 +232,7 @@ void Engine::start(const Config& config, const std::vector<ExistingUnit>& existi
                           config.trees.size(), config.tier);
   emit(std::move(e));
   for (auto& root : roots_) startSup(*root, now);
+  progressOperations(now);
 }
 
 namespace {
@@ -319,8 +245,9 @@ std::string childKey(const Engine::Child& c);
 
 void Engine::reload(const Config& config, TimePoint now) {
   if (stopping_all_) return;
+  config_ = config;
   std::map<std::string, Child*> old_workers;
-  for (auto& root : roots_) collectWorkers(*root, old_workers);
+  for (auto& root : roots_) collectWorkersBelow(*root, old_workers);
   std::map<std::string, Sup*> old_roots;
   for (auto& root : roots_) old_roots[root->spec->name] = root.get();
 
@@ -357,7 +284,7 @@ void Engine::reload(const Config& config, TimePoint now) {
   while (!stack.empty()) {
     const Sup* s = stack.back();
     stack.pop_back();
-    old_limits[s->pathString()] = s->spec->limits;
+    old_limits[s->pathString()] = s->budget();
     for (const auto& c : s->children)
       if (c->sup) stack.push_back(c->sup.get());
   }
@@ -366,13 +293,15 @@ void Engine::reload(const Config& config, TimePoint now) {
   roots_ = std::move(fresh_roots);
   for (auto& root : roots_) index(*root);
 
-  Event e;
-  e.at = now;
-  e.type = EventType::ConfigApplied;
-  e.reason = "reload";
-  e.message = fmt::format("configuration {} applied: {} tree(s), tier {}", config.source_file,
-                          config.trees.size(), config.tier);
-  emit(std::move(e));
+  if (!rebuilding_) {
+    Event e;
+    e.at = now;
+    e.type = EventType::ConfigApplied;
+    e.reason = "reload";
+    e.message = fmt::format("configuration {} applied: {} tree(s), tier {}", config.source_file,
+                            config.trees.size(), config.tier);
+    emit(std::move(e));
+  }
 
   for (const auto& [fresh, old] : pairs) {
     if (!old) {
@@ -395,6 +324,7 @@ void Engine::reload(const Config& config, TimePoint now) {
       resume(**it, lim == old_limits.end() ? nullptr : &lim->second, now);
     }
   }
+  progressOperations(now);
 }
 
 void Engine::carryOver(Sup& fresh,
@@ -411,6 +341,10 @@ void Engine::carryOver(Sup& fresh,
     fresh.first_pass_done = old->first_pass_done;
     fresh.fresh_start = old->fresh_start;
     fresh.failed_starting = old->failed_starting;
+    fresh.frozen = old->frozen;
+    fresh.frozen_since = old->frozen_since;
+    // An operator's budget lasts until the next reload of the file (not past a scale).
+    if (rebuilding_) fresh.budget_override = old->budget_override;
     if (old->delay_timer) {
       fresh.delay_timer = std::exchange(old->delay_timer, 0);
       timers_[fresh.delay_timer] = {nullptr, &fresh};
@@ -418,6 +352,9 @@ void Engine::carryOver(Sup& fresh,
   }
   const auto moveRuntime = [this](Child& to, Child& from) {
     to.state = from.state;
+    to.operator_stop = from.operator_stop;
+    to.frozen = from.frozen;
+    to.frozen_since = from.frozen_since;
     to.started_at = from.started_at;
     to.was_up = from.was_up;
     to.failures = from.failures;
@@ -455,6 +392,24 @@ void Engine::carryOver(Sup& fresh,
     claimed.insert(it->first);
     if (o.unit.fingerprint == c->unit.fingerprint && !o.deferred) {
       moveRuntime(*c, o);
+      if (o.limits_overridden && rebuilding_) {
+        c->unit.limits = o.unit.limits;
+        c->limits_overridden = true;
+      } else if (o.limits_overridden && o.live()) {
+        // An operator's live limits last until the next reload: put the configured ones
+        // back (cgroup limits not configured go back to infinity).
+        Action a;
+        a.kind = Action::Kind::SetLimits;
+        a.unit.name = c->unit.name;
+        const Limits& l = c->unit.limits;
+        a.unit.limits.memory_max = l.memory_max.value_or(kUnlimited);
+        a.unit.limits.memory_high = l.memory_high.value_or(kUnlimited);
+        a.unit.limits.cpu_weight = l.cpu_weight.value_or(kUnlimited);
+        a.unit.limits.tasks_max = l.tasks_max.value_or(kUnlimited);
+        a.unit.limits.io_weight = l.io_weight.value_or(kUnlimited);
+        a.unit.limits.cpu_quota = l.cpu_quota;
+        actions_.push_back(std::move(a));
+      }
       continue;
     }
     // The spec changed (or the old incarnation was still waiting to start): the new spec
@@ -779,7 +734,9 @@ void Engine::planDone(Sup& sup, TimePoint now) {
       } else {
         sup.state = SupervisorState::Idle;
         if (sup.self) {
-          sup.self->state = ChildState::Idle;
+          // An operator's stop lasts: the parent neither counts nor restarts it.
+          sup.self->state =
+              sup.stop_reason == kStopOperator ? ChildState::Stopped : ChildState::Idle;
           advance(*sup.parent, now);
         }
       }
@@ -793,6 +750,7 @@ void Engine::planDone(Sup& sup, TimePoint now) {
 
 void Engine::startChild(Child& c, TimePoint now) {
   c.was_up = false;
+  c.frozen = false;
   if (c.sup) {
     c.state = ChildState::Starting;
     c.sup->window.reset();
@@ -816,7 +774,7 @@ void Engine::startChild(Child& c, TimePoint now) {
              fmt::format("starting {}", c.unit.name), now));
 }
 
-void Engine::stopChild(Child& c, TimePoint now) {
+void Engine::stopChild(Child& c, TimePoint now, const char* reason) {
   cancelTimer(c.timer);
   if (c.sup) {
     c.state = ChildState::Stopping;
@@ -834,7 +792,10 @@ void Engine::stopChild(Child& c, TimePoint now) {
   a.unit.name = c.unit.name;
   a.timeout = c.worker->stop.timeout + kStopJobMargin;
   actions_.push_back(std::move(a));
-  emit(event(EventType::WorkerStopping, c, stopping_all_ ? "shutdown" : "strategy",
+  emit(event(EventType::WorkerStopping, c,
+             reason          ? reason
+             : stopping_all_ ? "shutdown"
+                             : "strategy",
              fmt::format("stopping {}", c.unit.name), now));
 }
 
@@ -1038,6 +999,7 @@ void Engine::onStartResult(const std::string& unit,
   if (c.state != ChildState::Starting || c.deferred) return;
   if (ok && !exited) {
     childReady(c, now);
+    progressOperations(now);
     return;
   }
   ExitInfo info;
@@ -1053,6 +1015,7 @@ void Engine::onStartResult(const std::string& unit,
   }
   if (info.kind == ExitKind::Stopped) {
     stoppedExternally(c, info, now);
+    progressOperations(now);
     return;
   }
   if (info.kind == ExitKind::Timeout) {
@@ -1077,6 +1040,7 @@ void Engine::onStartResult(const std::string& unit,
   e.setting = info.setting;
   emit(std::move(e));
   childEnded(c, info, now, /*start_failure=*/!ok);
+  progressOperations(now);
 }
 
 void Engine::onStopResult(const std::string& unit,
@@ -1107,6 +1071,7 @@ void Engine::onStopResult(const std::string& unit,
         }
       }
     }
+    progressOperations(now);
     return;
   }
   auto it = units_.find(unit);
@@ -1116,10 +1081,14 @@ void Engine::onStopResult(const std::string& unit,
   Sup& sup = *c.owner;
   const bool temporary_by_strategy =
       c.restart() == RestartPolicy::Temporary && sup.state == SupervisorState::Restarting;
-  c.state = temporary_by_strategy ? ChildState::Finished : ChildState::Idle;
+  c.state = std::exchange(c.operator_stop, false) ? ChildState::Stopped
+            : temporary_by_strategy               ? ChildState::Finished
+                                                  : ChildState::Idle;
+  c.frozen = false;
   emit(event(EventType::WorkerStopped, c, ok ? "stopped" : "stop-failed",
              ok ? "stopped" : fmt::format("stop failed: {}", error), now));
   advance(sup, now);
+  progressOperations(now);
 }
 
 void Engine::onSliceResult(const std::string& slice,
@@ -1144,6 +1113,7 @@ void Engine::onSliceResult(const std::string& slice,
     if (!s->current || s->current->kind != Step::Kind::Slice) return;  // a budget update
     s->current->fired = true;
     advance(*s, now);
+    progressOperations(now);
     return;
   }
 }
@@ -1156,6 +1126,7 @@ void Engine::onUnitExit(const std::string& unit, const UnitOutcome& outcome, Tim
   ExitInfo info = classifyExit(outcome);
   if (info.kind == ExitKind::Stopped) {
     stoppedExternally(c, info, now);
+    progressOperations(now);
     return;
   }
   if (info.kind == ExitKind::Timeout && c.worker->limits.runtime_max) {
@@ -1170,6 +1141,7 @@ void Engine::onUnitExit(const std::string& unit, const UnitOutcome& outcome, Tim
   e.exit_status = info.status;
   emit(std::move(e));
   childEnded(c, info, now);
+  progressOperations(now);
 }
 
 void Engine::onUnitActive(const std::string& unit, TimePoint now) {
@@ -1184,6 +1156,7 @@ void Engine::onUnitActive(const std::string& unit, TimePoint now) {
   emit(event(EventType::WorkerStarted, c, "started-externally",
              "started from outside vigil (e.g. systemctl restart); supervised again", now));
   advance(*c.owner, now);
+  progressOperations(now);
 }
 
 void Engine::onTimer(std::uint64_t id, TimePoint now) {
@@ -1204,10 +1177,13 @@ void Engine::onTimer(std::uint64_t id, TimePoint now) {
       advance(*sup, now);
     }
   }
+  progressOperations(now);
 }
 
 void Engine::stopAll(TimePoint now) {
   stopping_all_ = true;
+  for (auto& [id, op] : operations_) finish(*op, false, "vigil is stopping");
+  operations_.clear();
   for (auto& root : roots_) {
     if (root->state == SupervisorState::Failed) {
       cancelTimers(*root);
@@ -1219,7 +1195,7 @@ void Engine::stopAll(TimePoint now) {
 
 // ---- timers, events, views -------------------------------------------------------------
 
-std::string Engine::windowText(Sup& sup, TimePoint now) {
+std::string Engine::windowText(const Sup& sup, TimePoint now) {
   return fmt::format("{} of {} restarts allowed in {}", sup.window.count(now),
                      sup.window.spec().max_restarts, formatDuration(sup.window.spec().period));
 }
@@ -1241,7 +1217,12 @@ std::uint64_t Engine::armTimer(TimePoint deadline) {
 }
 
 void Engine::cancelTimer(std::uint64_t& id) {
-  if (id) timers_.erase(id);
+  if (id && timers_.erase(id)) {
+    Action a;
+    a.kind = Action::Kind::CancelTimer;
+    a.timer = id;
+    actions_.push_back(std::move(a));
+  }
   id = 0;
 }
 
@@ -1279,6 +1260,9 @@ std::vector<Action> Engine::takeActions() {
 }
 std::vector<Event> Engine::takeEvents() {
   return std::exchange(events_, {});
+}
+std::vector<Completion> Engine::takeCompletions() {
+  return std::exchange(completions_, {});
 }
 
 bool Engine::allStopped() const {
@@ -1324,6 +1308,8 @@ std::vector<WorkerStatus> Engine::workers(TimePoint now) const {
       w.worker = displayName(s->path, c->worker->name, c->instance);
       w.unit = c->unit.name;
       w.state = c->state;
+      w.frozen = c->frozen;
+      if (c->frozen) w.frozen_since = c->frozen_since;
       w.restarts = c->restarts;
       w.failures = c->failures;
       if (c->last_exit) {
@@ -1338,12 +1324,12 @@ std::vector<WorkerStatus> Engine::workers(TimePoint now) const {
   return out;
 }
 
-std::vector<SupervisorStatus> Engine::supervisors(TimePoint now) {
+std::vector<SupervisorStatus> Engine::supervisors(TimePoint now) const {
   std::vector<SupervisorStatus> out;
-  std::vector<Sup*> stack;
+  std::vector<const Sup*> stack;
   for (auto it = roots_.rbegin(); it != roots_.rend(); ++it) stack.push_back(it->get());
   while (!stack.empty()) {
-    Sup* s = stack.back();
+    const Sup* s = stack.back();
     stack.pop_back();
     SupervisorStatus st;
     st.tree = s->path.front();
@@ -1353,6 +1339,8 @@ std::vector<SupervisorStatus> Engine::supervisors(TimePoint now) {
     st.restarts_in_window = s->window.count(now);
     st.intensity = s->window.spec();
     st.failure = s->failure;
+    st.slice = sliceName(s->path);
+    st.limits = s->budget();
     out.push_back(std::move(st));
     for (auto it = s->children.rbegin(); it != s->children.rend(); ++it) {
       if ((*it)->sup) stack.push_back((*it)->sup.get());
@@ -1365,17 +1353,19 @@ namespace {
 std::string childKey(const Engine::Child& c) {
   return c.sup ? "supervisor " + c.sup->spec->name : c.unit.name;
 }
+}  // namespace
 
-void collectWorkers(Engine::Sup& sup, std::map<std::string, Engine::Child*>& out) {
+namespace engine_detail {
+void collectWorkersBelow(Engine::Sup& sup, std::map<std::string, Engine::Child*>& out) {
   // Engine::Sup is complete in this translation unit.
   for (auto& c : sup.children) {
     if (c->sup) {
-      collectWorkers(*c->sup, out);
+      collectWorkersBelow(*c->sup, out);
     } else {
       out[c->unit.name] = c.get();
     }
   }
 }
-}  // namespace
+}  // namespace engine_detail
 
 }  // namespace vigil::core

@@ -26,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include <tl/expected.hpp>
+
 #include "core/Event.h"
 #include "core/ExitInfo.h"
 #include "core/IntensityWindow.h"
@@ -36,15 +38,78 @@
 namespace vigil::core {
 
 struct Action {
+  // Start: StartTransientUnit(unit) and wait for its job; answered by onStartResult.
+  // Stop: StopUnit(unit.name) and wait; answered by onStopResult.
   // Slice: create (or update) a supervisor's slice with unit.limits as its budget; every
-  // limit not configured is sent as "unlimited", so removing a limit takes effect too.
-  enum class Kind { Start, Stop, ArmTimer, Slice };
+  //   limit not configured is sent as "unlimited", so removing a limit takes effect too;
+  //   answered by onSliceResult.
+  // ArmTimer / CancelTimer: a timer `timer` due at `deadline` / no longer wanted (its
+  //   onTimer would be ignored; the caller frees the timer source).
+  // Kill: send `signal` to the unit's processes (all, or the main one when main_only).
+  // Freeze / Thaw: suspend / resume the unit's cgroup (FreezeUnit/ThawUnit).
+  // SetLimits: change unit.limits on the live unit (SetUnitProperties, runtime);
+  //   unset ones are left alone, kUnlimited removes a limit.
+  // Kill, Freeze, Thaw and SetLimits carry an `operation` and are answered by
+  // onActionResult.
+  enum class Kind { Start, Stop, ArmTimer, CancelTimer, Slice, Kill, Freeze, Thaw, SetLimits };
   Kind kind = Kind::Start;
-  UnitSpec unit;            // Start: the full spec; Stop: only unit.name; Slice: name,
-                            // description and limits
+  UnitSpec unit;            // Start: the full spec; others: unit.name (Slice, SetLimits:
+                            // and limits; Slice: description)
   Usec timeout{0};          // Start: start_timeout; Stop: stop timeout + margin
-  std::uint64_t timer = 0;  // ArmTimer
+  std::uint64_t timer = 0;  // ArmTimer, CancelTimer
   TimePoint deadline{0};    // ArmTimer
+  std::uint64_t operation = 0;
+  int signal = 15;         // Kill
+  bool main_only = false;  // Kill
+};
+
+// An operator's request, from vigild's D-Bus API. Targets are paths as in the
+// configuration: "tree" and "tree/sub" name supervisors, "tree/worker" and
+// "tree/sub/worker" a worker with all its instances, "tree/worker@2" one instance.
+struct Command {
+  enum class Kind {
+    Start,
+    Stop,
+    Restart,
+    RollingRestart,
+    Reset,
+    Kill,
+    Freeze,
+    Thaw,
+    SetLimits,
+    Scale
+  };
+  Kind kind = Kind::Start;
+  std::string target;
+  std::string caller;      // who asked, for events: "uid 1000 (alice)"
+  int signal = 15;         // Kill
+  bool main_only = false;  // Kill: the main process only, not the whole cgroup
+  Limits limits;           // SetLimits: the keys to change; kUnlimited removes a limit
+  unsigned instances = 0;  // Scale: 1..1000
+};
+const char* toString(Command::Kind kind);
+
+// Why a command is refused; nothing changed. `name` is the D-Bus error name the API
+// returns (docs/DBUS-API.md): org.vigil.Vigil1.Error.UnknownTarget, .InvalidArgument,
+// .NotPossible.
+struct CommandError {
+  std::string name;
+  std::string message;
+};
+inline constexpr const char* kErrorUnknownTarget = "org.vigil.Vigil1.Error.UnknownTarget";
+inline constexpr const char* kErrorInvalidArgument = "org.vigil.Vigil1.Error.InvalidArgument";
+inline constexpr const char* kErrorNotPossible = "org.vigil.Vigil1.Error.NotPossible";
+
+struct CommandAccepted {
+  std::uint64_t operation = 0;  // reported in takeCompletions(); 0: already done
+  std::string message;          // e.g. "web/api is already running"
+};
+
+// The end of an operation: every target reached the state asked for (ok), or why not.
+struct Completion {
+  std::uint64_t operation = 0;
+  bool ok = false;
+  std::string message;
 };
 
 // Stopped: ended by a stop job that vigild did not ask for (`systemctl stop`); it stays
@@ -58,6 +123,8 @@ const char* toString(SupervisorState state);
 struct WorkerStatus {
   std::string tree, supervisor, worker, unit;
   ChildState state = ChildState::Idle;
+  bool frozen = false;  // suspended by an operator (vigilctl freeze)
+  std::optional<TimePoint> frozen_since;
   unsigned restarts = 0;           // restarts since vigild started (or since the worker appeared)
   unsigned failures = 0;           // consecutive failures (backoff exponent)
   std::string last_exit;           // description of the last exit, if any
@@ -73,6 +140,8 @@ struct SupervisorStatus {
   unsigned restarts_in_window = 0;
   IntensitySpec intensity;
   std::string failure;  // why it failed, when Failed
+  std::string slice;
+  Limits limits;  // its slice budget (the configured one, or as changed by an operator)
 };
 
 class Engine {
@@ -115,8 +184,25 @@ class Engine {
   void onUnitActive(const std::string& unit, TimePoint now);
   void onTimer(std::uint64_t timer, TimePoint now);
 
+  // An operator's command. Validates it against the current tree and state, and either
+  // refuses it (nothing changes) or starts an operation whose end is reported by
+  // takeCompletions(). Operator stops are never failures: the child becomes Stopped, is
+  // not restarted and is not counted in any intensity; restarts are not counted either.
+  // A command supersedes any unfinished operation on an overlapping target (that one
+  // completes, not ok, "superseded by ..."). Operations survive reloads.
+  tl::expected<CommandAccepted, CommandError> command(const Command& command, TimePoint now);
+  // The result of a Kill, Freeze, Thaw or SetLimits action of `operation` on `unit`.
+  void onActionResult(std::uint64_t operation,
+                      const std::string& unit,
+                      bool ok,
+                      const std::string& error,
+                      TimePoint now);
+  // Every path a command can name, sorted: supervisors, workers, instances.
+  std::vector<std::string> targets() const;
+
   std::vector<Action> takeActions();
   std::vector<Event> takeEvents();
+  std::vector<Completion> takeCompletions();
 
   // True once every tree has either come up, failed, or seen a failure in its first
   // start: the point at which vigild reports READY=1.
@@ -126,10 +212,11 @@ class Engine {
   // Units vigil currently owns (running, starting or stopping).
   std::set<std::string> liveUnits() const;
   std::vector<WorkerStatus> workers(TimePoint now) const;
-  std::vector<SupervisorStatus> supervisors(TimePoint now);
+  std::vector<SupervisorStatus> supervisors(TimePoint now) const;
 
   struct Child;
   struct Sup;
+  struct Operation;
 
  private:
   struct Step;
@@ -171,7 +258,9 @@ class Engine {
   std::deque<Step> stopSteps(const Sup& sup, std::size_t first, std::size_t last) const;
 
   void startChild(Child& child, TimePoint now);
-  void stopChild(Child& child, TimePoint now);
+  // `reason` tags the worker-stopping event ("strategy", "shutdown", "operator"); the
+  // default picks one from the engine's state.
+  void stopChild(Child& child, TimePoint now, const char* reason = nullptr);
   void childEnded(Child& child, const ExitInfo& info, TimePoint now, bool start_failure = false);
   void startFailed(Sup& sup, Child& child, const ExitInfo& info, TimePoint now);
   void failSup(Sup& sup, const std::string& why, TimePoint now);
@@ -186,6 +275,18 @@ class Engine {
   void cancelTimer(std::uint64_t& id);
   void cancelTimers(Sup& sup);
 
+  // Operator commands (EngineCommands.cpp).
+  struct Resolved;
+  tl::expected<Resolved, CommandError> resolve(const std::string& target) const;
+  Sup* findSup(const std::string& path) const;
+  void progressOperations(TimePoint now);
+  bool progress(Operation& op, TimePoint now);  // true when finished
+  void finish(Operation& op, bool ok, std::string message);
+  void restartChild(Child& c, TimePoint now);
+  void startSupByOperator(Sup& sup, TimePoint now);
+  void rebuild(const Config& config, TimePoint now);  // reload without a new configuration
+  void emitCommand(const Command& command, const std::string& message, TimePoint now);
+
   Event event(
       EventType type, const Sup& sup, std::string reason, std::string message, TimePoint now) const;
   Event event(EventType type,
@@ -195,7 +296,7 @@ class Engine {
               TimePoint now) const;
   void emit(Event e) { events_.push_back(std::move(e)); }
   // "2 of 5 restarts allowed in 30s": the supervisor's intensity window, for messages.
-  static std::string windowText(Sup& sup, TimePoint now);
+  static std::string windowText(const Sup& sup, TimePoint now);
   // Emits a restart-scheduled or strategy event with its delay and window count.
   void emitWithDelay(Event e, Usec delay, Sup& sup, TimePoint now);
 
@@ -205,7 +306,14 @@ class Engine {
   std::map<std::string, std::unique_ptr<Child>> graveyard_;  // units being stopped for good
   std::map<std::uint64_t, std::pair<Child*, Sup*>> timers_;  // timer id -> target
   std::uint64_t next_timer_ = 1;
-  bool stopping_all_ = false;  // stopAll() was called: no more starts
+  bool stopping_all_ = false;    // stopAll() was called: no more starts
+  bool progressing_ = false;     // progressOperations() is on the stack
+  bool progress_again_ = false;  // an input arrived while it was
+  bool rebuilding_ = false;      // reload() runs for a command (scale), not a new file
+  Config config_;                // the configuration in force (as changed by scale)
+  std::map<std::uint64_t, std::unique_ptr<Operation>> operations_;
+  std::uint64_t next_operation_ = 1;
+  std::vector<Completion> completions_;
   std::vector<Action> actions_;
   std::vector<Event> events_;
 };

@@ -29,6 +29,7 @@ enum class EventType {
   ConfigApplied,       // a configuration was loaded and reconciled
   UnitRemoved,         // a unit no longer in the configuration is being stopped
   SliceFailed,         // a supervisor's slice could not be created or updated
+  OperatorCommand,     // an operator's command was accepted (Event::caller says whose)
 };
 
 const char* toString(EventType type);
@@ -43,6 +44,7 @@ struct Event {
   std::string reason;      // short machine tag: "exit-code", "oom-kill", "one_for_all", ...
   std::string message;     // one human sentence
   std::string setting;     // the configuration key a start failure points at, e.g. "user"
+  std::string caller;      // OperatorCommand: who asked, e.g. "uid 1000 (alice)"
   int exit_status = 0;
   Usec delay{0};          // RestartScheduled
   unsigned restarts = 0;  // restarts inside the intensity window

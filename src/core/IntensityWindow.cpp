@@ -14,9 +14,11 @@ bool IntensityWindow::record(TimePoint now) {
   return restarts_.size() > spec_.max_restarts;
 }
 
-unsigned IntensityWindow::count(TimePoint now) {
-  expire(now);
-  return static_cast<unsigned>(restarts_.size());
+unsigned IntensityWindow::count(TimePoint now) const {
+  unsigned n = 0;
+  for (const TimePoint t : restarts_)
+    if (now - t < spec_.period) ++n;
+  return n;
 }
 
 }  // namespace vigil::core

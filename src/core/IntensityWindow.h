@@ -16,8 +16,9 @@ class IntensityWindow {
 
   // Returns true when the restart at `now` exceeds the intensity.
   bool record(TimePoint now);
-  // Restarts currently inside the window ending at `now`.
-  unsigned count(TimePoint now);
+  // Restarts inside the window ending at `now`. Reading does not prune: the old entries
+  // are dropped by the next record().
+  unsigned count(TimePoint now) const;
   void reset() { restarts_.clear(); }
   const IntensitySpec& spec() const { return spec_; }
   void setSpec(IntensitySpec spec) { spec_ = spec; }

@@ -93,8 +93,9 @@ struct WorkerSpec {
   StopSpec stop;
   bool notify = false;  // Type=notify: up only after READY=1
   NotifyAccess notify_access = NotifyAccess::All;
-  std::optional<Usec> watchdog;                  // WatchdogSec
-  unsigned instances = 1;                        // > 1: name@1 .. name@N
+  std::optional<Usec> watchdog;  // WatchdogSec
+  unsigned instances = 1;        // > 1: name@1 .. name@N
+  bool instance_names = false;   // name@1 even for one instance (after an operator's scale)
   Usec start_timeout{std::chrono::seconds(90)};  // how long a start job may take
   SourceLocation where;
 };

@@ -30,8 +30,9 @@ UnitProperties limitProperties(const Limits& l, UnsetLimits unset, bool with_pro
   };
   add("MemoryMax", l.memory_max);
   add("MemoryHigh", l.memory_high);
-  add("CPUQuotaPerSecUSec",
-      l.cpu_quota ? std::optional<std::uint64_t>(std::uint64_t{*l.cpu_quota} * 10000) : std::nullopt);
+  add("CPUQuotaPerSecUSec", l.cpu_quota
+                                ? std::optional<std::uint64_t>(std::uint64_t{*l.cpu_quota} * 10000)
+                                : std::nullopt);
   add("CPUWeight", l.cpu_weight);
   add("TasksMax", l.tasks_max);
   add("IOWeight", l.io_weight);
@@ -72,8 +73,9 @@ UnitProperties serviceProperties(const UnitSpec& u) {
   p.push_back({"PartOf", std::vector<std::string>{kTarget}});
   p.push_back({"Before", std::vector<std::string>{kWorkersTarget}});
   p.push_back({"LogExtraFields", JournalFields{u.log_fields}});
-  p.push_back({"ExecStartEx", ExecCommand{u.argv.empty() ? std::string() : u.argv.front(), u.argv,
-                                          {"no-env-expand"}}});
+  p.push_back(
+      {"ExecStartEx",
+       ExecCommand{u.argv.empty() ? std::string() : u.argv.front(), u.argv, {"no-env-expand"}}});
   return p;
 }
 

@@ -314,6 +314,33 @@ void Daemon::perform(core::Action a) {
                           });
       break;
     }
+    case core::Action::Kind::CancelTimer: {
+      auto it = timers_.find(a.timer);
+      if (it != timers_.end()) {
+        sd_event_source_disable_unref(it->second);
+        timers_.erase(it);
+      }
+      break;
+    }
+    case core::Action::Kind::Kill:
+    case core::Action::Kind::Freeze:
+    case core::Action::Kind::Thaw:
+    case core::Action::Kind::SetLimits: {
+      const std::string name = a.unit.name;
+      const std::uint64_t op = a.operation;
+      auto done = [this, name, op](const systemd::JobOutcome& o) {
+        engine_.onActionResult(op, name, o.ok, o.error, now());
+        drain();
+      };
+      if (a.kind == core::Action::Kind::Kill) {
+        client_.killUnit(name, a.main_only, a.signal, done);
+      } else if (a.kind == core::Action::Kind::SetLimits) {
+        client_.setUnitLimits(name, a.unit.limits, done);
+      } else {
+        client_.freezeUnit(name, a.kind == core::Action::Kind::Freeze, done);
+      }
+      break;
+    }
     case core::Action::Kind::ArmTimer: {
       struct Ctx {
         Daemon* self;

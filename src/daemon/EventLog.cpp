@@ -48,6 +48,8 @@ const char* EventLog::messageId(EventType type) {
       return "bb3cd559973d4861a2024d9c3f080a77";
     case EventType::SliceFailed:
       return "36d9f7d0c42c40a592f7b4963531f9f5";
+    case EventType::OperatorCommand:
+      return "3c770892b0c54fe182b6fe44cbcbabda";
   }
   return "00000000000000000000000000000000";
 }
@@ -108,7 +110,7 @@ void EventLog::record(const core::Event& e) {
                     e.reason.c_str(), "VIGIL_EXIT_STATUS=%d", e.exit_status,
                     "VIGIL_DELAY_USEC=%lld", static_cast<long long>(e.delay.count()),
                     "VIGIL_RESTARTS=%u", e.restarts, "VIGIL_SETTING=%s", e.setting.c_str(),
-                    nullptr);
+                    "VIGIL_CALLER=%s", e.caller.c_str(), nullptr);
   }
   if (to_stderr_) {
     std::fprintf(stderr, "<%d>%s [%s%s%s]\n", priority(e), message.c_str(), core::toString(e.type),

@@ -646,6 +646,65 @@ void SdBusSystemdClient::setActiveObserver(std::function<void(const UnitState&)>
   impl_->active_observer = std::move(observer);
 }
 
+namespace {
+// The outcome of a call that returns no job: done, or why not.
+void simpleOutcome(const std::string& name,
+                   const char* method,
+                   const sd_bus_error* err,
+                   const SystemdClient::JobDone& done) {
+  JobOutcome o;
+  o.unit.name = name;
+  o.ok = err == nullptr;
+  if (err) o.error = fmt::format("{} failed: {}", method, errorText(-EIO, err));
+  done(o);
+}
+}  // namespace
+
+void SdBusSystemdClient::killUnit(const std::string& name,
+                                  bool main_only,
+                                  int signal,
+                                  JobDone done) {
+  Impl* impl = impl_.get();
+  impl->call(
+      [impl, name, main_only, signal](sd_bus_message** m) {
+        int r =
+            sd_bus_message_new_method_call(impl->io.raw(), m, kDest, kPath, kManager, "KillUnit");
+        return r < 0 ? r
+                     : sd_bus_message_append(*m, "ssi", name.c_str(), main_only ? "main" : "all",
+                                             signal);
+      },
+      [name, done](sd_bus_message*, const sd_bus_error* err) {
+        simpleOutcome(name, "KillUnit", err, done);
+      });
+}
+
+void SdBusSystemdClient::freezeUnit(const std::string& name, bool freeze, JobDone done) {
+  Impl* impl = impl_.get();
+  const char* method = freeze ? "FreezeUnit" : "ThawUnit";
+  impl->call(
+      [impl, name, method](sd_bus_message** m) {
+        int r = sd_bus_message_new_method_call(impl->io.raw(), m, kDest, kPath, kManager, method);
+        return r < 0 ? r : sd_bus_message_append(*m, "s", name.c_str());
+      },
+      [name, method, done](sd_bus_message*, const sd_bus_error* err) {
+        simpleOutcome(name, method, err, done);
+      });
+}
+
+void SdBusSystemdClient::setUnitLimits(const std::string& name,
+                                       const core::Limits& limits,
+                                       JobDone done) {
+  Impl* impl = impl_.get();
+  const auto props = core::limitProperties(limits, core::UnsetLimits::Omit, false);
+  impl->call(
+      [impl, name, props](sd_bus_message** m) {
+        return buildSetPropertiesMessage(impl->io.raw(), name, props, m);
+      },
+      [name, done](sd_bus_message*, const sd_bus_error* err) {
+        simpleOutcome(name, "SetUnitProperties", err, done);
+      });
+}
+
 void SdBusSystemdClient::queryStackStop(std::function<void(util::Result<bool>)> done) {
   Impl* impl = impl_.get();
   impl->call(

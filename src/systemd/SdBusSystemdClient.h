@@ -33,6 +33,9 @@ class SdBusSystemdClient final : public SystemdClient {
   void listManagedUnits(
       std::function<void(util::Result<std::vector<core::ExistingUnit>>)> done) override;
   void queryStackStop(std::function<void(util::Result<bool>)> done) override;
+  void killUnit(const std::string& name, bool main_only, int signal, JobDone done) override;
+  void freezeUnit(const std::string& name, bool freeze, JobDone done) override;
+  void setUnitLimits(const std::string& name, const core::Limits& limits, JobDone done) override;
   void setExitObserver(std::function<void(const UnitState&)> observer) override;
   void setActiveObserver(std::function<void(const UnitState&)> observer) override;
   std::optional<UnitState> unitState(const std::string& name) const override;

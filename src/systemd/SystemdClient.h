@@ -65,6 +65,16 @@ class SystemdClient {
   // two jobs merge and the merged one ignores ordering (systemd's job_merge_into_installed).
   virtual void stopUnit(const std::string& name, core::Usec timeout, JobDone done) = 0;
 
+  // KillUnit(name, whom, signal): `whom` is "all" (every process of the unit's cgroup) or
+  // "main" (its main process). `done` runs once with ok or the error.
+  virtual void killUnit(const std::string& name, bool main_only, int signal, JobDone done) = 0;
+  // FreezeUnit / ThawUnit: suspend or resume every process of the unit (a slice: of every
+  // unit in it) through the cgroup v2 freezer. `done` runs once.
+  virtual void freezeUnit(const std::string& name, bool freeze, JobDone done) = 0;
+  // SetUnitProperties(name, runtime=true) with the limits set in `limits` (the others are
+  // left alone; kUnlimited removes a limit), on a running unit or slice. `done` runs once.
+  virtual void setUnitLimits(const std::string& name, const core::Limits& limits, JobDone done) = 0;
+
   // Whether PID 1 is stopping vigil as a whole: a stop job is queued for
   // core::kWorkersTarget (`systemctl stop vigil.target`, package removal, system shutdown),
   // as opposed to vigild alone being stopped or restarted. From Manager.ListJobs().

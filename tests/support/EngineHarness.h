@@ -68,7 +68,9 @@ class EngineHarness {
   std::vector<core::Event> events;
   std::map<std::uint64_t, core::TimePoint> timers;
 
-  std::vector<std::string> slices;  // Slice actions (answered at once, successfully)
+  std::vector<std::string> slices;         // Slice actions (answered at once, successfully)
+  std::vector<core::Action> unit_actions;  // Kill/Freeze/Thaw/SetLimits, not yet answered
+  std::vector<core::Completion> completions;
 
   void collect() {
     for (;;) {
@@ -89,9 +91,19 @@ class EngineHarness {
             slices.push_back(a.unit.name);
             answer.push_back(a.unit.name);
             break;
+          case core::Action::Kind::CancelTimer:
+            timers.erase(a.timer);
+            break;
+          case core::Action::Kind::Kill:
+          case core::Action::Kind::Freeze:
+          case core::Action::Kind::Thaw:
+          case core::Action::Kind::SetLimits:
+            unit_actions.push_back(a);
+            break;
         }
       }
       for (auto& e : engine.takeEvents()) events.push_back(e);
+      for (auto& c : engine.takeCompletions()) completions.push_back(c);
       if (answer.empty()) break;
       for (const auto& s : answer) engine.onSliceResult(s, true, "", now);
     }

@@ -61,6 +61,33 @@ class FakeSystemdClient final : public systemd::SystemdClient {
   void setActiveObserver(std::function<void(const systemd::UnitState&)> observer) override {
     active_observer_ = std::move(observer);
   }
+  // Kill/Freeze/Thaw/SetLimits calls ("kill NAME", "freeze NAME", ...), answered by the test.
+  struct Simple {
+    std::string what;
+    JobDone done;
+  };
+  std::deque<Simple> simple;
+  void killUnit(const std::string& name, bool main_only, int signal, JobDone done) override {
+    log.push_back(std::string(main_only ? "kill-main " : "kill ") + std::to_string(signal) + " " +
+                  name);
+    simple.push_back({"kill " + name, std::move(done)});
+  }
+  void freezeUnit(const std::string& name, bool freeze, JobDone done) override {
+    log.push_back((freeze ? "freeze " : "thaw ") + name);
+    simple.push_back({(freeze ? "freeze " : "thaw ") + name, std::move(done)});
+  }
+  void setUnitLimits(const std::string& name, const core::Limits&, JobDone done) override {
+    log.push_back("set " + name);
+    simple.push_back({"set " + name, std::move(done)});
+  }
+  void finishSimple(bool ok = true) {
+    Simple s = std::move(simple.front());
+    simple.pop_front();
+    systemd::JobOutcome o;
+    o.ok = ok;
+    if (!ok) o.error = "refused";
+    s.done(o);
+  }
   // queryStackStop requests, answered by the test.
   std::vector<std::function<void(util::Result<bool>)>> stack_queries;
   void queryStackStop(std::function<void(util::Result<bool>)> done) override {

@@ -47,13 +47,31 @@ BOOST_AUTO_TEST_CASE(a_worker_service_gets_the_documented_properties_in_order) {
   const UnitProperties p = serviceProperties(buildUnitSpec(api(), {"web"}, 0));
   std::vector<std::string> names;
   for (const auto& prop : p) names.push_back(prop.name);
-  BOOST_TEST(names == (std::vector<std::string>{
-                          "Description", "Slice", "Type", "Restart", "KillMode", "CollectMode",
-                          "KillSignal", "TimeoutStopUSec", "SendSIGKILL", "TimeoutStartUSec",
-                          "MemoryAccounting", "CPUAccounting", "TasksAccounting", "IOAccounting",
-                          "MemoryMax", "CPUQuotaPerSecUSec", "RuntimeMaxUSec", "LimitNOFILE",
-                          "LimitNOFILESoft", "Environment", "User", "PartOf", "Before",
-                          "LogExtraFields", "ExecStartEx"}),
+  BOOST_TEST(names == (std::vector<std::string>{"Description",
+                                                "Slice",
+                                                "Type",
+                                                "Restart",
+                                                "KillMode",
+                                                "CollectMode",
+                                                "KillSignal",
+                                                "TimeoutStopUSec",
+                                                "SendSIGKILL",
+                                                "TimeoutStartUSec",
+                                                "MemoryAccounting",
+                                                "CPUAccounting",
+                                                "TasksAccounting",
+                                                "IOAccounting",
+                                                "MemoryMax",
+                                                "CPUQuotaPerSecUSec",
+                                                "RuntimeMaxUSec",
+                                                "LimitNOFILE",
+                                                "LimitNOFILESoft",
+                                                "Environment",
+                                                "User",
+                                                "PartOf",
+                                                "Before",
+                                                "LogExtraFields",
+                                                "ExecStartEx"}),
              boost::test_tools::per_element());
   BOOST_TEST(get<std::string>(p, "Type") == "exec");
   BOOST_TEST(get<std::string>(p, "Restart") == "no");
@@ -64,7 +82,8 @@ BOOST_AUTO_TEST_CASE(a_worker_service_gets_the_documented_properties_in_order) {
   BOOST_TEST(get<std::uint64_t>(p, "RuntimeMaxUSec") == 3600000000u);
   BOOST_TEST(get<std::uint64_t>(p, "LimitNOFILE") == 65536u);
   BOOST_TEST(get<std::uint64_t>(p, "LimitNOFILESoft") == 1024u);
-  BOOST_TEST(get<std::vector<std::string>>(p, "PartOf") == std::vector<std::string>{"vigil.target"});
+  BOOST_TEST(get<std::vector<std::string>>(p, "PartOf") ==
+             std::vector<std::string>{"vigil.target"});
   BOOST_TEST(get<std::vector<std::string>>(p, "Before") ==
              std::vector<std::string>{"vigil-workers.target"});
   const auto exec = get<ExecCommand>(p, "ExecStartEx");
@@ -102,7 +121,8 @@ BOOST_AUTO_TEST_CASE(a_slice_sends_every_unset_limit_as_infinity) {
   const UnitProperties created = sliceProperties("vigil supervisor web", budget, true);
   BOOST_TEST(get<std::string>(created, "Description") == "vigil supervisor web");
   BOOST_TEST(get<std::uint64_t>(created, "MemoryMax") == 1u << 30);
-  for (const char* unset : {"MemoryHigh", "CPUQuotaPerSecUSec", "CPUWeight", "TasksMax", "IOWeight"})
+  for (const char* unset :
+       {"MemoryHigh", "CPUQuotaPerSecUSec", "CPUWeight", "TasksMax", "IOWeight"})
     BOOST_TEST(get<std::uint64_t>(created, unset) == UINT64_MAX, unset);
   const UnitProperties updated = sliceProperties("vigil supervisor web", budget, false);
   BOOST_TEST(!find(updated, "Description"));  // a live slice keeps its description

@@ -1,0 +1,137 @@
+#pragma once
+// The engine's internal state, shared by its translation units (Engine.cpp: trees, plans,
+// policy; EngineCommands.cpp: operator commands). Not part of the engine's interface.
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/Engine.h"
+
+namespace vigil::core {
+
+namespace engine_detail {
+constexpr int kStopDirected = 1;  // the parent or a strategy asked for the stop
+constexpr int kStopFailure = 2;   // the supervisor exceeded its intensity
+constexpr int kStopOperator = 3;  // an operator stopped it: it stays stopped
+// Margin on top of a worker's stop timeout before vigil stops waiting for the stop job:
+// systemd sends SIGKILL at the timeout, and the job still has to finish after that.
+constexpr Usec kStopJobMargin{std::chrono::seconds(60)};
+// Stop-job wait for a leftover unit whose spec (and so stop timeout) is unknown.
+constexpr Usec kUnknownStopTimeout{std::chrono::minutes(5)};
+}  // namespace engine_detail
+
+struct Engine::Step {
+  enum class Kind { Start, Stop, Delay, Slice };
+  Kind kind = Kind::Start;
+  std::size_t first = 0;  // child index range, inclusive: one group (all instances of a
+  std::size_t last = 0;   // worker, or one nested supervisor)
+  Usec delay{0};
+  bool begun = false;  // Delay and Slice act once; Start and Stop are re-run (level-triggered)
+  bool fired = false;  // Delay: the timer fired; Slice: the slice result came
+};
+
+struct Engine::Child {
+  Sup* owner = nullptr;
+  std::size_t index = 0;
+  std::shared_ptr<const WorkerSpec> worker;  // a worker child ...
+  unsigned instance = 0;
+  UnitSpec unit;
+  std::unique_ptr<Sup> sup;  // ... or a nested supervisor
+  ChildState state = ChildState::Idle;
+  TimePoint started_at{0};
+  bool was_up = false;  // the current incarnation reached Running
+  unsigned failures = 0;
+  unsigned restarts = 0;
+  std::uint64_t timer = 0;
+  TimePoint timer_deadline{0};
+  // Name of a previous incarnation still being stopped; the start is deferred until the
+  // stop finishes so that two incarnations of one unit name never overlap.
+  std::string blocked_on;
+  bool deferred = false;
+  std::optional<ExitInfo> last_exit;
+  bool pending_start = false;  // reload: added or replaced, to be started by resume()
+  bool operator_stop = false;  // the stop in flight is an operator's: end in Stopped
+  bool frozen = false;         // suspended by an operator
+  TimePoint frozen_since{0};
+  bool limits_overridden = false;  // unit.limits were changed live by an operator
+
+  RestartPolicy restart() const { return worker ? worker->restart : RestartPolicy::Permanent; }
+  BackoffSpec backoff() const { return worker ? worker->backoff : BackoffSpec{}; }
+  bool live() const {
+    return state == ChildState::Starting || state == ChildState::Running ||
+           state == ChildState::Stopping;
+  }
+};
+
+struct Engine::Sup {
+  std::shared_ptr<const SupervisorSpec> spec;
+  SupervisorPath path;
+  Sup* parent = nullptr;
+  Child* self = nullptr;  // this supervisor as a child of its parent; null for a root
+  std::vector<std::unique_ptr<Child>> children;
+  SupervisorState state = SupervisorState::Idle;
+  IntensityWindow window;
+  std::deque<Step> plan;
+  std::optional<Step> current;
+  unsigned plan_generation = 0;  // bumped whenever the plan is replaced
+  bool advancing = false;        // advance() is on the stack for this supervisor
+  bool readvance = false;        // ... and was asked to run again
+  std::uint64_t delay_timer = 0;
+  int stop_reason = 0;
+  std::string failure;
+  bool first_pass_done = false;
+  // The current start began with no live child (initial start, or restart by the
+  // parent): a child that cannot be started then makes the whole start fail (OTP).
+  bool fresh_start = false;
+  bool failed_starting = false;  // the failure being escalated happened during its start
+  bool frozen = false;           // its slice was frozen by an operator
+  TimePoint frozen_since{0};
+  std::optional<Limits> budget_override;  // the slice budget as changed by an operator
+
+  const Limits& budget() const { return budget_override ? *budget_override : spec->limits; }
+
+  std::string pathString() const {
+    std::string out;
+    for (const auto& p : path) out += (out.empty() ? "" : "/") + p;
+    return out;
+  }
+  Sup& root() {
+    Sup* s = this;
+    while (s->parent) s = s->parent;
+    return *s;
+  }
+};
+
+
+namespace engine_detail {
+// Every worker child at or below `sup`, by unit name.
+void collectWorkersBelow(Engine::Sup& sup, std::map<std::string, Engine::Child*>& out);
+}  // namespace engine_detail
+
+struct Engine::Operation {
+  std::uint64_t id = 0;
+  Command command;
+  // What it acts on, in order: worker instances by unit name, supervisors by path.
+  struct Item {
+    bool supervisor = false;
+    std::string key;
+  };
+  std::vector<Item> items;
+  std::size_t next = 0;  // RollingRestart: the item being restarted
+  enum class Phase { Stopping, Starting, Results } phase = Phase::Stopping;
+  unsigned outstanding = 0;  // Kill/Freeze/Thaw/SetLimits results still to come
+  std::vector<std::string> errors;
+  unsigned scale_to = 0;  // Scale: the instance count once the surplus has stopped
+};
+
+struct Engine::Resolved {
+  Sup* sup = nullptr;            // a supervisor, or
+  std::vector<Child*> workers;   // a worker's instances (or one of them)
+  std::string path;              // as the target was written
+};
+
+}  // namespace vigil::core
