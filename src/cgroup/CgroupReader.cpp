@@ -124,7 +124,8 @@ auto into(Parser parse, Store store) {
 
 CgroupReader::CgroupReader(std::filesystem::path root) : root_(std::move(root)) {}
 
-util::Result<std::optional<CgroupStats>> CgroupReader::read(std::string_view cgroup) const {
+util::Result<std::optional<CgroupStats>> CgroupReader::read(std::string_view cgroup,
+                                                            Detail detail) const {
   auto relative = relativeCgroupPath(cgroup);
   if (!relative) return tl::unexpected(std::move(relative.error()));
   const std::string dir_path = (root_ / *relative).string();
@@ -148,14 +149,15 @@ util::Result<std::optional<CgroupStats>> CgroupReader::read(std::string_view cgr
   struct Step {
     std::string_view file;
     bool unsupported_is_missing;
+    bool status;  // read with Detail::Status too
     std::function<util::Result<void>(std::string_view, const std::string&)> parse;
   };
   const Step steps[] = {
-      {"memory.current", false, value(s.memory_current)},
-      {"memory.max", false, limit(s.memory_max)},
-      {"memory.high", false, limit(s.memory_high)},
-      {"memory.peak", false, value(s.memory_peak)},
-      {"memory.events", false,
+      {"memory.current", false, true, value(s.memory_current)},
+      {"memory.max", false, false, limit(s.memory_max)},
+      {"memory.high", false, false, limit(s.memory_high)},
+      {"memory.peak", false, false, value(s.memory_peak)},
+      {"memory.events", false, true,
        into(parseFlatKeyed,
             [&s](const FlatKeyed& m) {
               s.memory_events_high = valueOrZero(m, "high");
@@ -163,12 +165,12 @@ util::Result<std::optional<CgroupStats>> CgroupReader::read(std::string_view cgr
               s.memory_events_oom = valueOrZero(m, "oom");
               s.memory_events_oom_kill = valueOrZero(m, "oom_kill");
             })},
-      {"pids.current", false, value(s.pids_current)},
-      {"pids.max", false, limit(s.pids_max)},
-      {"pids.events", false,
+      {"pids.current", false, true, value(s.pids_current)},
+      {"pids.max", false, false, limit(s.pids_max)},
+      {"pids.events", false, false,
        into(parseFlatKeyed,
             [&s](const FlatKeyed& m) { s.pids_events_max = valueOrZero(m, "max"); })},
-      {"cpu.stat", false,
+      {"cpu.stat", false, true,
        into(parseFlatKeyed,
             [&s](const FlatKeyed& m) {
               s.cpu_usage_usec = valueOrZero(m, "usage_usec");
@@ -178,13 +180,13 @@ util::Result<std::optional<CgroupStats>> CgroupReader::read(std::string_view cgr
               s.cpu_nr_throttled = valueOrZero(m, "nr_throttled");
               s.cpu_throttled_usec = valueOrZero(m, "throttled_usec");
             })},
-      {"cpu.max", false,
+      {"cpu.max", false, false,
        into(parseCpuMax,
             [&s](const CpuMax& m) {
               s.cpu_max_quota_usec = m.quota_usec;
               s.cpu_max_period_usec = m.period_usec;
             })},
-      {"io.stat", false,
+      {"io.stat", false, false,
        into(parseIoStat,
             [&s](const IoStat& io) {
               s.io_rbytes = io.rbytes;
@@ -192,11 +194,12 @@ util::Result<std::optional<CgroupStats>> CgroupReader::read(std::string_view cgr
               s.io_rios = io.rios;
               s.io_wios = io.wios;
             })},
-      {"cpu.pressure", true, pressure(s.cpu_pressure)},
-      {"memory.pressure", true, pressure(s.memory_pressure)},
-      {"io.pressure", true, pressure(s.io_pressure)},
+      {"cpu.pressure", true, false, pressure(s.cpu_pressure)},
+      {"memory.pressure", true, false, pressure(s.memory_pressure)},
+      {"io.pressure", true, false, pressure(s.io_pressure)},
   };
   for (const Step& step : steps) {
+    if (detail == Detail::Status && !step.status) continue;
     auto content = dir.read(step.file, step.unsupported_is_missing);
     if (!content) return tl::unexpected(std::move(content.error()));
     if (dir.gone()) return std::optional<CgroupStats>();

@@ -93,6 +93,8 @@ const char* toString(EventType t) {
       return "slice-failed";
     case EventType::OperatorCommand:
       return "operator-command";
+    case EventType::ConfigRejected:
+      return "config-rejected";
   }
   return "?";
 }
@@ -138,6 +140,7 @@ std::unique_ptr<Engine::Sup> Engine::buildSup(std::shared_ptr<const SupervisorSp
 }
 
 void Engine::index(Sup& sup) {
+  sups_[sup.pathString()] = &sup;
   for (auto& c : sup.children) {
     if (c->sup) {
       index(*c->sup);
@@ -148,6 +151,8 @@ void Engine::index(Sup& sup) {
 }
 
 void Engine::unindex(Sup& sup) {
+  if (auto it = sups_.find(sup.pathString()); it != sups_.end() && it->second == &sup)
+    sups_.erase(it);
   for (auto& c : sup.children) {
     if (c->sup) {
       unindex(*c->sup);
@@ -161,13 +166,13 @@ void Engine::unindex(Sup& sup) {
 void Engine::bury(const std::string& unit, Usec timeout, bool send_stop) {
   auto dead = std::make_unique<Child>();
   dead->unit.name = unit;
-  dead->state = ChildState::Stopping;
+  setState(*dead, ChildState::Stopping);
   if (send_stop) {
     Action a;
     a.kind = Action::Kind::Stop;
     a.unit.name = unit;
     a.timeout = timeout;
-    actions_.push_back(std::move(a));
+    act(std::move(a));
   }
   graveyard_[unit] = std::move(dead);
 }
@@ -186,7 +191,7 @@ void Engine::adoptOrReplace(Sup& sup,
     claimed.insert(it->first);
     if (!it->second.active) continue;
     if (it->second.fingerprint == c->unit.fingerprint) {
-      c->state = ChildState::Running;
+      setState(*c, ChildState::Running);
       c->started_at = now;
       c->was_up = true;
       emit(event(EventType::WorkerAdopted, *c, "adopted",
@@ -201,6 +206,7 @@ void Engine::adoptOrReplace(Sup& sup,
 }
 
 void Engine::start(const Config& config, const std::vector<ExistingUnit>& existing, TimePoint now) {
+  changed_.all = true;
   config_ = config;
   std::map<std::string, ExistingUnit> by_name;
   for (const auto& u : existing) by_name[u.name] = u;
@@ -245,6 +251,7 @@ std::string childKey(const Engine::Child& c);
 
 void Engine::reload(const Config& config, TimePoint now) {
   if (stopping_all_) return;
+  changed_.all = true;
   config_ = config;
   std::map<std::string, Child*> old_workers;
   for (auto& root : roots_) collectWorkersBelow(*root, old_workers);
@@ -408,7 +415,7 @@ void Engine::carryOver(Sup& fresh,
         a.unit.limits.tasks_max = l.tasks_max.value_or(kUnlimited);
         a.unit.limits.io_weight = l.io_weight.value_or(kUnlimited);
         a.unit.limits.cpu_quota = l.cpu_quota;
-        actions_.push_back(std::move(a));
+        act(std::move(a));
       }
       continue;
     }
@@ -515,7 +522,7 @@ void Engine::resume(Sup& sup, const Limits* old_limits, TimePoint now) {
       if (!extra.empty()) {
         // Not a fresh start: a new child that fails to start is retried with backoff
         // without touching its running siblings.
-        sup.state = SupervisorState::Starting;
+        setState(sup, SupervisorState::Starting);
         sup.fresh_start = false;
         sup.plan = std::move(extra);
         replan(sup);
@@ -563,11 +570,11 @@ std::deque<Engine::Step> Engine::stopSteps(const Sup& sup,
 void Engine::startSup(Sup& sup, TimePoint now) {
   if (sup.delay_timer) cancelTimer(sup.delay_timer);
   for (auto& c : sup.children) {
-    if (c->state == ChildState::Finished) c->state = ChildState::Idle;
+    if (c->state == ChildState::Finished) setState(*c, ChildState::Idle);
   }
   sup.fresh_start = std::none_of(sup.children.begin(), sup.children.end(),
                                  [](const auto& c) { return c->live(); });
-  sup.state = SupervisorState::Starting;
+  setState(sup, SupervisorState::Starting);
   sup.failure.clear();
   sup.stop_reason = 0;
   sup.current.reset();
@@ -584,10 +591,10 @@ void Engine::stopSup(Sup& sup, int reason, TimePoint now) {
   for (auto& c : sup.children) {
     if (c->state == ChildState::Waiting) {
       cancelTimer(c->timer);
-      c->state = ChildState::Idle;
+      setState(*c, ChildState::Idle);
     }
   }
-  sup.state = SupervisorState::Stopping;
+  setState(sup, SupervisorState::Stopping);
   sup.stop_reason = reason;
   sup.current.reset();
   sup.plan = sup.children.empty() ? std::deque<Step>{} : stopSteps(sup, 0, sup.children.size() - 1);
@@ -647,7 +654,7 @@ void Engine::execute(Sup& sup, Step& step, TimePoint now) {
         Child& c = *sup.children[i];
         if (c.state == ChildState::Waiting) {
           cancelTimer(c.timer);
-          c.state = ChildState::Idle;
+          setState(c, ChildState::Idle);
         } else if (c.state == ChildState::Running || c.state == ChildState::Starting) {
           stopChild(c, now);
         }
@@ -677,7 +684,7 @@ void Engine::sliceAction(const Sup& sup) {
   a.unit.name = sliceName(sup.path);
   a.unit.description = fmt::format("vigil supervisor {}", sup.pathString());
   a.unit.limits = sup.spec->limits;
-  actions_.push_back(std::move(a));
+  act(std::move(a));
 }
 
 bool Engine::stepComplete(const Sup& sup, const Step& step) const {
@@ -701,7 +708,7 @@ void Engine::planDone(Sup& sup, TimePoint now) {
   switch (sup.state) {
     case SupervisorState::Starting:
     case SupervisorState::Restarting:
-      sup.state = SupervisorState::Running;
+      setState(sup, SupervisorState::Running);
       sup.first_pass_done = true;
       emit(event(EventType::SupervisorStarted, sup, "started",
                  fmt::format("all {} child(ren) are up", sup.children.size()), now));
@@ -709,7 +716,7 @@ void Engine::planDone(Sup& sup, TimePoint now) {
       break;
     case SupervisorState::Stopping:
       if (sup.stop_reason == kStopFailure) {
-        sup.state = SupervisorState::Failed;
+        setState(sup, SupervisorState::Failed);
         emit(event(EventType::SupervisorFailed, sup, "intensity", sup.failure, now));
         if (sup.self) {
           ExitInfo info;
@@ -721,7 +728,7 @@ void Engine::planDone(Sup& sup, TimePoint now) {
                     fmt::format("reporting the failure to supervisor {}", sup.parent->pathString()),
                     now));
           sup.self->last_exit = info;
-          sup.self->state = ChildState::Idle;
+          setState(*sup.self, ChildState::Idle);
           const bool during_start = std::exchange(sup.failed_starting, false);
           childEnded(*sup.self, info, now, during_start);
         } else {
@@ -732,11 +739,11 @@ void Engine::planDone(Sup& sup, TimePoint now) {
                      now));
         }
       } else {
-        sup.state = SupervisorState::Idle;
+        setState(sup, SupervisorState::Idle);
         if (sup.self) {
           // An operator's stop lasts: the parent neither counts nor restarts it.
-          sup.self->state =
-              sup.stop_reason == kStopOperator ? ChildState::Stopped : ChildState::Idle;
+          setState(*sup.self,
+                   sup.stop_reason == kStopOperator ? ChildState::Stopped : ChildState::Idle);
           advance(*sup.parent, now);
         }
       }
@@ -752,12 +759,12 @@ void Engine::startChild(Child& c, TimePoint now) {
   c.was_up = false;
   c.frozen = false;
   if (c.sup) {
-    c.state = ChildState::Starting;
+    setState(c, ChildState::Starting);
     c.sup->window.reset();
     startSup(*c.sup, now);
     return;
   }
-  c.state = ChildState::Starting;
+  setState(c, ChildState::Starting);
   if (!c.blocked_on.empty()) {
     c.deferred = true;  // started when the previous incarnation's stop finishes
     return;
@@ -769,7 +776,7 @@ void Engine::startChild(Child& c, TimePoint now) {
   // systemd enforces start_timeout itself (TimeoutStartUSec, Result=timeout); vigild's
   // own wait is a backstop for a PID 1 that does not answer.
   a.timeout = c.worker->start_timeout + kStopJobMargin;
-  actions_.push_back(std::move(a));
+  act(std::move(a));
   emit(event(EventType::WorkerStarting, c, c.restarts ? "restart" : "start",
              fmt::format("starting {}", c.unit.name), now));
 }
@@ -777,21 +784,21 @@ void Engine::startChild(Child& c, TimePoint now) {
 void Engine::stopChild(Child& c, TimePoint now, const char* reason) {
   cancelTimer(c.timer);
   if (c.sup) {
-    c.state = ChildState::Stopping;
+    setState(c, ChildState::Stopping);
     stopSup(*c.sup, kStopDirected, now);
     return;
   }
   if (c.deferred) {
     c.deferred = false;
-    c.state = ChildState::Idle;
+    setState(c, ChildState::Idle);
     return;
   }
-  c.state = ChildState::Stopping;
+  setState(c, ChildState::Stopping);
   Action a;
   a.kind = Action::Kind::Stop;
   a.unit.name = c.unit.name;
   a.timeout = c.worker->stop.timeout + kStopJobMargin;
-  actions_.push_back(std::move(a));
+  act(std::move(a));
   emit(event(EventType::WorkerStopping, c,
              reason          ? reason
              : stopping_all_ ? "shutdown"
@@ -800,7 +807,7 @@ void Engine::stopChild(Child& c, TimePoint now, const char* reason) {
 }
 
 void Engine::childReady(Child& c, TimePoint now) {
-  c.state = ChildState::Running;
+  setState(c, ChildState::Running);
   c.started_at = now;
   c.was_up = true;
   if (!c.sup) {
@@ -811,7 +818,7 @@ void Engine::childReady(Child& c, TimePoint now) {
 }
 
 void Engine::stoppedExternally(Child& c, const ExitInfo& info, TimePoint now) {
-  c.state = ChildState::Stopped;
+  setState(c, ChildState::Stopped);
   c.last_exit = info;
   emit(event(EventType::WorkerStopped, c, info.reason,
              "stopped from outside vigil (a stop job, e.g. systemctl stop): not a failure, not "
@@ -841,14 +848,23 @@ Usec Engine::backoffDelay(Child& c) {
 void Engine::childEnded(Child& c, const ExitInfo& info, TimePoint now, bool start_failure) {
   Sup& sup = *c.owner;
   c.last_exit = info;
-  c.state = ChildState::Idle;
+  setState(c, ChildState::Idle);
   sup.root().first_pass_done = true;
   if (stopping_all_ || sup.state == SupervisorState::Stopping ||
       sup.state == SupervisorState::Failed || sup.state == SupervisorState::Idle) {
+    recordExit(c, info,
+               stopping_all_ ? "not restarted: vigil is stopping"
+                             : fmt::format("not restarted: supervisor {} is {}", sup.pathString(),
+                                           toString(sup.state)),
+               now);
     advance(sup, now);
     return;
   }
   if (start_failure && sup.state == SupervisorState::Starting && sup.fresh_start) {
+    recordExit(c, info,
+               fmt::format("failed while supervisor {} was starting: the start is aborted",
+                           sup.pathString()),
+               now);
     startFailed(sup, c, info, now);
     return;
   }
@@ -856,7 +872,12 @@ void Engine::childEnded(Child& c, const ExitInfo& info, TimePoint now, bool star
   const bool restart = c.restart() == RestartPolicy::Permanent ||
                        (c.restart() == RestartPolicy::Transient && info.abnormal());
   if (!restart) {
-    c.state = ChildState::Finished;
+    setState(c, ChildState::Finished);
+    recordExit(
+        c, info,
+        fmt::format("not restarted: restart is {}{}", toString(c.restart()),
+                    c.restart() == RestartPolicy::Transient ? " and the exit was clean" : ""),
+        now);
     emit(
         event(EventType::WorkerNotRestarted, c, toString(c.restart()),
               fmt::format("not restarted: restart is {}{}", toString(c.restart()),
@@ -867,6 +888,10 @@ void Engine::childEnded(Child& c, const ExitInfo& info, TimePoint now, bool star
   }
 
   if (sup.window.record(now)) {
+    recordExit(c, info,
+               fmt::format("not restarted: intensity of {} exceeded, the supervisor fails",
+                           sup.pathString()),
+               now);
     intensityExceeded(sup,
                       fmt::format("{} restarts within {} exceed intensity {} (last: {} {})",
                                   sup.window.count(now), formatDuration(sup.window.spec().period),
@@ -885,7 +910,11 @@ void Engine::childEnded(Child& c, const ExitInfo& info, TimePoint now, bool star
 
   switch (sup.spec->strategy) {
     case Strategy::OneForOne: {
-      c.state = ChildState::Waiting;
+      recordExit(c, info,
+                 fmt::format("restart in {} (failure {} in a row, {})", formatDuration(delay),
+                             c.failures, windowText(sup, now)),
+                 now);
+      setState(c, ChildState::Waiting);
       c.timer = armTimer(now + delay);
       c.timer_deadline = now + delay;
       timers_[c.timer] = {&c, nullptr};
@@ -910,8 +939,13 @@ void Engine::childEnded(Child& c, const ExitInfo& info, TimePoint now, bool star
         const Child& s = *sup.children[i];
         siblings += (siblings.empty() ? "" : ", ") + (s.sup ? s.sup->pathString() : s.unit.name);
       }
+      recordExit(c, info,
+                 fmt::format("{}: restart{} in {} ({})", toString(sup.spec->strategy),
+                             siblings.empty() ? "" : " with siblings", formatDuration(delay),
+                             windowText(sup, now)),
+                 now);
       if (sup.delay_timer) cancelTimer(sup.delay_timer);
-      sup.state = SupervisorState::Restarting;
+      setState(sup, SupervisorState::Restarting);
       sup.current.reset();
       sup.plan.clear();
       if (stop_from < n) sup.plan = stopSteps(sup, stop_from, n - 1);
@@ -993,6 +1027,7 @@ void Engine::onStartResult(const std::string& unit,
                            const UnitOutcome& outcome,
                            bool exited,
                            TimePoint now) {
+  touchUnit(unit);
   auto it = units_.find(unit);
   if (it == units_.end()) return;
   Child& c = *it->second;
@@ -1047,6 +1082,7 @@ void Engine::onStopResult(const std::string& unit,
                           bool ok,
                           const std::string& error,
                           TimePoint now) {
+  touchUnit(unit);
   auto g = graveyard_.find(unit);
   if (g != graveyard_.end()) {
     graveyard_.erase(g);
@@ -1064,7 +1100,7 @@ void Engine::onStopResult(const std::string& unit,
       if (c.state == ChildState::Starting && c.deferred) {
         if (stopping_all_) {
           c.deferred = false;
-          c.state = ChildState::Idle;
+          setState(c, ChildState::Idle);
           advance(*c.owner, now);
         } else {
           startChild(c, now);
@@ -1081,9 +1117,9 @@ void Engine::onStopResult(const std::string& unit,
   Sup& sup = *c.owner;
   const bool temporary_by_strategy =
       c.restart() == RestartPolicy::Temporary && sup.state == SupervisorState::Restarting;
-  c.state = std::exchange(c.operator_stop, false) ? ChildState::Stopped
-            : temporary_by_strategy               ? ChildState::Finished
-                                                  : ChildState::Idle;
+  setState(c, std::exchange(c.operator_stop, false) ? ChildState::Stopped
+              : temporary_by_strategy               ? ChildState::Finished
+                                                    : ChildState::Idle);
   c.frozen = false;
   emit(event(EventType::WorkerStopped, c, ok ? "stopped" : "stop-failed",
              ok ? "stopped" : fmt::format("stop failed: {}", error), now));
@@ -1119,6 +1155,7 @@ void Engine::onSliceResult(const std::string& slice,
 }
 
 void Engine::onUnitExit(const std::string& unit, const UnitOutcome& outcome, TimePoint now) {
+  touchUnit(unit);
   auto it = units_.find(unit);
   if (it == units_.end()) return;
   Child& c = *it->second;
@@ -1145,12 +1182,13 @@ void Engine::onUnitExit(const std::string& unit, const UnitOutcome& outcome, Tim
 }
 
 void Engine::onUnitActive(const std::string& unit, TimePoint now) {
+  touchUnit(unit);
   if (stopping_all_) return;
   auto it = units_.find(unit);
   if (it == units_.end()) return;
   Child& c = *it->second;
   if (c.state != ChildState::Stopped) return;
-  c.state = ChildState::Running;
+  setState(c, ChildState::Running);
   c.started_at = now;
   c.was_up = true;
   emit(event(EventType::WorkerStarted, c, "started-externally",
@@ -1164,10 +1202,12 @@ void Engine::onTimer(std::uint64_t id, TimePoint now) {
   if (it == timers_.end()) return;  // cancelled
   auto [child, sup] = it->second;
   timers_.erase(it);
+  if (child) touch(*child);
+  if (sup) touch(*sup);
   if (child) {
     child->timer = 0;
     if (child->state != ChildState::Waiting) return;
-    child->state = ChildState::Idle;
+    setState(*child, ChildState::Idle);
     if (stopping_all_) return;
     startChild(*child, now);
   } else if (sup) {
@@ -1182,6 +1222,7 @@ void Engine::onTimer(std::uint64_t id, TimePoint now) {
 
 void Engine::stopAll(TimePoint now) {
   stopping_all_ = true;
+  changed_.all = true;
   for (auto& [id, op] : operations_) finish(*op, false, "vigil is stopping");
   operations_.clear();
   for (auto& root : roots_) {
@@ -1212,16 +1253,19 @@ std::uint64_t Engine::armTimer(TimePoint deadline) {
   a.kind = Action::Kind::ArmTimer;
   a.timer = id;
   a.deadline = deadline;
-  actions_.push_back(std::move(a));
+  act(std::move(a));
   return id;
 }
 
 void Engine::cancelTimer(std::uint64_t& id) {
-  if (id && timers_.erase(id)) {
+  if (auto t = timers_.find(id); id && t != timers_.end()) {
+    if (t->second.first) touch(*t->second.first);
+    if (t->second.second) touch(*t->second.second);
+    timers_.erase(t);
     Action a;
     a.kind = Action::Kind::CancelTimer;
     a.timer = id;
-    actions_.push_back(std::move(a));
+    act(std::move(a));
   }
   id = 0;
 }
@@ -1253,6 +1297,75 @@ Event Engine::event(
   e.worker = displayName(c.owner->path, c.worker->name, c.instance);
   e.unit = c.unit.name;
   return e;
+}
+
+void Engine::emit(Event e) {
+  if (!e.unit.empty()) touchUnit(e.unit);
+  if (!e.supervisor.empty()) {
+    if (const Sup* s = findSup(e.supervisor)) touch(*s);
+  }
+  events_.push_back(std::move(e));
+}
+
+void Engine::act(Action a) {
+  switch (a.kind) {
+    case Action::Kind::Start:
+    case Action::Kind::Stop:
+    case Action::Kind::Kill:
+    case Action::Kind::Freeze:
+    case Action::Kind::Thaw:
+    case Action::Kind::SetLimits:
+      touchUnit(a.unit.name);
+      break;
+    default:
+      break;
+  }
+  actions_.push_back(std::move(a));
+}
+
+void Engine::setState(Child& c, ChildState state) {
+  c.state = state;
+  touch(c);
+}
+
+void Engine::setState(Sup& s, SupervisorState state) {
+  s.state = state;
+  touch(s);
+}
+
+void Engine::touch(const Child& c) {
+  if (c.sup) {
+    touch(*c.sup);
+    return;
+  }
+  changed_.units.insert(c.unit.name);
+  if (c.owner) touch(*c.owner);
+}
+
+void Engine::touch(const Sup& s) {
+  for (const Sup* p = &s; p; p = p->parent) {
+    if (!changed_.supervisors.insert(p->pathString()).second) break;  // ancestors are in
+  }
+}
+
+void Engine::touchUnit(const std::string& unit) {
+  auto it = units_.find(unit);
+  if (it != units_.end()) touch(*it->second);
+}
+
+Engine::Changes Engine::takeChanged() {
+  Changes out = std::exchange(changed_, {});
+  if (out.all) {
+    out.units.clear();
+    out.supervisors.clear();
+  }
+  return out;
+}
+
+void Engine::recordExit(Child& c, const ExitInfo& info, std::string decision, TimePoint now) {
+  c.exits.push_back(ExitRecord{now, info, std::move(decision)});
+  while (c.exits.size() > kExitHistory) c.exits.pop_front();
+  touch(c);
 }
 
 std::vector<Action> Engine::takeActions() {
@@ -1289,6 +1402,52 @@ std::set<std::string> Engine::liveUnits() const {
   return out;
 }
 
+namespace {
+
+WorkerStatus workerStatus(const Engine::Child& c) {
+  const Engine::Sup& s = *c.owner;
+  WorkerStatus w;
+  w.tree = s.path.front();
+  w.supervisor = s.pathString();
+  w.worker = displayName(s.path, c.worker->name, c.instance);
+  w.unit = c.unit.name;
+  w.instance = c.instance;
+  w.state = c.state;
+  w.frozen = c.frozen;
+  if (c.frozen) w.frozen_since = c.frozen_since;
+  w.restarts = c.restarts;
+  w.failures = c.failures;
+  if (c.last_exit) {
+    w.last_exit = c.last_exit->description;
+    w.last_exit_reason = c.last_exit->reason;
+    w.last = c.last_exit;
+  }
+  w.exits.assign(c.exits.begin(), c.exits.end());
+  w.limits = c.unit.limits;
+  w.limits_overridden = c.limits_overridden;
+  if (c.state == ChildState::Running) w.since = c.started_at;
+  if (c.state == ChildState::Waiting) w.next_restart = c.timer_deadline;
+  return w;
+}
+
+SupervisorStatus supervisorStatus(const Engine::Sup& s, TimePoint now) {
+  SupervisorStatus st;
+  st.tree = s.path.front();
+  st.path = s.pathString();
+  st.state = s.state;
+  st.strategy = toString(s.spec->strategy);
+  st.restarts_in_window = s.window.count(now);
+  st.intensity = s.window.spec();
+  st.failure = s.failure;
+  st.slice = sliceName(s.path);
+  st.limits = s.budget();
+  st.limits_overridden = s.budget_override.has_value();
+  st.frozen = s.frozen;
+  return st;
+}
+
+}  // namespace
+
 std::vector<WorkerStatus> Engine::workers(TimePoint now) const {
   (void)now;
   std::vector<WorkerStatus> out;
@@ -1301,24 +1460,7 @@ std::vector<WorkerStatus> Engine::workers(TimePoint now) const {
       if ((*it)->sup) stack.push_back((*it)->sup.get());
     }
     for (const auto& c : s->children) {
-      if (c->sup) continue;
-      WorkerStatus w;
-      w.tree = s->path.front();
-      w.supervisor = s->pathString();
-      w.worker = displayName(s->path, c->worker->name, c->instance);
-      w.unit = c->unit.name;
-      w.state = c->state;
-      w.frozen = c->frozen;
-      if (c->frozen) w.frozen_since = c->frozen_since;
-      w.restarts = c->restarts;
-      w.failures = c->failures;
-      if (c->last_exit) {
-        w.last_exit = c->last_exit->description;
-        w.last_exit_reason = c->last_exit->reason;
-      }
-      if (c->state == ChildState::Running) w.since = c->started_at;
-      if (c->state == ChildState::Waiting) w.next_restart = c->timer_deadline;
-      out.push_back(std::move(w));
+      if (!c->sup) out.push_back(workerStatus(*c));
     }
   }
   return out;
@@ -1331,22 +1473,25 @@ std::vector<SupervisorStatus> Engine::supervisors(TimePoint now) const {
   while (!stack.empty()) {
     const Sup* s = stack.back();
     stack.pop_back();
-    SupervisorStatus st;
-    st.tree = s->path.front();
-    st.path = s->pathString();
-    st.state = s->state;
-    st.strategy = toString(s->spec->strategy);
-    st.restarts_in_window = s->window.count(now);
-    st.intensity = s->window.spec();
-    st.failure = s->failure;
-    st.slice = sliceName(s->path);
-    st.limits = s->budget();
-    out.push_back(std::move(st));
+    out.push_back(supervisorStatus(*s, now));
     for (auto it = s->children.rbegin(); it != s->children.rend(); ++it) {
       if ((*it)->sup) stack.push_back((*it)->sup.get());
     }
   }
   return out;
+}
+
+std::optional<WorkerStatus> Engine::worker(const std::string& unit, TimePoint now) const {
+  (void)now;
+  auto it = units_.find(unit);
+  if (it == units_.end() || it->second->sup) return std::nullopt;
+  return workerStatus(*it->second);
+}
+
+std::optional<SupervisorStatus> Engine::supervisor(const std::string& path, TimePoint now) const {
+  const Sup* s = findSup(path);
+  if (!s) return std::nullopt;
+  return supervisorStatus(*s, now);
 }
 
 namespace {

@@ -120,8 +120,16 @@ enum class SupervisorState { Idle, Starting, Running, Restarting, Stopping, Fail
 const char* toString(ChildState state);
 const char* toString(SupervisorState state);
 
+// One end of a worker's unit and what the supervisor decided about it.
+struct ExitRecord {
+  TimePoint at{0};
+  ExitInfo info;
+  std::string decision;  // "restart in 1.2s (2 of 5 restarts allowed in 1m)", "not restarted: ..."
+};
+
 struct WorkerStatus {
-  std::string tree, supervisor, worker, unit;
+  std::string tree, supervisor, worker, unit;  // worker: the path, "tree/sub/name@2"
+  unsigned instance = 0;                       // 0: a single-instance worker
   ChildState state = ChildState::Idle;
   bool frozen = false;  // suspended by an operator (vigilctl freeze)
   std::optional<TimePoint> frozen_since;
@@ -131,7 +139,12 @@ struct WorkerStatus {
   std::string last_exit_reason;    // reason tag of the last exit
   std::optional<TimePoint> since;  // when it entered Running
   std::optional<TimePoint> next_restart;  // Waiting: when the backoff ends
+  std::optional<ExitInfo> last;           // the last exit, in full
+  std::vector<ExitRecord> exits;          // the last kExitHistory exits, oldest first
+  Limits limits;                          // the unit's limits (configured, or set live)
+  bool limits_overridden = false;         // changed live by an operator (set)
 };
+inline constexpr std::size_t kExitHistory = 5;
 
 struct SupervisorStatus {
   std::string tree, path;
@@ -142,6 +155,8 @@ struct SupervisorStatus {
   std::string failure;  // why it failed, when Failed
   std::string slice;
   Limits limits;  // its slice budget (the configured one, or as changed by an operator)
+  bool limits_overridden = false;
+  bool frozen = false;
 };
 
 class Engine {
@@ -199,6 +214,15 @@ class Engine {
                       TimePoint now);
   // Every path a command can name, sorted: supervisors, workers, instances.
   std::vector<std::string> targets() const;
+  // Whether `target` names something (see Command); the UnknownTarget error, naming the
+  // nearest known paths, when not.
+  std::optional<CommandError> checkTarget(const std::string& target) const;
+  // The configuration in force: the last one loaded, as changed by operators' scale.
+  const Config& config() const { return config_; }
+  // Paths whose limits an operator changed live (set): a reload puts them back.
+  std::set<std::string> overrides() const;
+  // Names of the root trees that are failed.
+  std::set<std::string> failedTrees() const;
 
   std::vector<Action> takeActions();
   std::vector<Event> takeEvents();
@@ -211,8 +235,27 @@ class Engine {
   bool allStopped() const;
   // Units vigil currently owns (running, starting or stopping).
   std::set<std::string> liveUnits() const;
+  // Every worker instance / supervisor, in configuration order (depth first).
   std::vector<WorkerStatus> workers(TimePoint now) const;
   std::vector<SupervisorStatus> supervisors(TimePoint now) const;
+  // One worker instance by unit name / one supervisor by path ("tree/sub"); nullopt when
+  // not in the tree. O(log n + depth).
+  std::optional<WorkerStatus> worker(const std::string& unit, TimePoint now) const;
+  std::optional<SupervisorStatus> supervisor(const std::string& path, TimePoint now) const;
+
+  // What may have changed since the last call, so that a status model can follow the
+  // engine in O(changes) rather than O(fleet): worker units and supervisor paths whose
+  // status may differ (a superset: an entry may turn out unchanged). `all` after start,
+  // reload and stopAll, and whenever the set of units or supervisors itself changed; then
+  // the lists are empty and everything must be re-read. Time alone changes only
+  // restarts_in_window, which is not reported here.
+  struct Changes {
+    bool all = false;
+    std::set<std::string> units;
+    std::set<std::string> supervisors;
+    bool empty() const { return !all && units.empty() && supervisors.empty(); }
+  };
+  Changes takeChanged();
 
   struct Child;
   struct Sup;
@@ -294,7 +337,16 @@ class Engine {
               std::string reason,
               std::string message,
               TimePoint now) const;
-  void emit(Event e) { events_.push_back(std::move(e)); }
+  void emit(Event e);
+  void act(Action a);  // queues an action and notes what it changes
+  // Every state change goes through these, so that takeChanged() cannot miss one.
+  void setState(Child& c, ChildState state);
+  void setState(Sup& s, SupervisorState state);
+  void touch(const Child& c);
+  void touch(const Sup& s);
+  void touchUnit(const std::string& unit);
+  // Records the end of `c` with what was decided about it (its exit history).
+  void recordExit(Child& c, const ExitInfo& info, std::string decision, TimePoint now);
   // "2 of 5 restarts allowed in 30s": the supervisor's intensity window, for messages.
   static std::string windowText(const Sup& sup, TimePoint now);
   // Emits a restart-scheduled or strategy event with its delay and window count.
@@ -303,6 +355,7 @@ class Engine {
   std::mt19937_64 rng_;
   std::vector<std::unique_ptr<Sup>> roots_;
   std::map<std::string, Child*> units_;                      // live unit name -> child
+  std::map<std::string, Sup*> sups_;                         // path "tree/sub" -> supervisor
   std::map<std::string, std::unique_ptr<Child>> graveyard_;  // units being stopped for good
   std::map<std::uint64_t, std::pair<Child*, Sup*>> timers_;  // timer id -> target
   std::uint64_t next_timer_ = 1;
@@ -316,6 +369,7 @@ class Engine {
   std::vector<Completion> completions_;
   std::vector<Action> actions_;
   std::vector<Event> events_;
+  Changes changed_;
 };
 
 }  // namespace vigil::core

@@ -72,8 +72,7 @@ bool onlyCgroupLimits(const Limits& l) {
 }
 
 bool anyLimit(const Limits& l) {
-  return l.memory_max || l.memory_high || l.cpu_quota || l.cpu_weight || l.tasks_max ||
-         l.io_weight;
+  return l.memory_max || l.memory_high || l.cpu_quota || l.cpu_weight || l.tasks_max || l.io_weight;
 }
 
 void mergeLimits(Limits& into, const Limits& from) {
@@ -87,8 +86,8 @@ void mergeLimits(Limits& into, const Limits& from) {
 
 // Is `inner` the supervisor path `outer` or below it?
 bool within(const std::string& inner, const std::string& outer) {
-  return inner == outer || (inner.size() > outer.size() && inner.starts_with(outer) &&
-                            inner[outer.size()] == '/');
+  return inner == outer ||
+         (inner.size() > outer.size() && inner.starts_with(outer) && inner[outer.size()] == '/');
 }
 
 }  // namespace
@@ -119,26 +118,8 @@ std::vector<std::string> Engine::targets() const {
 }
 
 Engine::Sup* Engine::findSup(const std::string& path) const {
-  std::size_t start = 0;
-  Sup* sup = nullptr;
-  while (start <= path.size()) {
-    const std::size_t slash = path.find('/', start);
-    const std::string part =
-        path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
-    Sup* next = nullptr;
-    if (!sup) {
-      for (const auto& r : roots_)
-        if (r->spec->name == part) next = r.get();
-    } else {
-      for (const auto& c : sup->children)
-        if (c->sup && c->sup->spec->name == part) next = c->sup.get();
-    }
-    if (!next) return nullptr;
-    sup = next;
-    if (slash == std::string::npos) return sup;
-    start = slash + 1;
-  }
-  return nullptr;
+  auto it = sups_.find(path);
+  return it == sups_.end() ? nullptr : it->second;
 }
 
 tl::expected<Engine::Resolved, CommandError> Engine::resolve(const std::string& target) const {
@@ -293,7 +274,7 @@ tl::expected<CommandAccepted, CommandError> Engine::command(const Command& cmd, 
         for (Child* w : t.workers) {
           if (w->state == ChildState::Running || w->state == ChildState::Starting) continue;
           cancelTimer(w->timer);
-          w->state = ChildState::Idle;
+          setState(*w, ChildState::Idle);
           startChild(*w, now);
         }
       }
@@ -308,7 +289,7 @@ tl::expected<CommandAccepted, CommandError> Engine::command(const Command& cmd, 
           emitCommand(cmd, fmt::format("stop requested{}: already stopped", who), now);
           return CommandAccepted{0, fmt::format("{} is already stopped", t.path)};
         }
-        if (s.self) s.self->state = ChildState::Stopping;
+        if (s.self) setState(*s.self, ChildState::Stopping);
         stopSup(s, kStopOperator, now);
       } else {
         for (Child* w : t.workers) {
@@ -319,7 +300,7 @@ tl::expected<CommandAccepted, CommandError> Engine::command(const Command& cmd, 
             w->operator_stop = true;
           } else {
             cancelTimer(w->timer);
-            w->state = ChildState::Stopped;
+            setState(*w, ChildState::Stopped);
           }
         }
       }
@@ -387,7 +368,7 @@ tl::expected<CommandAccepted, CommandError> Engine::command(const Command& cmd, 
         a.operation = op->id;
         a.signal = cmd.signal;
         a.main_only = cmd.main_only;
-        actions_.push_back(std::move(a));
+        act(std::move(a));
         op->outstanding++;
       }
       accepted = fmt::format("kill -{} of {}{} requested{}", cmd.signal,
@@ -408,7 +389,7 @@ tl::expected<CommandAccepted, CommandError> Engine::command(const Command& cmd, 
         a.kind = freeze ? Action::Kind::Freeze : Action::Kind::Thaw;
         a.unit.name = sliceName(t.sup->path);
         a.operation = op->id;
-        actions_.push_back(std::move(a));
+        act(std::move(a));
         op->outstanding++;
       } else {
         for (const Child* w : t.workers) {
@@ -417,7 +398,7 @@ tl::expected<CommandAccepted, CommandError> Engine::command(const Command& cmd, 
           a.kind = freeze ? Action::Kind::Freeze : Action::Kind::Thaw;
           a.unit.name = w->unit.name;
           a.operation = op->id;
-          actions_.push_back(std::move(a));
+          act(std::move(a));
           op->outstanding++;
         }
         if (op->outstanding == 0)
@@ -444,7 +425,7 @@ tl::expected<CommandAccepted, CommandError> Engine::command(const Command& cmd, 
           a.unit.name = sliceName(t.sup->path);
           a.unit.limits = cmd.limits;
           a.operation = op->id;
-          actions_.push_back(std::move(a));
+          act(std::move(a));
           op->outstanding++;
         }
       } else {
@@ -457,7 +438,7 @@ tl::expected<CommandAccepted, CommandError> Engine::command(const Command& cmd, 
           a.unit.name = w->unit.name;
           a.unit.limits = cmd.limits;
           a.operation = op->id;
-          actions_.push_back(std::move(a));
+          act(std::move(a));
           op->outstanding++;
         }
       }
@@ -473,9 +454,9 @@ tl::expected<CommandAccepted, CommandError> Engine::command(const Command& cmd, 
         return refuse(kErrorInvalidArgument,
                       fmt::format("scale applies to a worker, not to one instance ({})", t.path));
       if (cmd.instances < 1 || cmd.instances > 1000)
-        return refuse(kErrorInvalidArgument,
-                      fmt::format("expected an instance count from 1 to 1000, found {}",
-                                  cmd.instances));
+        return refuse(
+            kErrorInvalidArgument,
+            fmt::format("expected an instance count from 1 to 1000, found {}", cmd.instances));
       const Sup& owner = *t.workers.front()->owner;
       if (owner.state != SupervisorState::Running)
         return refuse(kErrorNotPossible,
@@ -504,8 +485,12 @@ tl::expected<CommandAccepted, CommandError> Engine::command(const Command& cmd, 
   const auto overlaps = [&](const Operation& other) {
     for (const auto& a : other.items) {
       for (const auto& b : op->items) {
-        const std::string pa = a.supervisor ? a.key : (units_.count(a.key) ? units_.at(a.key)->owner->pathString() : "");
-        const std::string pb = b.supervisor ? b.key : (units_.count(b.key) ? units_.at(b.key)->owner->pathString() : "");
+        const std::string pa =
+            a.supervisor ? a.key
+                         : (units_.count(a.key) ? units_.at(a.key)->owner->pathString() : "");
+        const std::string pb =
+            b.supervisor ? b.key
+                         : (units_.count(b.key) ? units_.at(b.key)->owner->pathString() : "");
         if (!a.supervisor && !b.supervisor && a.key == b.key) return true;
         if (a.supervisor && within(pb, a.key)) return true;
         if (b.supervisor && within(pa, b.key)) return true;
@@ -519,6 +504,8 @@ tl::expected<CommandAccepted, CommandError> Engine::command(const Command& cmd, 
              fmt::format("superseded by {} of {}{}", toString(cmd.kind), cmd.target, who));
   }
   emitCommand(cmd, accepted, now);
+  if (t.sup) touch(*t.sup);
+  for (const Child* w : t.workers) touch(*w);
   const std::uint64_t id = op->id;
   next_operation_++;
   operations_[id] = std::move(op);
@@ -542,6 +529,7 @@ void Engine::onActionResult(std::uint64_t operation,
     const auto mark = [&](Child& c) {
       c.frozen = freeze;
       c.frozen_since = now;
+      touch(c);
     };
     if (auto found = units_.find(unit); found != units_.end()) {
       mark(*found->second);
@@ -549,6 +537,7 @@ void Engine::onActionResult(std::uint64_t operation,
       if (Sup* s = findSup(op.items.front().key)) {
         s->frozen = freeze;
         s->frozen_since = now;
+        touch(*s);
         std::map<std::string, Child*> all;
         collectWorkersBelow(*s, all);
         for (auto& [name, c] : all) mark(*c);
@@ -563,13 +552,13 @@ void Engine::onActionResult(std::uint64_t operation,
 void Engine::startSupByOperator(Sup& sup, TimePoint now) {
   if (sup.self) {
     cancelTimer(sup.self->timer);
-    sup.self->state = ChildState::Idle;
+    setState(*sup.self, ChildState::Idle);
     const IntensityWindow window = sup.window;
     startChild(*sup.self, now);  // resets the window: a start by the parent
     if (sup.state != SupervisorState::Failed) sup.window = window;
   } else {
     for (auto& c : sup.children)
-      if (c->state == ChildState::Stopped) c->state = ChildState::Idle;
+      if (c->state == ChildState::Stopped) setState(*c, ChildState::Idle);
     startSup(sup, now);
   }
 }
@@ -580,7 +569,7 @@ void Engine::restartChild(Child& c, TimePoint now) {
     return;
   }
   cancelTimer(c.timer);
-  c.state = ChildState::Idle;
+  setState(c, ChildState::Idle);
   startChild(c, now);
 }
 
@@ -658,8 +647,9 @@ bool Engine::progress(Operation& op, TimePoint now) {
       case ChildState::Idle:
         return 0;
       default:
-        why = fmt::format("{} {}", name(item),
-                          c->last_exit ? c->last_exit->description : std::string(toString(c->state)));
+        why =
+            fmt::format("{} {}", name(item),
+                        c->last_exit ? c->last_exit->description : std::string(toString(c->state)));
         return -1;
     }
   };
@@ -720,7 +710,7 @@ bool Engine::progress(Operation& op, TimePoint now) {
             if (!s) continue;
             if (s->state == SupervisorState::Running || s->state == SupervisorState::Starting ||
                 s->state == SupervisorState::Restarting) {
-              if (s->self) s->self->state = ChildState::Stopping;
+              if (s->self) setState(*s->self, ChildState::Stopping);
               stopSup(*s, kStopDirected, now);
             }
             if (s->state == SupervisorState::Stopping) stopped = false;
@@ -756,7 +746,7 @@ bool Engine::progress(Operation& op, TimePoint now) {
             Sup* s = findSup(item.key);
             if (s && s->state != SupervisorState::Idle && s->state != SupervisorState::Stopping &&
                 s->state != SupervisorState::Failed) {
-              if (s->self) s->self->state = ChildState::Stopping;
+              if (s->self) setState(*s->self, ChildState::Stopping);
               stopSup(*s, kStopDirected, now);
             }
             if (s && s->state == SupervisorState::Stopping) return false;
@@ -796,7 +786,7 @@ bool Engine::progress(Operation& op, TimePoint now) {
           if (c && live(c->state)) return false;
           if (c && c->state == ChildState::Waiting) {
             cancelTimer(c->timer);
-            c->state = ChildState::Stopped;
+            setState(*c, ChildState::Stopped);
           }
           op.next++;
         }
@@ -805,8 +795,8 @@ bool Engine::progress(Operation& op, TimePoint now) {
         const Child* any = nullptr;
         std::string worker_name;
         for (const auto& [unit, w] : units_) {
-          if (w->worker && fmt::format("{}/{}", w->owner->pathString(), w->worker->name) ==
-                               cmd.target) {
+          if (w->worker &&
+              fmt::format("{}/{}", w->owner->pathString(), w->worker->name) == cmd.target) {
             any = w;
             worker_name = w->worker->name;
           }
@@ -817,7 +807,7 @@ bool Engine::progress(Operation& op, TimePoint now) {
         }
         const SupervisorPath path = any->owner->path;
         std::function<bool(SupervisorSpec&, std::size_t)> edit = [&](SupervisorSpec& s,
-                                                                    std::size_t depth) {
+                                                                     std::size_t depth) {
           if (depth + 1 == path.size()) {
             for (auto& cs : s.children) {
               if (!cs.worker || cs.worker->name != worker_name) continue;
@@ -862,10 +852,10 @@ bool Engine::progress(Operation& op, TimePoint now) {
       std::string why;
       const int u = allUp(why);
       if (u == 0) return false;
-      finish(op, u > 0,
-             u > 0 ? fmt::format("{} runs {} instance(s)", cmd.target, op.scale_to)
-                   : fmt::format("{} did not reach {} instance(s): {}", cmd.target, op.scale_to,
-                                 why));
+      finish(
+          op, u > 0,
+          u > 0 ? fmt::format("{} runs {} instance(s)", cmd.target, op.scale_to)
+                : fmt::format("{} did not reach {} instance(s): {}", cmd.target, op.scale_to, why));
       return true;
     }
   }
@@ -876,6 +866,32 @@ void Engine::rebuild(const Config& config, TimePoint now) {
   rebuilding_ = true;
   reload(config, now);
   rebuilding_ = false;
+}
+
+std::optional<CommandError> Engine::checkTarget(const std::string& target) const {
+  auto r = resolve(target);
+  if (r) return std::nullopt;
+  return r.error();
+}
+
+std::set<std::string> Engine::overrides() const {
+  std::set<std::string> out;
+  for (const auto& [unit, c] : units_) {
+    if (c->limits_overridden && c->worker)
+      out.insert(displayName(c->owner->path, c->worker->name, c->instance));
+  }
+  for (const auto& [path, s] : sups_) {
+    if (s->budget_override) out.insert(path);
+  }
+  return out;
+}
+
+std::set<std::string> Engine::failedTrees() const {
+  std::set<std::string> out;
+  for (const auto& r : roots_) {
+    if (r->state == SupervisorState::Failed) out.insert(r->spec->name);
+  }
+  return out;
 }
 
 }  // namespace vigil::core

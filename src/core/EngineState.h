@@ -53,9 +53,10 @@ struct Engine::Child {
   std::string blocked_on;
   bool deferred = false;
   std::optional<ExitInfo> last_exit;
-  bool pending_start = false;  // reload: added or replaced, to be started by resume()
-  bool operator_stop = false;  // the stop in flight is an operator's: end in Stopped
-  bool frozen = false;         // suspended by an operator
+  std::deque<ExitRecord> exits;  // the last kExitHistory, oldest first
+  bool pending_start = false;    // reload: added or replaced, to be started by resume()
+  bool operator_stop = false;    // the stop in flight is an operator's: end in Stopped
+  bool frozen = false;           // suspended by an operator
   TimePoint frozen_since{0};
   bool limits_overridden = false;  // unit.limits were changed live by an operator
 
@@ -106,7 +107,6 @@ struct Engine::Sup {
   }
 };
 
-
 namespace engine_detail {
 // Every worker child at or below `sup`, by unit name.
 void collectWorkersBelow(Engine::Sup& sup, std::map<std::string, Engine::Child*>& out);
@@ -129,9 +129,9 @@ struct Engine::Operation {
 };
 
 struct Engine::Resolved {
-  Sup* sup = nullptr;            // a supervisor, or
-  std::vector<Child*> workers;   // a worker's instances (or one of them)
-  std::string path;              // as the target was written
+  Sup* sup = nullptr;           // a supervisor, or
+  std::vector<Child*> workers;  // a worker's instances (or one of them)
+  std::string path;             // as the target was written
 };
 
 }  // namespace vigil::core

@@ -30,6 +30,7 @@ enum class EventType {
   UnitRemoved,         // a unit no longer in the configuration is being stopped
   SliceFailed,         // a supervisor's slice could not be created or updated
   OperatorCommand,     // an operator's command was accepted (Event::caller says whose)
+  ConfigRejected,      // a configuration could not be loaded; nothing changed
 };
 
 const char* toString(EventType type);

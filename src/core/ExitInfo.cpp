@@ -159,6 +159,7 @@ const char* execStatusSetting(int status) {
 ExitInfo classifyExit(const UnitOutcome& o) {
   ExitInfo info;
   info.status = o.exec_main_status;
+  info.code = o.exec_main_code;
   // systemd's Result is authoritative for causes the exit status cannot show.
   if (o.stop_job) {
     info.kind = ExitKind::Stopped;

@@ -39,6 +39,7 @@ enum class ExitKind {
 struct ExitInfo {
   ExitKind kind = ExitKind::Unknown;
   int status = 0;           // exit status or signal number
+  int code = 0;             // ExecMainCode: CLD_EXITED=1, CLD_KILLED=2, CLD_DUMPED=3; 0 = none
   std::string reason;       // short tag for journal fields: "exit-code", "oom-kill", ...
   std::string description;  // one sentence for humans: "exited with status 3"
   // The configuration key an exec-phase failure points at ("user", "working_directory",

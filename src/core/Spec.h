@@ -35,6 +35,8 @@ const char* toString(NotifyAccess access);
 // Resource limits; an unset optional means "not configured" (systemd's default).
 // kUnlimited (UINT64_MAX) is an explicit "infinity", as systemd encodes it on the bus.
 inline constexpr std::uint64_t kUnlimited = UINT64_MAX;
+// cpu_quota with no quota (CPUQuotaPerSecUSec=infinity); only from an operator's `set`.
+inline constexpr std::uint32_t kNoCpuQuota = UINT32_MAX;
 
 // A process resource limit as setrlimit(2) takes it; kUnlimited is RLIM_INFINITY.
 struct ResourceLimit {
@@ -47,10 +49,10 @@ struct Limits {
   // cgroup limits: on workers and on supervisors' slices (systemd.resource-control(5)).
   std::optional<std::uint64_t> memory_max;   // bytes
   std::optional<std::uint64_t> memory_high;  // bytes
-  std::optional<std::uint32_t> cpu_quota;    // percent of one CPU (150 = 1.5 CPUs)
-  std::optional<std::uint64_t> cpu_weight;   // 1..10000
+  std::optional<std::uint32_t> cpu_quota;    // percent of one CPU (150 = 1.5 CPUs), or kNoCpuQuota
+  std::optional<std::uint64_t> cpu_weight;   // 1..10000, or kUnlimited: systemd's default
   std::optional<std::uint64_t> tasks_max;    // >= 1, or kUnlimited
-  std::optional<std::uint64_t> io_weight;    // 1..10000
+  std::optional<std::uint64_t> io_weight;    // 1..10000, or kUnlimited: systemd's default
   // Per-process limits, workers only: slices have no processes of their own.
   std::optional<Usec> runtime_max;      // RuntimeMaxSec (systemd.service(5)): wall-clock
                                         // run time, then the unit is stopped

@@ -30,9 +30,11 @@ UnitProperties limitProperties(const Limits& l, UnsetLimits unset, bool with_pro
   };
   add("MemoryMax", l.memory_max);
   add("MemoryHigh", l.memory_high);
-  add("CPUQuotaPerSecUSec", l.cpu_quota
-                                ? std::optional<std::uint64_t>(std::uint64_t{*l.cpu_quota} * 10000)
-                                : std::nullopt);
+  add("CPUQuotaPerSecUSec",
+      l.cpu_quota
+          ? std::optional<std::uint64_t>(
+                *l.cpu_quota == kNoCpuQuota ? kInfinity : std::uint64_t{*l.cpu_quota} * 10000)
+          : std::nullopt);
   add("CPUWeight", l.cpu_weight);
   add("TasksMax", l.tasks_max);
   add("IOWeight", l.io_weight);

@@ -53,7 +53,9 @@ enum class UnsetLimits {
 
 // The cgroup limits of `limits` plus the four *Accounting=yes switches; runtime_max,
 // nofile and core too when `with_process_limits` (workers). CPUQuota is sent as
-// CPUQuotaPerSecUSec: N% of one CPU is N * 10 ms per second (as systemctl converts it).
+// CPUQuotaPerSecUSec: N% of one CPU is N * 10 ms per second (as systemctl converts it);
+// kNoCpuQuota is sent as infinity. A weight of kUnlimited is sent as UINT64_MAX, which
+// systemd 252 takes as "unset" (CGROUP_WEIGHT_INVALID): its default weight.
 UnitProperties limitProperties(const Limits& limits, UnsetLimits unset, bool with_process_limits);
 
 // Every property of a worker's transient service, in the order they are sent:

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 
@@ -12,19 +13,20 @@
 
 #include "config/ConfigLoader.h"
 #include "core/Duration.h"
+#include "core/ReloadPlan.h"
 #include "daemon/StateFile.h"
 #include "host/HostChecks.h"
+#include "status/Compose.h"
+#include "status/StatusJson.h"
 #include "util/BuildInfo.h"
 
 namespace vigil::daemon {
 
 namespace {
-// Coalesce state-file writes: at most one per this interval while things change.
-constexpr std::uint64_t kStateWriteDelayUsec = 200000;
 // How long creating a supervisor's slice may take.
 constexpr core::Usec kSliceTimeout{std::chrono::seconds(60)};
-// Refresh the state file (cgroup figures) at least this often when idle.
-constexpr std::uint64_t kStateRefreshUsec = 5000000;
+// cgroup figures in an API answer are at most this old (vigilctl status, watch -n1).
+constexpr core::Usec kSampleMaxAge{std::chrono::seconds(1)};
 // While it stops the trees in order, vigild asks systemd for this much more time
 // (EXTEND_TIMEOUT_USEC, sd_notify(3)) every kExtendEveryUsec.
 constexpr std::uint64_t kExtendByUsec = 20000000;
@@ -72,7 +74,8 @@ Daemon::Daemon(DaemonOptions options, sd_event* event, systemd::SystemdClient& c
       event_(event),
       client_(client),
       log_(options_.log_to_journal, options_.log_to_stderr),
-      cgroups_(options_.cgroup_root) {
+      sinks_{&log_, &recent_},
+      sampler_(event, cgroup::CgroupReader(options_.cgroup_root)) {
   client_.setExitObserver([this](const systemd::UnitState& st) {
     engine_.onUnitExit(st.name, st.outcome, now());
     drain();
@@ -100,6 +103,27 @@ core::TimePoint Daemon::now() const {
   return core::TimePoint(static_cast<std::int64_t>(usec));
 }
 
+status::Clocks Daemon::clocks() const {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return status::Clocks{now(), static_cast<std::int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000};
+}
+
+void Daemon::addEventSink(EventSink* sink) {
+  sinks_.push_back(sink);
+}
+
+void Daemon::removeEventSink(EventSink* sink) {
+  sinks_.erase(std::remove(sinks_.begin(), sinks_.end(), sink), sinks_.end());
+}
+
+void Daemon::publish(const core::Event& e) {
+  const status::EventView view = status::eventView(e, clocks());
+  for (EventSink* sink : sinks_) sink->publish(e, view);
+  if (listener_) listener_->eventPublished(view);
+  state_dirty_ = true;
+}
+
 void Daemon::notify(const std::string& text) {
   if (options_.notify) sd_notify(0, text.c_str());
 }
@@ -121,13 +145,27 @@ util::Result<core::Config> Daemon::loadConfig() {
   return std::move(*loaded);
 }
 
-util::Result<void> Daemon::start() {
+util::Result<core::Config> Daemon::loadAndRecord() {
   auto cfg = loadConfig();
   config_generation_++;
   config_result_ = cfg ? "applied" : "rejected";
   config_error_ = cfg ? "" : cfg.error().message();
+  state_dirty_ = true;
   if (!cfg) {
-    log_.configRejected(options_.config_file.string(), cfg.error().message(), now());
+    core::Event e;
+    e.at = now();
+    e.type = core::EventType::ConfigRejected;
+    e.reason = "invalid";
+    e.message = fmt::format("configuration {} rejected, nothing changed:\n{}",
+                            options_.config_file.string(), cfg.error().message());
+    publish(e);
+  }
+  return cfg;
+}
+
+util::Result<void> Daemon::start() {
+  auto cfg = loadAndRecord();
+  if (!cfg) {
     notify(fmt::format("STATUS=configuration invalid: {}",
                        cfg.error().message().substr(0, cfg.error().message().find('\n'))));
     return tl::unexpected(cfg.error());
@@ -141,8 +179,12 @@ util::Result<void> Daemon::start() {
     if (!units) {
       // Without the list we could start duplicates of running workers: give up, and let
       // systemd restart vigild.
-      log_.configRejected(options_.config_file.string(),
-                          "cannot list existing units: " + units.error().message(), now());
+      core::Event e;
+      e.at = now();
+      e.type = core::EventType::ConfigRejected;
+      e.reason = "list-units-failed";
+      e.message = "cannot list existing units: " + units.error().message();
+      publish(e);
       notify("STATUS=cannot list existing units: " + units.error().message());
       sd_event_exit(event_, 1);
       return;
@@ -155,21 +197,54 @@ util::Result<void> Daemon::start() {
 }
 
 util::Result<void> Daemon::reload() {
-  if (shutting_down_) return util::fail("vigild is shutting down; reload ignored");
+  auto r = reload(false, "SIGHUP (systemctl reload vigild)");
+  if (!r) return util::fail(r.error().message);
+  return {};
+}
+
+tl::expected<api::ReloadAnswer, core::CommandError> Daemon::reload(bool dry_run,
+                                                                   const std::string& caller) {
+  if (shutting_down_)
+    return tl::unexpected(core::CommandError{core::kErrorNotPossible, "vigild is shutting down"});
+  if (dry_run) {
+    // Nothing is recorded: a dry run is a question, not a load.
+    auto cfg = loadConfig();
+    if (!cfg)
+      return tl::unexpected(core::CommandError{api::kErrorInvalidConfig, cfg.error().message()});
+    api::ReloadAnswer answer;
+    const core::Config empty;
+    answer.plan = core::formatPlan(core::planReload(started_ ? engine_.config() : empty, *cfg,
+                                                    engine_.failedTrees(), engine_.overrides()));
+    answer.warnings = config_warnings_;
+    answer.generation = config_generation_;
+    return answer;
+  }
   notify("RELOADING=1");
-  auto cfg = loadConfig();
-  config_generation_++;
-  config_result_ = cfg ? "applied" : "rejected";
-  config_error_ = cfg ? "" : cfg.error().message();
+  {
+    core::Event e;
+    e.at = now();
+    e.type = core::EventType::OperatorCommand;
+    e.reason = "reload";
+    e.caller = caller;
+    e.message = fmt::format("reload of {} requested by {}", options_.config_file.string(), caller);
+    publish(e);
+  }
+  auto cfg = loadAndRecord();
   if (!cfg) {
-    log_.configRejected(options_.config_file.string(), cfg.error().message(), now());
-    writeState();
     const std::string& msg = cfg.error().message();
     notify(fmt::format("READY=1\nSTATUS=reload failed, previous configuration kept: {}",
                        msg.substr(0, msg.find('\n'))));
     last_status_.clear();
-    return tl::unexpected(cfg.error());
+    scheduleStateWrite();
+    return tl::unexpected(core::CommandError{api::kErrorInvalidConfig, msg});
   }
+  api::ReloadAnswer answer;
+  const core::Config empty;
+  answer.plan = core::formatPlan(core::planReload(started_ ? engine_.config() : empty, *cfg,
+                                                  engine_.failedTrees(), engine_.overrides()));
+  answer.applied = true;
+  answer.warnings = config_warnings_;
+  answer.generation = config_generation_;
   config_ = std::move(*cfg);
   log_.setLevel(config_->log_level);
   if (started_) {
@@ -179,8 +254,8 @@ util::Result<void> Daemon::reload() {
   notify("READY=1");
   last_status_.clear();
   updateStatus();
-  writeState();
-  return {};
+  scheduleStateWrite();
+  return answer;
 }
 
 void Daemon::shutdown() {
@@ -261,12 +336,20 @@ void Daemon::drain() {
   draining_ = true;
   for (;;) {
     auto events = engine_.takeEvents();
-    for (const auto& e : events) log_.record(e);
+    for (const auto& e : events) publish(e);
     auto actions = engine_.takeActions();
     if (actions.empty() && events.empty()) break;
     for (auto& a : actions) perform(std::move(a));
   }
   draining_ = false;
+  const core::Engine::Changes changes = engine_.takeChanged();
+  if (!changes.empty()) {
+    model_.update(engine_, changes, now());
+    state_dirty_ = true;
+  }
+  for (const auto& c : engine_.takeCompletions()) {
+    if (listener_) listener_->operationFinished(c);
+  }
   if (stopping_all_ && engine_.allStopped()) {
     finish(0);
     return;
@@ -377,22 +460,9 @@ void Daemon::perform(core::Action a) {
 
 void Daemon::updateStatus() {
   if (stopping_) return;
-  unsigned running = 0, backoff = 0, other = 0;
-  for (const auto& w : engine_.workers(now())) {
-    if (w.state == core::ChildState::Running) {
-      running++;
-    } else if (w.state == core::ChildState::Waiting) {
-      backoff++;
-    } else {
-      other++;
-    }
-  }
-  unsigned failed = 0;
-  for (const auto& s : engine_.supervisors(now())) {
-    if (s.state == core::SupervisorState::Failed && s.tree == s.path) failed++;
-  }
+  const StatusModel::Counts& c = model_.counts();
   std::string status = fmt::format("{} running, {} in backoff, {} other; {} failed tree(s)",
-                                   running, backoff, other, failed);
+                                   c.running, c.backoff, c.other, c.failed_trees);
   if (status != last_status_) {
     notify("STATUS=" + status);
     last_status_ = status;
@@ -416,101 +486,118 @@ void Daemon::armWatchdog() {
 }
 
 void Daemon::scheduleStateWrite() {
-  if (options_.state_file.empty()) return;
-  if (state_timer_) {
-    std::uint64_t next = 0;
-    sd_event_now(event_, CLOCK_MONOTONIC, &next);
-    sd_event_source_set_time(state_timer_, next + kStateWriteDelayUsec);
-    sd_event_source_set_enabled(state_timer_, SD_EVENT_ONESHOT);
-    return;
-  }
+  // At most one write per interval, and only when something changed since the last one:
+  // an idle vigild writes nothing, a busy one once per interval whatever the event rate.
+  if (options_.state_file.empty() || !state_dirty_ || state_timer_) return;
   sd_event_add_time_relative(
-      event_, &state_timer_, CLOCK_MONOTONIC, kStateWriteDelayUsec, 0,
+      event_, &state_timer_, CLOCK_MONOTONIC,
+      static_cast<std::uint64_t>(options_.state_file_interval.count()), 0,
       [](sd_event_source* s, std::uint64_t, void* ud) -> int {
         auto* self = static_cast<Daemon*>(ud);
+        sd_event_source_disable_unref(s);
+        self->state_timer_ = nullptr;
         self->writeState();
-        sd_event_source_set_time_relative(s, kStateRefreshUsec);
-        sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
       },
       this);
 }
 
-std::string Daemon::stateJson() {
-  using nlohmann::json;
-  const core::TimePoint t = now();
-  json doc;
-  doc["version"] = util::kVersion;
-  doc["pid"] = static_cast<long>(getpid());
-  doc["config"] = options_.config_file.string();
-  doc["tier"] = config_ ? config_->tier : "";
-  doc["ready"] = ready_;
-  doc["config_generation"] = config_generation_;
-  doc["config_result"] = config_result_;
-  doc["config_error"] = config_error_;
-  doc["config_warnings"] = config_warnings_;
-  doc["monotonic_usec"] = t.count();
-  json trees = json::array();
-  for (const auto& s : engine_.supervisors(t)) {
-    trees.push_back({{"tree", s.tree},
-                     {"supervisor", s.path},
-                     {"state", core::toString(s.state)},
-                     {"strategy", s.strategy},
-                     {"restarts_in_window", s.restarts_in_window},
-                     {"max_restarts", s.intensity.max_restarts},
-                     {"period_usec", s.intensity.period.count()},
-                     {"failure", s.failure}});
+status::VigildView Daemon::info() {
+  status::VigildView v;
+  v.version = util::kVersion;
+  v.pid = static_cast<std::uint32_t>(getpid());
+  v.config = options_.config_file.string();
+  v.tier = config_ ? config_->tier : "";
+  v.ready = ready_;
+  v.config_generation = config_generation_;
+  v.last_reload.result = config_result_;
+  std::size_t start = 0;
+  while (start < config_error_.size()) {
+    const std::size_t nl = config_error_.find('\n', start);
+    const std::string line = config_error_.substr(start, nl == std::string::npos ? nl : nl - start);
+    if (!line.empty()) v.last_reload.errors.push_back(line);
+    if (nl == std::string::npos) break;
+    start = nl + 1;
   }
-  doc["supervisors"] = trees;
-  json workers = json::array();
-  for (const auto& w : engine_.workers(t)) {
-    json j = {{"tree", w.tree},
-              {"supervisor", w.supervisor},
-              {"worker", w.worker},
-              {"unit", w.unit},
-              {"state", core::toString(w.state)},
-              {"restarts", w.restarts},
-              {"consecutive_failures", w.failures},
-              {"last_exit", w.last_exit},
-              {"last_exit_reason", w.last_exit_reason}};
-    if (w.since) j["up_usec"] = (t - *w.since).count();
-    if (w.next_restart) j["restart_in_usec"] = (*w.next_restart - t).count();
-    if (auto st = client_.unitState(w.unit)) {
-      j["active_state"] = st->active_state;
-      j["main_pid"] = st->main_pid;
-      if (!st->control_group.empty() && w.state == core::ChildState::Running) {
-        j["cgroup"] = st->control_group;
-        auto stats = cgroups_.read(st->control_group);
-        if (stats && *stats) {
-          const auto& c = **stats;
-          if (c.memory_current) j["memory_current_bytes"] = *c.memory_current;
-          if (c.memory_max) j["memory_max_bytes"] = *c.memory_max;
-          if (c.pids_current) j["tasks_current"] = *c.pids_current;
-          if (c.pids_max) j["tasks_max"] = *c.pids_max;
-          j["cpu_usage_usec"] = c.cpu_usage_usec;
-          j["oom_kills"] = c.memory_events_oom_kill;
-        }
+  v.last_reload.warnings = config_warnings_;
+  v.status_text = last_status_;
+  const StatusModel::Counts& c = model_.counts();
+  v.workers_running = c.running;
+  v.workers_backoff = c.backoff;
+  v.workers_other = c.other;
+  v.trees_failed = c.failed_trees;
+  return v;
+}
+
+void Daemon::status(const std::string& target, SnapshotDone done) {
+  if (!target.empty()) {
+    if (auto err = engine_.checkTarget(target)) {
+      done(tl::unexpected(*err));
+      return;
+    }
+  }
+  std::vector<std::pair<std::string, std::string>> units;
+  for (const auto& unit : model_.unitsOf(target)) {
+    auto st = client_.unitState(unit);
+    if (st && st->running() && !st->control_group.empty())
+      units.emplace_back(unit, st->control_group);
+  }
+  sampler_.refresh(std::move(units), kSampleMaxAge, [this, target, done]() {
+    const StatusModel::FactsFn facts =
+        [this](const std::string& unit) -> std::optional<StatusModel::UnitFacts> {
+      auto st = client_.unitState(unit);
+      if (!st) return std::nullopt;
+      return StatusModel::UnitFacts{st->active_state, st->main_pid, st->control_group};
+    };
+    // The target may have gone while the figures were read (a reload in between).
+    if (!target.empty()) {
+      if (auto err = engine_.checkTarget(target)) {
+        done(tl::unexpected(*err));
+        return;
       }
     }
-    workers.push_back(std::move(j));
-  }
-  doc["workers"] = workers;
-  json events = json::array();
-  for (const auto& e : log_.recent()) {
-    events.push_back({{"monotonic_usec", e.at.count()},
-                      {"event", core::toString(e.type)},
-                      {"tree", e.tree},
-                      {"worker", e.worker},
-                      {"unit", e.unit},
-                      {"reason", e.reason},
-                      {"message", EventLog::text(e)}});
-  }
-  doc["events"] = events;
-  return doc.dump(2);
+    done(model_.snapshot(engine_, clocks(), facts, &sampler_, info(), target));
+  });
+}
+
+std::vector<status::EventView> Daemon::recentEvents(std::size_t max) {
+  return recent_.last(max);
+}
+
+std::vector<std::string> Daemon::targets() {
+  return engine_.targets();
+}
+
+tl::expected<core::CommandAccepted, core::CommandError> Daemon::command(const core::Command& cmd) {
+  if (shutting_down_)
+    return tl::unexpected(core::CommandError{core::kErrorNotPossible, "vigild is shutting down"});
+  if (!started_)
+    return tl::unexpected(
+        core::CommandError{core::kErrorNotPossible, "vigild is still starting; try again"});
+  auto r = engine_.command(cmd, now());
+  drain();
+  return r;
+}
+
+std::string Daemon::stateJson() {
+  const StatusModel::FactsFn facts =
+      [this](const std::string& unit) -> std::optional<StatusModel::UnitFacts> {
+    auto st = client_.unitState(unit);
+    if (!st) return std::nullopt;
+    return StatusModel::UnitFacts{st->active_state, st->main_pid, st->control_group};
+  };
+  // No cgroup reads here: the file carries the last figures the sampler has, if any.
+  auto snap = model_.snapshot(engine_, clocks(), facts, &sampler_, info());
+  nlohmann::json doc = status::toJson(*snap);
+  nlohmann::json events = nlohmann::json::array();
+  for (const auto& e : recent_.last(200)) events.push_back(status::toJson(e));
+  doc["events"] = std::move(events);
+  return doc.dump(1);
 }
 
 void Daemon::writeState() {
   if (options_.state_file.empty()) return;
+  state_dirty_ = false;
   auto r = writeFileAtomically(options_.state_file, stateJson() + "\n");
   if (!r) {
     // The state file is a convenience for vigilctl; supervision goes on without it.

@@ -1,7 +1,10 @@
 #pragma once
 // vigild's wiring: configuration -> engine -> systemd, on one sd-event loop.
-// Each input (job result, unit exit, timer, SIGHUP) is handed to the pure engine with the
-// loop's monotonic time; the engine's actions are then carried out and its events logged.
+// Each input (job result, unit exit, timer, SIGHUP, an API command) is handed to the pure
+// engine with the loop's monotonic time; the engine's actions are then carried out, its
+// events handed to every EventSink, its changes applied to the StatusModel. Per input the
+// work is proportional to what changed: the state file and STATUS= never re-read the fleet.
+// The Daemon is also the API's Backend (api/Backend.h).
 
 #include <filesystem>
 #include <map>
@@ -12,9 +15,14 @@
 
 #include <systemd/sd-event.h>
 
+#include "api/Backend.h"
 #include "cgroup/CgroupReader.h"
 #include "core/Engine.h"
+#include "daemon/CgroupSampler.h"
 #include "daemon/EventLog.h"
+#include "daemon/EventSink.h"
+#include "daemon/RecentEvents.h"
+#include "daemon/StatusModel.h"
 #include "systemd/SystemdClient.h"
 #include "util/Result.h"
 
@@ -25,24 +33,27 @@ struct DaemonOptions {
   std::vector<std::filesystem::path> tier_dirs;
   std::optional<std::string> tier_override;  // VIGIL_TIER
   std::filesystem::path cgroup_root = "/sys/fs/cgroup";
+  // Written at most every state_file_interval while something changes, and on exit; a
+  // post-mortem record for humans (vigilctl reads the API, never this file). Empty: none.
   std::filesystem::path state_file = "/run/vigil/state.json";
+  core::Usec state_file_interval{std::chrono::seconds(10)};
   bool log_to_journal = true;
   bool log_to_stderr = false;
   bool notify = true;  // talk to systemd via sd_notify (READY=1, STATUS=, WATCHDOG=1)
 };
 
-class Daemon {
+class Daemon : public api::Backend {
  public:
   Daemon(DaemonOptions options, sd_event* event, systemd::SystemdClient& client);
-  ~Daemon();
+  ~Daemon() override;
 
   // Loads the configuration, then asks systemd which vigil units exist and adopts or
   // starts workers. Fails (changing nothing) when the configuration is invalid; the
   // error lists every problem as file:line:col lines.
   util::Result<void> start();
-  // SIGHUP: re-read the configuration. A valid one is applied; an invalid one is
-  // rejected with its errors (journal + STATUS=) and nothing running changes.
-  // Returns the rejection, if any.
+  // SIGHUP (systemctl reload vigild): re-read the configuration, as the API's Reload does.
+  // A valid one is applied; an invalid one is rejected with its errors (journal, event,
+  // STATUS=) and nothing running changes. Returns the rejection, if any.
   util::Result<void> reload();
   // SIGTERM. Asks PID 1 whether vigil is being stopped as a whole (a stop job queued for
   // vigil-workers.target: `systemctl stop vigil.target`, package removal, shutdown). If so,
@@ -57,12 +68,32 @@ class Daemon {
   const core::Engine& engine() const { return engine_; }
   core::Engine& engine() { return engine_; }
   bool ready() const { return ready_; }
+  // Every event also goes to `sink` (not owned; must outlive the Daemon or be removed).
+  void addEventSink(EventSink* sink);
+  void removeEventSink(EventSink* sink);
   // The state document written to the state file (also used by tests).
   std::string stateJson();
+  const StatusModel& statusModel() const { return model_; }
+  const CgroupSampler& sampler() const { return sampler_; }
+
+  // api::Backend.
+  status::VigildView info() override;
+  void status(const std::string& target, SnapshotDone done) override;
+  std::vector<status::EventView> recentEvents(std::size_t max) override;
+  std::vector<std::string> targets() override;
+  tl::expected<core::CommandAccepted, core::CommandError> command(
+      const core::Command& command) override;
+  tl::expected<api::ReloadAnswer, core::CommandError> reload(bool dry_run,
+                                                             const std::string& caller) override;
+  void setListener(api::Listener* listener) override { listener_ = listener; }
 
  private:
   util::Result<core::Config> loadConfig();
+  // The loaded configuration, or the rejection (journal, event, STATUS=).
+  util::Result<core::Config> loadAndRecord();
   core::TimePoint now() const;
+  status::Clocks clocks() const;
+  void publish(const core::Event& event);
   void stopEverything();
   void finish(int code);
   void extendStopTimeout();
@@ -79,7 +110,12 @@ class Daemon {
   systemd::SystemdClient& client_;
   core::Engine engine_;
   EventLog log_;
-  cgroup::CgroupReader cgroups_;
+  RecentEvents recent_;
+  std::vector<EventSink*> sinks_;
+  StatusModel model_;
+  CgroupSampler sampler_;
+  api::Listener* listener_ = nullptr;
+  bool state_dirty_ = true;
   std::optional<core::Config> config_;
   bool started_ = false;
   bool ready_ = false;

@@ -50,12 +50,13 @@ const char* EventLog::messageId(EventType type) {
       return "36d9f7d0c42c40a592f7b4963531f9f5";
     case EventType::OperatorCommand:
       return "3c770892b0c54fe182b6fe44cbcbabda";
+    case EventType::ConfigRejected:
+      return "b8989c27bfb84f12acbffd0271f8af85";
   }
   return "00000000000000000000000000000000";
 }
 
 namespace {
-constexpr const char* kConfigRejectedId = "b8989c27bfb84f12acbffd0271f8af85";
 constexpr const char* kConfigWarningId = "055d019de58d4739a9b34ddf064f0f93";
 }  // namespace
 
@@ -66,6 +67,7 @@ int EventLog::priority(const core::Event& e) {
     case EventType::IntensityExceeded:
     case EventType::SupervisorFailed:
     case EventType::TreeFailed:
+    case EventType::ConfigRejected:
       return 3;
     case EventType::WorkerExited:
     case EventType::Escalated:
@@ -97,9 +99,11 @@ void EventLog::setLevel(const std::string& level) {
   }
 }
 
+void EventLog::publish(const core::Event& e, const status::EventView&) {
+  record(e);
+}
+
 void EventLog::record(const core::Event& e) {
-  recent_.push_back(e);
-  while (recent_.size() > keep_) recent_.pop_front();
   if (priority(e) > max_priority_) return;
   const std::string message = text(e);
   if (to_journal_) {
@@ -116,18 +120,6 @@ void EventLog::record(const core::Event& e) {
     std::fprintf(stderr, "<%d>%s [%s%s%s]\n", priority(e), message.c_str(), core::toString(e.type),
                  e.reason.empty() ? "" : " ", e.reason.c_str());
   }
-}
-
-void EventLog::configRejected(const std::string& file,
-                              const std::string& error,
-                              core::TimePoint now) {
-  (void)now;
-  if (to_journal_) {
-    sd_journal_send("MESSAGE=configuration rejected: %s", error.c_str(), "PRIORITY=3",
-                    "MESSAGE_ID=%s", kConfigRejectedId, "VIGIL_EVENT=config-rejected",
-                    "VIGIL_CONFIG=%s", file.c_str(), nullptr);
-  }
-  if (to_stderr_) std::fprintf(stderr, "<3>configuration rejected: %s\n", error.c_str());
 }
 
 }  // namespace vigil::daemon

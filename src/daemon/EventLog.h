@@ -1,7 +1,6 @@
 #pragma once
-// Where supervision events go: the journal, with structured fields (one MESSAGE_ID per
-// event type, VIGIL_* fields), optionally stderr, and a bounded in-memory history that
-// the state file (and later the D-Bus API) exposes.
+// The journal sink: every event as a journal entry with structured fields (one MESSAGE_ID
+// per event type, VIGIL_* fields, documented in vigild(8)), optionally also on stderr.
 
 #include <cstddef>
 #include <deque>
@@ -9,24 +8,21 @@
 #include <vector>
 
 #include "core/Event.h"
+#include "daemon/EventSink.h"
 
 namespace vigil::daemon {
 
-class EventLog {
+class EventLog : public EventSink {
  public:
-  explicit EventLog(bool to_journal, bool to_stderr, std::size_t keep = 200)
-      : to_journal_(to_journal), to_stderr_(to_stderr), keep_(keep) {}
+  EventLog(bool to_journal, bool to_stderr) : to_journal_(to_journal), to_stderr_(to_stderr) {}
 
+  void publish(const core::Event& event, const status::EventView& view) override;
   void record(const core::Event& event);
   // Events less important than `level` (trace|debug|info|warn|error, from the
   // configuration's log_level) are kept in memory but not logged.
   void setLevel(const std::string& level);
-  // A rejected configuration is not an engine decision but is reported the same way.
-  void configRejected(const std::string& file, const std::string& error, core::TimePoint now);
   // Warnings about a configuration (applied or not), one journal entry each.
   void configWarnings(const std::string& file, const std::vector<std::string>& warnings);
-
-  const std::deque<core::Event>& recent() const { return recent_; }
 
   // The human sentence of an event: "web/api: exited with status 3".
   static std::string text(const core::Event& event);
@@ -37,9 +33,7 @@ class EventLog {
  private:
   bool to_journal_;
   bool to_stderr_;
-  std::size_t keep_;
   int max_priority_ = 6;  // log events with PRIORITY <= this (6 = info)
-  std::deque<core::Event> recent_;
 };
 
 }  // namespace vigil::daemon

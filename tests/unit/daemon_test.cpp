@@ -216,16 +216,18 @@ trees:
   const auto doc = nlohmann::json::parse(daemon->stateJson());
   std::string message;
   for (const auto& e : doc["events"])
-    if (e["event"] == "worker-start-failed") message = e["message"];
+    if (e["type"] == "worker-start-failed")
+      message = e["worker"].get<std::string>() + ": " + e["message"].get<std::string>();
   BOOST_TEST(message ==
              "web/api: failed to start: cannot apply user 'vigil_no_such_user' (systemd step USER "
              "failed, status 217/USER): no such user on this host");
   // vigild loaded the file anyway: a host fact is a warning to it, not a reason to refuse.
-  BOOST_TEST_REQUIRE(doc["config_warnings"].size() == 1u);
-  BOOST_TEST(doc["config_warnings"][0].get<std::string>().ends_with(
+  const auto& warnings = doc["vigild"]["last_reload"]["warnings"];
+  BOOST_TEST_REQUIRE(warnings.size() == 1u);
+  BOOST_TEST(warnings[0].get<std::string>().ends_with(
       "vigil.yaml:7:15: warning: trees.web.children[0].user: user 'vigil_no_such_user': no such "
       "user on this host (on this host the start would fail with status 217/USER)"));
-  BOOST_TEST(doc["config_result"] == "applied");
+  BOOST_TEST(doc["vigild"]["last_reload"]["result"] == "applied");
 }
 
 BOOST_AUTO_TEST_CASE(an_operator_stop_and_restart_are_followed_not_fought) {

@@ -84,10 +84,12 @@ BOOST_AUTO_TEST_CASE(targets_resolve_like_config_paths_and_unknown_ones_name_the
   BOOST_TEST(refusal(h, cmd(Command::Kind::Stop, "t/ww")) ==
              "org.vigil.Vigil1.Error.UnknownTarget: unknown target 't/ww'; nearest: t/w, t/a, "
              "t/c");
-  BOOST_TEST(refusal(h, cmd(Command::Kind::Stop, "t/w@4")).starts_with(
-      "org.vigil.Vigil1.Error.UnknownTarget: unknown target 't/w@4'; nearest: t/w@1"));
-  BOOST_TEST(refusal(h, cmd(Command::Kind::Stop, "t/a@1")).starts_with(
-      "org.vigil.Vigil1.Error.UnknownTarget"));
+  BOOST_TEST(
+      refusal(h, cmd(Command::Kind::Stop, "t/w@4"))
+          .starts_with(
+              "org.vigil.Vigil1.Error.UnknownTarget: unknown target 't/w@4'; nearest: t/w@1"));
+  BOOST_TEST(refusal(h, cmd(Command::Kind::Stop, "t/a@1"))
+                 .starts_with("org.vigil.Vigil1.Error.UnknownTarget"));
   BOOST_TEST(refusal(h, cmd(Command::Kind::Stop, "")) ==
              "org.vigil.Vigil1.Error.InvalidArgument: the target is empty");
 }
@@ -98,7 +100,7 @@ BOOST_AUTO_TEST_CASE(an_operator_stop_is_not_a_failure_and_start_brings_it_back)
   h.upAll();
   const auto op = accept(h, cmd(Command::Kind::Stop, "t/w"));
   BOOST_TEST(h.stopped == (std::vector<std::string>{"vigil-t-w@1.service", "vigil-t-w@2.service",
-                                                     "vigil-t-w@3.service"}));
+                                                    "vigil-t-w@3.service"}));
   const auto* e = h.last(EventType::OperatorCommand);
   BOOST_TEST_REQUIRE(e);
   BOOST_TEST(e->caller == "uid 1000 (alice)");
@@ -220,8 +222,8 @@ BOOST_AUTO_TEST_CASE(a_rolling_restart_never_has_two_instances_down_and_stops_at
   h.startFails("vigil-t-w@1.service");
   BOOST_TEST_REQUIRE(completion(h, failing));
   BOOST_TEST(!completion(h, failing)->ok);
-  BOOST_TEST(completion(h, failing)->message.starts_with(
-      "rolling restart of t/w stopped at t/w@1: "));
+  BOOST_TEST(
+      completion(h, failing)->message.starts_with("rolling restart of t/w stopped at t/w@1: "));
   BOOST_TEST(h.stopped.empty());  // @2 and @3 were left running
 }
 
@@ -234,8 +236,8 @@ BOOST_AUTO_TEST_CASE(reset_starts_a_failed_tree_afresh_and_is_refused_otherwise)
              "a failed supervisor afresh");
   h.exits(kA, exited(1));
   BOOST_TEST((h.treeState("t") == SupervisorState::Failed));
-  BOOST_TEST(refusal(h, cmd(Command::Kind::Start, "t")).starts_with(
-      "org.vigil.Vigil1.Error.NotPossible: t has failed"));
+  BOOST_TEST(refusal(h, cmd(Command::Kind::Start, "t"))
+                 .starts_with("org.vigil.Vigil1.Error.NotPossible: t has failed"));
   const auto op = accept(h, cmd(Command::Kind::Reset, "t"));
   BOOST_TEST(h.started == std::vector<std::string>{kA});
   h.up(kA);
@@ -256,8 +258,9 @@ BOOST_AUTO_TEST_CASE(bad_calls_change_nothing) {
   BOOST_TEST(refusal(h, scale).starts_with("org.vigil.Vigil1.Error.InvalidArgument"));
   scale.target = "t/w@2";
   scale.instances = 2;
-  BOOST_TEST(refusal(h, scale).starts_with("org.vigil.Vigil1.Error.InvalidArgument: scale applies "
-                                           "to a worker, not to one instance"));
+  BOOST_TEST(
+      refusal(h, scale).starts_with("org.vigil.Vigil1.Error.InvalidArgument: scale applies "
+                                    "to a worker, not to one instance"));
   Command kill = cmd(Command::Kind::Kill, "t/a");
   kill.signal = 0;
   BOOST_TEST(refusal(h, kill).starts_with("org.vigil.Vigil1.Error.InvalidArgument"));
@@ -297,8 +300,8 @@ BOOST_AUTO_TEST_CASE(kill_freeze_thaw_and_set_act_on_the_live_units) {
   for (const auto& w : h.engine.workers(h.now))
     if (w.unit == kA) frozen = w.frozen;
   BOOST_TEST(frozen);
-  BOOST_TEST(refusal(h, cmd(Command::Kind::Freeze, "t/a")).starts_with(
-      "org.vigil.Vigil1.Error.NotPossible"));
+  BOOST_TEST(refusal(h, cmd(Command::Kind::Freeze, "t/a"))
+                 .starts_with("org.vigil.Vigil1.Error.NotPossible"));
 
   Command set = cmd(Command::Kind::SetLimits, "t/sub");
   set.limits.memory_max = 32u << 20;
@@ -361,9 +364,8 @@ BOOST_AUTO_TEST_CASE(scale_up_and_down_then_a_reload_restores_the_configured_cou
   BOOST_TEST(completion(h, down)->ok);
   BOOST_TEST(h.started.empty());
   BOOST_TEST((h.state("vigil-t-w@1.service") == ChildState::Running));
-  BOOST_TEST(h.engine.targets() ==
-             (std::vector<std::string>{"t", "t/a", "t/c", "t/sub", "t/sub/x", "t/sub/y", "t/w",
-                                       "t/w@1"}));
+  BOOST_TEST(h.engine.targets() == (std::vector<std::string>{"t", "t/a", "t/c", "t/sub", "t/sub/x",
+                                                             "t/sub/y", "t/w", "t/w@1"}));
   BOOST_TEST(windowOf(h, "t") == 0u);
   // The file says 3: a reload brings @2 and @3 back.
   h.reload(cfg);

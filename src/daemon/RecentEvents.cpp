@@ -1,0 +1,15 @@
+#include "daemon/RecentEvents.h"
+
+namespace vigil::daemon {
+
+void RecentEvents::publish(const core::Event&, const status::EventView& view) {
+  events_.push_back(view);
+  while (events_.size() > keep_) events_.pop_front();
+}
+
+std::vector<status::EventView> RecentEvents::last(std::size_t max) const {
+  const std::size_t n = max == 0 || max > events_.size() ? events_.size() : max;
+  return {events_.end() - static_cast<std::ptrdiff_t>(n), events_.end()};
+}
+
+}  // namespace vigil::daemon

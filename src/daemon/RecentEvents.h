@@ -1,0 +1,25 @@
+#pragma once
+// The last events in memory, for the API's ListEvents (history that survives a vigild
+// restart is in the journal: `vigilctl events` reads it there).
+
+#include <cstddef>
+#include <deque>
+#include <vector>
+
+#include "daemon/EventSink.h"
+
+namespace vigil::daemon {
+
+class RecentEvents : public EventSink {
+ public:
+  explicit RecentEvents(std::size_t keep = 1000) : keep_(keep) {}
+  void publish(const core::Event& event, const status::EventView& view) override;
+  // The newest `max` events (all if max is 0), oldest first.
+  std::vector<status::EventView> last(std::size_t max) const;
+
+ private:
+  std::size_t keep_;
+  std::deque<status::EventView> events_;
+};
+
+}  // namespace vigil::daemon

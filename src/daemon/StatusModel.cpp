@@ -1,0 +1,135 @@
+#include "daemon/StatusModel.h"
+
+namespace vigil::daemon {
+
+namespace {
+// Is `path` the target or below it? Targets: "tree", "tree/sub", "tree/w", "tree/w@2".
+bool within(const std::string& path, const std::string& target) {
+  if (target.empty() || path == target) return true;
+  if (path.size() <= target.size() || !path.starts_with(target)) return false;
+  const char next = path[target.size()];
+  return next == '/' || (next == '@' && target.find('@') == std::string::npos);
+}
+}  // namespace
+
+StatusModel::Bucket StatusModel::bucketOf(const core::WorkerStatus& w) {
+  switch (w.state) {
+    case core::ChildState::Running:
+      return Bucket::Running;
+    case core::ChildState::Waiting:
+      return Bucket::Backoff;
+    default:
+      return Bucket::Other;
+  }
+}
+
+void StatusModel::count(const core::WorkerStatus& w, int delta) {
+  unsigned& c = bucketOf(w) == Bucket::Running   ? counts_.running
+                : bucketOf(w) == Bucket::Backoff ? counts_.backoff
+                                                 : counts_.other;
+  c = static_cast<unsigned>(static_cast<int>(c) + delta);
+}
+
+void StatusModel::rebuild(const core::Engine& engine, core::TimePoint now) {
+  workers_ = engine.workers(now);
+  supervisors_ = engine.supervisors(now);
+  worker_index_.clear();
+  supervisor_index_.clear();
+  counts_ = {};
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    worker_index_[workers_[i].unit] = i;
+    count(workers_[i], +1);
+  }
+  for (std::size_t i = 0; i < supervisors_.size(); ++i) {
+    supervisor_index_[supervisors_[i].path] = i;
+    const auto& s = supervisors_[i];
+    if (s.path == s.tree && s.state == core::SupervisorState::Failed) counts_.failed_trees++;
+  }
+}
+
+void StatusModel::update(const core::Engine& engine,
+                         const core::Engine::Changes& changes,
+                         core::TimePoint now) {
+  if (changes.all) {
+    rebuild(engine, now);
+    return;
+  }
+  for (const auto& unit : changes.units) {
+    auto it = worker_index_.find(unit);
+    if (it == worker_index_.end()) continue;  // not a worker of the tree (a removed unit)
+    auto fresh = engine.worker(unit, now);
+    if (!fresh) continue;
+    core::WorkerStatus& w = workers_[it->second];
+    count(w, -1);
+    w = std::move(*fresh);
+    count(w, +1);
+  }
+  for (const auto& path : changes.supervisors) {
+    auto it = supervisor_index_.find(path);
+    if (it == supervisor_index_.end()) continue;
+    auto fresh = engine.supervisor(path, now);
+    if (!fresh) continue;
+    core::SupervisorStatus& s = supervisors_[it->second];
+    const bool root = s.path == s.tree;
+    if (root && s.state == core::SupervisorState::Failed) counts_.failed_trees--;
+    s = std::move(*fresh);
+    if (root && s.state == core::SupervisorState::Failed) counts_.failed_trees++;
+  }
+}
+
+std::vector<std::string> StatusModel::unitsOf(const std::string& target) const {
+  std::vector<std::string> out;
+  for (const auto& w : workers_) {
+    if (within(w.worker, target)) out.push_back(w.unit);
+  }
+  return out;
+}
+
+std::shared_ptr<const status::StatusSnapshot> StatusModel::snapshot(
+    const core::Engine& engine,
+    const status::Clocks& clocks,
+    const FactsFn& facts,
+    const CgroupSampler* sampler,
+    status::VigildView vigild,
+    const std::string& target) const {
+  auto snap = std::make_shared<status::StatusSnapshot>();
+  snap->taken_realtime_usec = clocks.realtime_usec;
+  snap->vigild = std::move(vigild);
+  std::map<std::string, core::SupervisorState> states;
+  for (const auto& s : supervisors_) {
+    states[s.path] = s.state;
+    // A supervisor is shown when it is inside the target or on the way to it.
+    if (!within(s.path, target) && !within(target, s.path)) continue;
+    auto live = engine.supervisor(s.path, clocks.monotonic);  // the window slides with time
+    snap->supervisors.push_back(status::supervisorView(live ? *live : s));
+  }
+  for (const auto& w : workers_) {
+    if (!within(w.worker, target)) continue;
+    auto owner = states.find(w.supervisor);
+    status::WorkerView v = status::workerView(
+        w, owner == states.end() ? core::SupervisorState::Running : owner->second, clocks);
+    if (facts) {
+      if (auto f = facts(w.unit)) {
+        v.active_state = f->active_state;
+        v.main_pid = f->main_pid;
+        v.cgroup = f->cgroup;
+      }
+    }
+    const bool live = w.state == core::ChildState::Running || w.state == core::ChildState::Starting ||
+                      w.state == core::ChildState::Stopping;
+    if (sampler && live) {
+      if (const auto* s = sampler->find(w.unit)) {
+        v.memory_current_bytes = s->memory_current_bytes;
+        v.cpu_usage_usec = s->cpu_usage_usec;
+        v.tasks_current = s->tasks_current;
+        v.oom_kills = s->oom_kills;
+        v.sampled_realtime_usec = s->realtime_usec;
+      }
+    }
+    if (!live) v.main_pid = 0;
+    snap->workers.push_back(std::move(v));
+  }
+  return snap;
+}
+
+}  // namespace vigil::daemon

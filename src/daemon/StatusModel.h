@@ -1,0 +1,75 @@
+#pragma once
+// The status of every worker and supervisor, kept up to date from the engine's change
+// set (Engine::takeChanged) in O(changes) per input, never by re-reading the fleet, and
+// the one place where a StatusSnapshot is composed from it. The per-state counts behind
+// vigild's STATUS= line are maintained incrementally as well.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/Engine.h"
+#include "daemon/CgroupSampler.h"
+#include "status/Compose.h"
+#include "status/StatusSnapshot.h"
+
+namespace vigil::daemon {
+
+class StatusModel {
+ public:
+  struct Counts {
+    unsigned running = 0;  // running (frozen included)
+    unsigned backoff = 0;  // waiting for a restart
+    unsigned other = 0;    // starting, stopping, stopped, exited, failed
+    unsigned failed_trees = 0;
+    bool operator==(const Counts&) const = default;
+  };
+
+  // What systemd says about a unit (from the systemd client's cache).
+  struct UnitFacts {
+    std::string active_state;
+    std::uint32_t main_pid = 0;
+    std::string cgroup;
+  };
+  using FactsFn = std::function<std::optional<UnitFacts>(const std::string& unit)>;
+
+  // Applies `changes` (from engine.takeChanged()): re-reads the named workers and
+  // supervisors, or everything when changes.all.
+  void update(const core::Engine& engine, const core::Engine::Changes& changes, core::TimePoint now);
+  const Counts& counts() const { return counts_; }
+
+  // Worker unit names at or below `target` ("" = all; a supervisor path, a worker path, or
+  // one instance), in order. The caller has checked that the target exists.
+  std::vector<std::string> unitsOf(const std::string& target) const;
+
+  // Composes the snapshot of everything, or of the workers at or below `target` (and the
+  // supervisors on the way), at `clocks`. Reads supervisors' intensity windows from
+  // `engine` (they slide with time), unit facts through `facts`, figures from `sampler`.
+  // O(size of the answer).
+  std::shared_ptr<const status::StatusSnapshot> snapshot(const core::Engine& engine,
+                                                         const status::Clocks& clocks,
+                                                         const FactsFn& facts,
+                                                         const CgroupSampler* sampler,
+                                                         status::VigildView vigild,
+                                                         const std::string& target = "") const;
+
+  std::size_t workerCount() const { return workers_.size(); }
+
+ private:
+  enum class Bucket { Running, Backoff, Other };
+  static Bucket bucketOf(const core::WorkerStatus& w);
+  void count(const core::WorkerStatus& w, int delta);
+  void rebuild(const core::Engine& engine, core::TimePoint now);
+
+  std::vector<core::WorkerStatus> workers_;  // configuration order
+  std::map<std::string, std::size_t> worker_index_;
+  std::vector<core::SupervisorStatus> supervisors_;
+  std::map<std::string, std::size_t> supervisor_index_;
+  Counts counts_;
+};
+
+}  // namespace vigil::daemon

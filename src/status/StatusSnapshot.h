@@ -1,0 +1,238 @@
+#pragma once
+// What vigild shows of itself and its trees: one typed, immutable value composed in one
+// place (daemon/StatusModel) and read by the D-Bus API, vigilctl, the state file and, later,
+// the metrics exporter and the status page. Plain data, no I/O.
+//
+// Field names are the keys of `vigilctl status --json` and of the API's a{sv} dictionaries
+// (docs/DBUS-API.md); each struct lists its fields once, in visitFields(self, visitor)
+// (self const for encoders, mutable for decoders), which every encoder and decoder uses,
+// so the JSON and the D-Bus forms cannot drift apart.
+// Times are CLOCK_REALTIME usec (`*_realtime_usec`) or spans in usec (`*_usec`), so that a
+// client on another host (vigilctl -H) can show them. Optional fields are absent (JSON
+// null) when unknown or unset: a limit that is not set, a figure not sampled.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vigil::status {
+
+// Worker states as operators see them (vigilctl(1), STATES).
+inline constexpr const char* kWorkerStates[] = {"starting", "running", "stopping", "backoff",
+                                                "stopped",  "exited",  "failed",   "frozen"};
+// Supervisor states.
+inline constexpr const char* kSupervisorStates[] = {"starting", "running", "restarting",
+                                                    "stopping", "stopped", "failed"};
+
+// One end of a worker's unit and what was decided about it.
+struct ExitView {
+  std::int64_t at_realtime_usec = 0;
+  std::string description;  // "exited with status 3"
+  std::string reason;       // machine tag: "exit-code", "signal", "oom-kill", ...
+  std::string code;         // how the main process ended: exited | killed | dumped | ""
+  std::int32_t status = 0;  // exit status, or signal number when killed/dumped
+  std::string decision;     // "restart in 1.2s (failure 2 in a row, 2 of 5 restarts ...)"
+
+  template <class Self, class V>
+  static void visitFields(Self& self, V&& v) {
+    v("at_realtime_usec", self.at_realtime_usec);
+    v("description", self.description);
+    v("reason", self.reason);
+    v("code", self.code);
+    v("status", self.status);
+    v("decision", self.decision);
+  }
+};
+
+struct WorkerView {
+  std::string path;        // "web/api@2": the target that names this instance
+  std::string tree;        // "web"
+  std::string supervisor;  // "web" or "web/backend"
+  std::string unit;        // "vigil-web-api@2.service"
+  std::uint32_t instance = 0;
+  std::string state;         // kWorkerStates
+  std::string active_state;  // systemd's ActiveState, "" if unknown
+  std::uint32_t main_pid = 0;
+  std::string cgroup;  // ControlGroup
+  std::uint32_t restarts = 0;
+  std::uint32_t consecutive_failures = 0;
+  std::optional<std::int64_t> uptime_usec;      // running: for how long
+  std::optional<std::int64_t> restart_in_usec;  // backoff: when the restart is due
+  std::optional<std::int64_t> frozen_since_realtime_usec;
+  std::optional<ExitView> last_exit;
+  std::vector<ExitView> exits;  // the last five, oldest first
+  // Limits the unit has (as configured, or as changed live by `set`); absent: none.
+  std::optional<std::uint64_t> memory_max_bytes;
+  std::optional<std::uint64_t> memory_high_bytes;
+  std::optional<std::uint32_t> cpu_quota_percent;
+  std::optional<std::uint64_t> cpu_weight;
+  std::optional<std::uint64_t> tasks_max;
+  std::optional<std::uint64_t> io_weight;
+  bool limits_set_live = false;  // changed by `set`; a reload puts the file's back
+  // cgroup figures from the last sample (absent: not running or not sampled).
+  std::optional<std::uint64_t> memory_current_bytes;
+  std::optional<std::uint64_t> cpu_usage_usec;
+  std::optional<std::uint64_t> tasks_current;
+  std::optional<std::uint64_t> oom_kills;
+  std::optional<std::int64_t> sampled_realtime_usec;
+
+  template <class Self, class V>
+  static void visitFields(Self& self, V&& v) {
+    v("path", self.path);
+    v("tree", self.tree);
+    v("supervisor", self.supervisor);
+    v("unit", self.unit);
+    v("instance", self.instance);
+    v("state", self.state);
+    v("active_state", self.active_state);
+    v("main_pid", self.main_pid);
+    v("cgroup", self.cgroup);
+    v("restarts", self.restarts);
+    v("consecutive_failures", self.consecutive_failures);
+    v("uptime_usec", self.uptime_usec);
+    v("restart_in_usec", self.restart_in_usec);
+    v("frozen_since_realtime_usec", self.frozen_since_realtime_usec);
+    v("last_exit", self.last_exit);
+    v("exits", self.exits);
+    v("memory_max_bytes", self.memory_max_bytes);
+    v("memory_high_bytes", self.memory_high_bytes);
+    v("cpu_quota_percent", self.cpu_quota_percent);
+    v("cpu_weight", self.cpu_weight);
+    v("tasks_max", self.tasks_max);
+    v("io_weight", self.io_weight);
+    v("limits_set_live", self.limits_set_live);
+    v("memory_current_bytes", self.memory_current_bytes);
+    v("cpu_usage_usec", self.cpu_usage_usec);
+    v("tasks_current", self.tasks_current);
+    v("oom_kills", self.oom_kills);
+    v("sampled_realtime_usec", self.sampled_realtime_usec);
+  }
+};
+
+struct SupervisorView {
+  std::string path;  // "web", "web/backend"
+  std::string tree;
+  std::string state;  // kSupervisorStates
+  std::string strategy;
+  std::string slice;
+  std::uint32_t restarts_in_window = 0;
+  std::uint32_t max_restarts = 0;
+  std::int64_t period_usec = 0;
+  std::string failure;  // why it failed, when failed
+  bool frozen = false;
+  // The slice budget (as configured, or as changed live by `set`); absent: none.
+  std::optional<std::uint64_t> memory_max_bytes;
+  std::optional<std::uint64_t> memory_high_bytes;
+  std::optional<std::uint32_t> cpu_quota_percent;
+  std::optional<std::uint64_t> cpu_weight;
+  std::optional<std::uint64_t> tasks_max;
+  std::optional<std::uint64_t> io_weight;
+  bool limits_set_live = false;
+
+  template <class Self, class V>
+  static void visitFields(Self& self, V&& v) {
+    v("path", self.path);
+    v("tree", self.tree);
+    v("state", self.state);
+    v("strategy", self.strategy);
+    v("slice", self.slice);
+    v("restarts_in_window", self.restarts_in_window);
+    v("max_restarts", self.max_restarts);
+    v("period_usec", self.period_usec);
+    v("failure", self.failure);
+    v("frozen", self.frozen);
+    v("memory_max_bytes", self.memory_max_bytes);
+    v("memory_high_bytes", self.memory_high_bytes);
+    v("cpu_quota_percent", self.cpu_quota_percent);
+    v("cpu_weight", self.cpu_weight);
+    v("tasks_max", self.tasks_max);
+    v("io_weight", self.io_weight);
+    v("limits_set_live", self.limits_set_live);
+  }
+};
+
+struct ReloadView {
+  std::string result;               // "applied" | "rejected" | "" (none yet)
+  std::vector<std::string> errors;  // file:line:col lines of a rejected configuration
+  std::vector<std::string> warnings;
+
+  template <class Self, class V>
+  static void visitFields(Self& self, V&& v) {
+    v("result", self.result);
+    v("errors", self.errors);
+    v("warnings", self.warnings);
+  }
+};
+
+struct VigildView {
+  std::string version;
+  std::uint32_t pid = 0;
+  std::string config;  // the configuration file
+  std::string tier;
+  bool ready = false;  // READY=1 sent: the first start of every tree has settled
+  std::uint32_t config_generation = 0;  // bumped by every load, applied or not
+  ReloadView last_reload;
+  std::string status_text;  // what systemctl status shows (STATUS=)
+  std::uint32_t workers_running = 0;
+  std::uint32_t workers_backoff = 0;
+  std::uint32_t workers_other = 0;
+  std::uint32_t trees_failed = 0;
+
+  template <class Self, class V>
+  static void visitFields(Self& self, V&& v) {
+    v("version", self.version);
+    v("pid", self.pid);
+    v("config", self.config);
+    v("tier", self.tier);
+    v("ready", self.ready);
+    v("config_generation", self.config_generation);
+    v("last_reload", self.last_reload);
+    v("status_text", self.status_text);
+    v("workers_running", self.workers_running);
+    v("workers_backoff", self.workers_backoff);
+    v("workers_other", self.workers_other);
+    v("trees_failed", self.trees_failed);
+  }
+};
+
+// A supervision event as the journal and the bus signal carry it.
+struct EventView {
+  std::int64_t at_realtime_usec = 0;
+  std::string type;  // "worker-exited", ... (core::toString(EventType))
+  std::string tree;
+  std::string supervisor;
+  std::string worker;  // path, "" for supervisor events
+  std::string unit;
+  std::string reason;
+  std::string message;
+  std::string caller;  // operator-command: who asked ("uid 1000")
+  std::int32_t exit_status = 0;
+  std::int64_t delay_usec = 0;
+  std::uint32_t restarts = 0;
+
+  template <class Self, class V>
+  static void visitFields(Self& self, V&& v) {
+    v("at_realtime_usec", self.at_realtime_usec);
+    v("type", self.type);
+    v("tree", self.tree);
+    v("supervisor", self.supervisor);
+    v("worker", self.worker);
+    v("unit", self.unit);
+    v("reason", self.reason);
+    v("message", self.message);
+    v("caller", self.caller);
+    v("exit_status", self.exit_status);
+    v("delay_usec", self.delay_usec);
+    v("restarts", self.restarts);
+  }
+};
+
+struct StatusSnapshot {
+  std::int64_t taken_realtime_usec = 0;
+  VigildView vigild;
+  std::vector<SupervisorView> supervisors;  // depth first, in configuration order
+  std::vector<WorkerView> workers;          // the same order; each instance its own entry
+};
+
+}  // namespace vigil::status

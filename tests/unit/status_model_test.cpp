@@ -1,0 +1,168 @@
+// The status model follows the engine by its change set alone (O(changes) per input).
+// Property: after any sequence of inputs (job results, exits, timers, operator commands,
+// reloads), the model updated incrementally composes exactly the snapshot that a model
+// rebuilt from the whole engine composes, and its STATUS= counts are the same.
+
+#include <random>
+
+#include <boost/test/unit_test.hpp>
+
+#include "daemon/StatusModel.h"
+#include "status/StatusJson.h"
+#include "support/EngineHarness.h"
+
+using namespace vigil;
+using namespace vigil::test;
+using core::Command;
+using core::Strategy;
+
+namespace {
+
+core::Config fleet(Strategy s, unsigned instances, const std::string& api_arg) {
+  auto api = worker("api");
+  api->instances = instances;
+  api->command = {"/bin/sleep", api_arg};
+  auto tmp = worker("job");
+  tmp->restart = core::RestartPolicy::Transient;
+  auto sub = std::make_shared<core::SupervisorSpec>(
+      tree("sub", Strategy::RestForOne, {worker("x"), worker("y")}, 3, 10s));
+  core::SupervisorSpec t = tree("t", s, {worker("db"), api, tmp}, 4, 30s);
+  t.children.push_back(core::ChildSpec{nullptr, sub});
+  core::SupervisorSpec u = tree("u", Strategy::OneForAll, {worker("a"), worker("b")}, 2, 5s);
+  return config({t, u});
+}
+
+std::string snapshotJson(const daemon::StatusModel& m, const core::Engine& e, core::TimePoint now) {
+  const status::Clocks clocks{now, 1'700'000'000'000'000};
+  return status::toJson(*m.snapshot(e, clocks, {}, nullptr, {})).dump();
+}
+
+template <class T>
+const T& pick(std::mt19937_64& rng, const std::vector<T>& v) {
+  return v[std::uniform_int_distribution<std::size_t>(0, v.size() - 1)(rng)];
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(status_model)
+
+BOOST_AUTO_TEST_CASE(incremental_updates_compose_the_same_snapshot_as_a_rebuild) {
+  const std::vector<core::UnitOutcome> outcomes = {
+      killed(9), exited(0), exited(3), [] {
+        core::UnitOutcome o{"success", 2, 15};
+        o.stop_job = true;
+        return o;
+      }()};
+  const std::vector<Command::Kind> kinds = {
+      Command::Kind::Start,  Command::Kind::Stop,   Command::Kind::Restart,
+      Command::Kind::RollingRestart, Command::Kind::Reset, Command::Kind::Kill,
+      Command::Kind::Freeze, Command::Kind::Thaw,   Command::Kind::SetLimits,
+      Command::Kind::Scale};
+  std::size_t steps_checked = 0;
+  for (std::uint64_t seed = 1; seed <= 25; ++seed) {
+    std::mt19937_64 rng(seed);
+    EngineHarness h(seed);
+    const Strategy s = seed % 3 == 0 ? Strategy::OneForAll
+                       : seed % 3 == 1 ? Strategy::RestForOne
+                                       : Strategy::OneForOne;
+    daemon::StatusModel model;
+    h.start(fleet(s, 3, "100"));
+    model.update(h.engine, h.engine.takeChanged(), h.now);
+    for (int step = 0; step < 250; ++step) {
+      const int op = std::uniform_int_distribution<int>(0, 9)(rng);
+      if (op <= 1 && !h.started.empty()) {
+        const std::string unit = pick(rng, h.started);
+        if (op == 0) {
+          h.up(unit);
+        } else {
+          h.startFails(unit);
+        }
+      } else if (op == 2 && !h.stopped.empty()) {
+        h.stopDone(pick(rng, h.stopped));
+      } else if (op == 3) {
+        std::vector<std::string> running;
+        for (const auto& w : h.engine.workers(h.now))
+          if (w.state == core::ChildState::Running) running.push_back(w.unit);
+        if (!running.empty()) h.exits(pick(rng, running), pick(rng, outcomes));
+      } else if (op == 4) {
+        h.advance(core::Usec(std::uniform_int_distribution<std::int64_t>(0, 5'000'000)(rng)));
+      } else if (op == 5 || op == 6) {
+        Command c;
+        c.kind = pick(rng, kinds);
+        c.target = pick(rng, h.engine.targets());
+        c.caller = "uid 0";
+        c.limits.memory_max = 64u << 20;
+        c.instances = std::uniform_int_distribution<unsigned>(1, 5)(rng);
+        (void)h.engine.command(c, h.now);
+        h.collect();
+      } else if (op == 7 && !h.unit_actions.empty()) {
+        const core::Action a = h.unit_actions.front();
+        h.unit_actions.erase(h.unit_actions.begin());
+        h.engine.onActionResult(a.operation, a.unit.name, rng() % 4 != 0, "refused", h.now);
+        h.collect();
+      } else if (op == 8 && rng() % 8 == 0) {
+        h.reload(fleet(s, 1 + static_cast<unsigned>(rng() % 4), rng() % 2 ? "100" : "200"));
+      } else if (op == 9) {
+        for (const auto& w : h.engine.workers(h.now)) {
+          if (w.state == core::ChildState::Stopped) {
+            h.engine.onUnitActive(w.unit, h.now);
+            h.collect();
+            break;
+          }
+        }
+      }
+      model.update(h.engine, h.engine.takeChanged(), h.now);
+      daemon::StatusModel fresh;
+      core::Engine::Changes all;
+      all.all = true;
+      fresh.update(h.engine, all, h.now);
+      const std::string a = snapshotJson(model, h.engine, h.now);
+      const std::string b = snapshotJson(fresh, h.engine, h.now);
+      if (a != b) {
+        // Name the first entry that differs.
+        const auto ja = nlohmann::json::parse(a), jb = nlohmann::json::parse(b);
+        for (std::size_t i = 0; i < ja["workers"].size(); ++i)
+          if (ja["workers"][i] != jb["workers"][i])
+            BOOST_TEST_MESSAGE("incremental " << ja["workers"][i].dump() << "\nrebuilt     "
+                                              << jb["workers"][i].dump());
+        for (std::size_t i = 0; i < ja["supervisors"].size(); ++i)
+          if (ja["supervisors"][i] != jb["supervisors"][i])
+            BOOST_TEST_MESSAGE("incremental " << ja["supervisors"][i].dump() << "\nrebuilt     "
+                                              << jb["supervisors"][i].dump());
+      }
+      BOOST_TEST_REQUIRE(a == b, "seed " << seed << " step " << step << " op " << op);
+      BOOST_TEST_REQUIRE((model.counts() == fresh.counts()), "seed " << seed << " step " << step);
+      steps_checked++;
+    }
+  }
+  BOOST_TEST(steps_checked == 25u * 250u);
+}
+
+BOOST_AUTO_TEST_CASE(an_exit_touches_only_that_worker_and_its_supervisors) {
+  EngineHarness h;
+  h.start(fleet(Strategy::OneForOne, 3, "100"));
+  h.upAll();
+  (void)h.engine.takeChanged();
+  h.exits("vigil-t-api@2.service", killed(9));
+  const auto changes = h.engine.takeChanged();
+  BOOST_TEST(!changes.all);
+  BOOST_TEST(changes.units == std::set<std::string>{"vigil-t-api@2.service"});
+  BOOST_TEST(changes.supervisors == std::set<std::string>{"t"});
+}
+
+BOOST_AUTO_TEST_CASE(units_of_a_target_are_its_workers_in_order) {
+  EngineHarness h;
+  h.start(fleet(Strategy::OneForOne, 3, "100"));
+  daemon::StatusModel model;
+  model.update(h.engine, h.engine.takeChanged(), h.now);
+  BOOST_TEST(model.unitsOf("t/api") ==
+             (std::vector<std::string>{"vigil-t-api@1.service", "vigil-t-api@2.service",
+                                       "vigil-t-api@3.service"}));
+  BOOST_TEST(model.unitsOf("t/api@2") == std::vector<std::string>{"vigil-t-api@2.service"});
+  BOOST_TEST(model.unitsOf("t/sub") ==
+             (std::vector<std::string>{"vigil-t-sub-x.service", "vigil-t-sub-y.service"}));
+  BOOST_TEST(model.unitsOf("u").size() == 2u);
+  BOOST_TEST(model.unitsOf("").size() == 9u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
