@@ -40,9 +40,8 @@ class Backend {
   // Supervisors and workers at or below `target` ("" = everything) with cgroup figures at
   // most a second old, answered through `done` (on the loop, possibly later: the figures
   // are sampled first). An unknown target is a CommandError (UnknownTarget).
-  using SnapshotDone =
-      std::function<void(tl::expected<std::shared_ptr<const status::StatusSnapshot>,
-                                       core::CommandError>)>;
+  using SnapshotDone = std::function<void(
+      tl::expected<std::shared_ptr<const status::StatusSnapshot>, core::CommandError>)>;
   virtual void status(const std::string& target, SnapshotDone done) = 0;
   // The newest `max` events kept in memory (0: all), oldest first.
   virtual std::vector<status::EventView> recentEvents(std::size_t max) = 0;

@@ -13,6 +13,7 @@
 #include <systemd/sd-event.h>
 #include <CLI/CLI.hpp>
 
+#include "api/ApiServer.h"
 #include "config/ConfigCheck.h"
 #include "config/ConfigLoader.h"
 #include "daemon/Daemon.h"
@@ -164,6 +165,15 @@ int main(int argc, char** argv) {
         return kExitFailure;
       }
     }
+    // The API (org.vigil.Vigil1) on the same connection; without it vigild still
+    // supervises, and says why there is no API.
+    auto api = vigil::api::ApiServer::create(**bus, daemon);
+    if (api) {
+      (*api)->requestName();
+    } else {
+      std::fprintf(stderr, "<3>vigild: %s; the API is unavailable\n",
+                   api.error().message().c_str());
+    }
     if (auto started = daemon.start(); !started) {
       std::fprintf(stderr, "%s\n", started.error().message().c_str());
       std::fprintf(stderr, "vigild: configuration %s rejected; nothing was started or stopped\n",
@@ -173,6 +183,7 @@ int main(int argc, char** argv) {
       int r = sd_event_loop(event);
       exit_code = r < 0 ? kExitFailure : r;
     }
+    if (api) api->reset();
   }
   client->reset();
   bus->reset();

@@ -66,7 +66,8 @@ tl::expected<core::Limits, std::string> parseLimitSettings(
                                 key, core::formatSize(kMinMemoryBytes), value));
       (key == "memory_max" ? out.memory_max : out.memory_high) = *v;
     } else if (key == "cpu_quota") {
-      constexpr std::string_view kWhat = "a CPU quota like 50% or 200% (1% to 100000%), or infinity";
+      constexpr std::string_view kWhat =
+          "a CPU quota like 50% or 200% (1% to 100000%), or infinity";
       if (infinity) {
         out.cpu_quota = core::kNoCpuQuota;
         continue;

@@ -18,7 +18,7 @@ namespace vigil::config {
 // The keys `set` changes: the cgroup limits of a worker's unit or of a supervisor's slice
 // (runtime_max, nofile and core are fixed when a process starts; change them in the file).
 inline constexpr std::string_view kSettableLimits[] = {"memory_max", "memory_high", "cpu_quota",
-                                                        "cpu_weight", "tasks_max",   "io_weight"};
+                                                       "cpu_weight", "tasks_max",   "io_weight"};
 
 // Parses KEY=VALUE settings (at least one, each key at most once). Values as in the
 // configuration: memory_max/memory_high a size ("512M", at least 1 byte; memory_max at

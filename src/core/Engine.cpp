@@ -1412,6 +1412,7 @@ WorkerStatus workerStatus(const Engine::Child& c) {
   w.worker = displayName(s.path, c.worker->name, c.instance);
   w.unit = c.unit.name;
   w.instance = c.instance;
+  w.position = static_cast<unsigned>(c.index);
   w.state = c.state;
   w.frozen = c.frozen;
   if (c.frozen) w.frozen_since = c.frozen_since;
@@ -1434,6 +1435,7 @@ SupervisorStatus supervisorStatus(const Engine::Sup& s, TimePoint now) {
   SupervisorStatus st;
   st.tree = s.path.front();
   st.path = s.pathString();
+  st.position = s.self ? static_cast<unsigned>(s.self->index) : 0;
   st.state = s.state;
   st.strategy = toString(s.spec->strategy);
   st.restarts_in_window = s.window.count(now);

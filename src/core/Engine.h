@@ -130,6 +130,7 @@ struct ExitRecord {
 struct WorkerStatus {
   std::string tree, supervisor, worker, unit;  // worker: the path, "tree/sub/name@2"
   unsigned instance = 0;                       // 0: a single-instance worker
+  unsigned position = 0;                       // index among its supervisor's children
   ChildState state = ChildState::Idle;
   bool frozen = false;  // suspended by an operator (vigilctl freeze)
   std::optional<TimePoint> frozen_since;
@@ -148,6 +149,7 @@ inline constexpr std::size_t kExitHistory = 5;
 
 struct SupervisorStatus {
   std::string tree, path;
+  unsigned position = 0;  // index among its parent's children (roots: in the file)
   SupervisorState state = SupervisorState::Idle;
   std::string strategy;
   unsigned restarts_in_window = 0;

@@ -63,8 +63,8 @@ void walk(const SupervisorSpec& s,
     const bool named = w.instances > 1 || w.instance_names;
     for (unsigned i = 1; i <= w.instances; ++i) {
       const unsigned instance = named ? i : 0;
-      workers.push_back({displayName(path, w.name, instance), join(path), &w,
-                         buildUnitSpec(w, path, instance)});
+      workers.push_back(
+          {displayName(path, w.name, instance), join(path), &w, buildUnitSpec(w, path, instance)});
     }
   }
 }
@@ -136,8 +136,7 @@ std::string policyDiff(const WorkerSpec& a, const WorkerSpec& b) {
 std::string supDiff(const SupervisorSpec& a, const SupervisorSpec& b) {
   std::vector<std::string> parts;
   if (a.strategy != b.strategy)
-    parts.push_back(
-        fmt::format("strategy {} -> {}", toString(a.strategy), toString(b.strategy)));
+    parts.push_back(fmt::format("strategy {} -> {}", toString(a.strategy), toString(b.strategy)));
   if (!(a.intensity == b.intensity))
     parts.push_back(fmt::format("intensity {} in {} -> {} in {}", a.intensity.max_restarts,
                                 formatDuration(a.intensity.period), b.intensity.max_restarts,
@@ -179,12 +178,12 @@ ReloadPlan planReload(const Config& current,
   }
   for (const auto& w : old_workers) {
     if (new_units.count(w.unit.name)) continue;
-    const bool same_worker = std::any_of(new_workers.begin(), new_workers.end(), [&](const auto& n) {
-      return n.owner == w.owner && n.spec->name == w.spec->name;
-    });
-    plan.lines.push_back({PlanLine::Kind::Stop, false, w.path,
-                          same_worker ? "instance no longer configured"
-                                      : "removed from the configuration"});
+    const bool same_worker = std::any_of(
+        new_workers.begin(), new_workers.end(),
+        [&](const auto& n) { return n.owner == w.owner && n.spec->name == w.spec->name; });
+    plan.lines.push_back(
+        {PlanLine::Kind::Stop, false, w.path,
+         same_worker ? "instance no longer configured" : "removed from the configuration"});
   }
   for (const auto& s : new_sups) {
     auto old = old_sup_by_path.find(s.path);
@@ -193,8 +192,8 @@ ReloadPlan planReload(const Config& current,
       continue;
     }
     if (s.path.find('/') == std::string::npos && failed_trees.count(s.path)) {
-      plan.lines.push_back(
-          {PlanLine::Kind::Revive, true, s.path, "failed; started afresh with a new intensity window"});
+      plan.lines.push_back({PlanLine::Kind::Revive, true, s.path,
+                            "failed; started afresh with a new intensity window"});
       continue;
     }
     std::string why = supDiff(*old->second->spec, *s.spec);
@@ -209,11 +208,11 @@ ReloadPlan planReload(const Config& current,
   for (const auto& w : new_workers) {
     auto old = old_by_unit.find(w.unit.name);
     if (old == old_by_unit.end()) {
-      const bool same_worker = std::any_of(old_workers.begin(), old_workers.end(), [&](const auto& o) {
-        return o.owner == w.owner && o.spec->name == w.spec->name;
-      });
-      plan.lines.push_back({PlanLine::Kind::Start, false, w.path,
-                            same_worker ? "instance added" : "new worker"});
+      const bool same_worker = std::any_of(
+          old_workers.begin(), old_workers.end(),
+          [&](const auto& o) { return o.owner == w.owner && o.spec->name == w.spec->name; });
+      plan.lines.push_back(
+          {PlanLine::Kind::Start, false, w.path, same_worker ? "instance added" : "new worker"});
       continue;
     }
     if (under(w.path, failed_trees)) continue;  // the tree's revive line covers it

@@ -115,7 +115,8 @@ std::shared_ptr<const status::StatusSnapshot> StatusModel::snapshot(
         v.cgroup = f->cgroup;
       }
     }
-    const bool live = w.state == core::ChildState::Running || w.state == core::ChildState::Starting ||
+    const bool live = w.state == core::ChildState::Running ||
+                      w.state == core::ChildState::Starting ||
                       w.state == core::ChildState::Stopping;
     if (sampler && live) {
       if (const auto* s = sampler->find(w.unit)) {

@@ -39,7 +39,9 @@ class StatusModel {
 
   // Applies `changes` (from engine.takeChanged()): re-reads the named workers and
   // supervisors, or everything when changes.all.
-  void update(const core::Engine& engine, const core::Engine::Changes& changes, core::TimePoint now);
+  void update(const core::Engine& engine,
+              const core::Engine::Changes& changes,
+              core::TimePoint now);
   const Counts& counts() const { return counts_; }
 
   // Worker unit names at or below `target` ("" = all; a supervisor path, a worker path, or

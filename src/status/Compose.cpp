@@ -104,11 +104,13 @@ WorkerView workerView(const core::WorkerStatus& w,
   v.supervisor = w.supervisor;
   v.unit = w.unit;
   v.instance = w.instance;
+  v.position = w.position;
   v.state = workerState(w, owner);
   v.restarts = w.restarts;
   v.consecutive_failures = w.failures;
   if (w.since) v.uptime_usec = (clocks.monotonic - *w.since).count();
-  if (w.next_restart) v.restart_in_usec = std::max<std::int64_t>((*w.next_restart - clocks.monotonic).count(), 0);
+  if (w.next_restart)
+    v.restart_in_usec = std::max<std::int64_t>((*w.next_restart - clocks.monotonic).count(), 0);
   if (w.frozen && w.frozen_since) v.frozen_since_realtime_usec = clocks.toRealtime(*w.frozen_since);
   for (const auto& r : w.exits) v.exits.push_back(exitView(r, clocks));
   if (!v.exits.empty()) {
@@ -131,6 +133,7 @@ SupervisorView supervisorView(const core::SupervisorStatus& s) {
   SupervisorView v;
   v.path = s.path;
   v.tree = s.tree;
+  v.position = s.position;
   v.state = supervisorState(s.state);
   v.strategy = s.strategy;
   v.slice = s.slice;

@@ -21,9 +21,7 @@ nlohmann::json value(const T& v);
 template <class T>
 nlohmann::json object(const T& v) {
   nlohmann::json out = nlohmann::json::object();
-  T::visitFields(v, [&out](const char* key, const auto& field) {
-    out[key] = value(field);
-  });
+  T::visitFields(v, [&out](const char* key, const auto& field) { out[key] = value(field); });
   return out;
 }
 

@@ -51,8 +51,9 @@ struct WorkerView {
   std::string supervisor;  // "web" or "web/backend"
   std::string unit;        // "vigil-web-api@2.service"
   std::uint32_t instance = 0;
-  std::string state;         // kWorkerStates
-  std::string active_state;  // systemd's ActiveState, "" if unknown
+  std::uint32_t position = 0;  // index among its supervisor's children (start order)
+  std::string state;           // kWorkerStates
+  std::string active_state;    // systemd's ActiveState, "" if unknown
   std::uint32_t main_pid = 0;
   std::string cgroup;  // ControlGroup
   std::uint32_t restarts = 0;
@@ -84,6 +85,7 @@ struct WorkerView {
     v("supervisor", self.supervisor);
     v("unit", self.unit);
     v("instance", self.instance);
+    v("position", self.position);
     v("state", self.state);
     v("active_state", self.active_state);
     v("main_pid", self.main_pid);
@@ -113,7 +115,8 @@ struct WorkerView {
 struct SupervisorView {
   std::string path;  // "web", "web/backend"
   std::string tree;
-  std::string state;  // kSupervisorStates
+  std::uint32_t position = 0;  // index among its parent's children; roots: 0
+  std::string state;           // kSupervisorStates
   std::string strategy;
   std::string slice;
   std::uint32_t restarts_in_window = 0;
@@ -134,6 +137,7 @@ struct SupervisorView {
   static void visitFields(Self& self, V&& v) {
     v("path", self.path);
     v("tree", self.tree);
+    v("position", self.position);
     v("state", self.state);
     v("strategy", self.strategy);
     v("slice", self.slice);
@@ -170,7 +174,7 @@ struct VigildView {
   std::uint32_t pid = 0;
   std::string config;  // the configuration file
   std::string tier;
-  bool ready = false;  // READY=1 sent: the first start of every tree has settled
+  bool ready = false;                   // READY=1 sent: the first start of every tree has settled
   std::uint32_t config_generation = 0;  // bumped by every load, applied or not
   ReloadView last_reload;
   std::string status_text;  // what systemctl status shows (STATUS=)

@@ -137,6 +137,24 @@ util::Result<std::unique_ptr<Bus>> Bus::system(sd_event* event,
   return std::unique_ptr<Bus>(new Bus(std::move(*impl)));
 }
 
+util::Result<std::unique_ptr<Bus>> Bus::address(const std::string& address,
+                                                sd_event* event,
+                                                const std::string& description) {
+  sd_bus* raw = nullptr;
+  int r = sd_bus_new(&raw);
+  if (r >= 0) r = sd_bus_set_address(raw, address.c_str());
+  if (r >= 0) r = sd_bus_set_bus_client(raw, 1);
+  if (r >= 0) r = sd_bus_set_description(raw, description.c_str());
+  if (r >= 0) r = sd_bus_start(raw);
+  if (r < 0) {
+    if (raw) sd_bus_unref(raw);
+    return util::sysFail(-r, fmt::format("connecting to the bus at {}", address));
+  }
+  auto impl = attach(raw, event, {});
+  if (!impl) return tl::unexpected(impl.error());
+  return std::unique_ptr<Bus>(new Bus(std::move(*impl)));
+}
+
 util::Result<std::unique_ptr<Bus>> Bus::remote(const std::string& host,
                                                sd_event* event,
                                                const std::string& description) {

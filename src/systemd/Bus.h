@@ -28,6 +28,10 @@ class Bus {
       sd_event* event,
       std::function<void(const std::string&)> on_disconnect = {},
       const std::string& description = "vigild");
+  // A bus at `address` (tests: a private dbus-daemon), as a bus client.
+  static util::Result<std::unique_ptr<Bus>> address(const std::string& address,
+                                                    sd_event* event,
+                                                    const std::string& description);
   static util::Result<std::unique_ptr<Bus>> remote(const std::string& host,
                                                    sd_event* event,
                                                    const std::string& description);

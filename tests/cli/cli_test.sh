@@ -53,9 +53,12 @@ has "Try 'vigild --help'." err "vigild --bogus"
 expect 2 "vigild --no-host-checks without --check-config" -- "$vigild" --no-host-checks
 has "--no-host-checks only applies to --check-config" err "vigild --no-host-checks"
 expect 2 "vigilctl without a command" -- "$vigilctl"
-has "vigilctl: a command is required; commands: status, events, check-config, version" err "vigilctl"
+has "vigilctl: a command is required; commands: status, start, stop, restart, kill, freeze, thaw, set, scale, reload, reset, logs, events, check-config, list-targets, version" err "vigilctl"
 expect 2 "vigilctl with an unknown command" -- "$vigilctl" bogus
-has "vigilctl: unknown command 'bogus'; commands: status, events, check-config, version" err "vigilctl bogus"
+has "vigilctl: unknown command 'bogus'; commands: status, start, stop, restart, kill, freeze, thaw, set, scale, reload, reset, logs, events, check-config, list-targets, version" err "vigilctl bogus"
+[[ $(lines "$err") == 2 ]] || { echo "FAIL: vigilctl bogus: more than one error line"; failures=$((failures + 1)); }
+expect 2 "vigilctl with an unknown command after -H" -- "$vigilctl" -H somehost bogus
+has "unknown command 'bogus'" err "vigilctl -H somehost bogus"
 expect 2 "vigilctl with an unknown option" -- "$vigilctl" status --bogus
 expect 2 "vigilctl check-config with two files" -- "$vigilctl" check-config a.yaml b.yaml
 
@@ -100,11 +103,30 @@ has "environment variable VIGIL_TIER: expected one of tier_1, tier_2, tier_3, fo
 expect 1 "missing file" -- "$vigild" --check-config "$tmp/missing.yaml"
 has "$tmp/missing.yaml: cannot open: No such file or directory" err "missing file"
 
-# vigilctl status never aborts on a state document of an unexpected shape.
-echo '{"supervisors": 5, "workers": "x"}' >"$tmp/state.json"
-expect 3 "vigilctl status with a malformed state file" -- "$vigilctl" --state-file "$tmp/state.json" status
-has "does not have the expected shape" err "malformed state"
-expect 3 "vigilctl status without vigild" -- "$vigilctl" --state-file "$tmp/none.json" status
+# Without vigild: exit 3 and one line, whatever the command; options before or after it.
+export VIGIL_BUS_ADDRESS="unix:path=$tmp/no-bus"
+for args in "status" "--no-pager status" "status --no-pager" "stop t/w" "reload --dry-run" "list-targets"; do
+    expect 3 "vigilctl $args without vigild" -- "$vigilctl" $args
+    has "vigilctl: cannot reach vigild" err "vigilctl $args without vigild"
+    [[ $(lines "$err") == 1 ]] || { echo "FAIL: vigilctl $args: more than one error line"; failures=$((failures + 1)); }
+done
+# Bad arguments are usage errors before any call (exit 2), with one line and a hint.
+expect 2 "vigilctl scale to -1" -- "$vigilctl" scale t/w -1
+has "expected an instance count from 1 to 1000" err "scale -1"
+expect 2 "vigilctl scale to 0" -- "$vigilctl" scale t/w 0
+expect 2 "vigilctl set with a bad size" -- "$vigilctl" set t/w memory_max=lots
+has "memory_max: expected a size like 512M, or infinity, found 'lots'" err "set memory_max=lots"
+expect 2 "vigilctl set with a key set cannot change" -- "$vigilctl" set t/w nofile=10
+has "nofile: not a limit set can change" err "set nofile"
+expect 2 "vigilctl set without =" -- "$vigilctl" set t/w memory_max
+expect 2 "vigilctl kill with a bad signal" -- "$vigilctl" kill -s BOGUS t/w
+has "-s BOGUS: not a signal name or number" err "kill -s BOGUS"
+expect 2 "vigilctl stop without a target" -- "$vigilctl" stop
+expect 2 "vigilctl logs -o bad" -- "$vigilctl" logs t/w -o xml
+expect 2 "vigilctl events --since nonsense" -- "$vigilctl" events --since soonish
+expect 0 "vigilctl version without vigild" -- "$vigilctl" version
+has "vigilctl $version" out "vigilctl version without vigild"
+unset VIGIL_BUS_ADDRESS
 
 echo "$failures failure(s)"
 ((failures == 0))

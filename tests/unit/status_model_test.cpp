@@ -47,22 +47,21 @@ const T& pick(std::mt19937_64& rng, const std::vector<T>& v) {
 BOOST_AUTO_TEST_SUITE(status_model)
 
 BOOST_AUTO_TEST_CASE(incremental_updates_compose_the_same_snapshot_as_a_rebuild) {
-  const std::vector<core::UnitOutcome> outcomes = {
-      killed(9), exited(0), exited(3), [] {
-        core::UnitOutcome o{"success", 2, 15};
-        o.stop_job = true;
-        return o;
-      }()};
-  const std::vector<Command::Kind> kinds = {
-      Command::Kind::Start,  Command::Kind::Stop,   Command::Kind::Restart,
-      Command::Kind::RollingRestart, Command::Kind::Reset, Command::Kind::Kill,
-      Command::Kind::Freeze, Command::Kind::Thaw,   Command::Kind::SetLimits,
-      Command::Kind::Scale};
+  const std::vector<core::UnitOutcome> outcomes = {killed(9), exited(0), exited(3), [] {
+                                                     core::UnitOutcome o{"success", 2, 15};
+                                                     o.stop_job = true;
+                                                     return o;
+                                                   }()};
+  const std::vector<Command::Kind> kinds = {Command::Kind::Start,     Command::Kind::Stop,
+                                            Command::Kind::Restart,   Command::Kind::RollingRestart,
+                                            Command::Kind::Reset,     Command::Kind::Kill,
+                                            Command::Kind::Freeze,    Command::Kind::Thaw,
+                                            Command::Kind::SetLimits, Command::Kind::Scale};
   std::size_t steps_checked = 0;
   for (std::uint64_t seed = 1; seed <= 25; ++seed) {
     std::mt19937_64 rng(seed);
     EngineHarness h(seed);
-    const Strategy s = seed % 3 == 0 ? Strategy::OneForAll
+    const Strategy s = seed % 3 == 0   ? Strategy::OneForAll
                        : seed % 3 == 1 ? Strategy::RestForOne
                                        : Strategy::OneForOne;
     daemon::StatusModel model;

@@ -1,0 +1,42 @@
+#pragma once
+// How vigilctl writes numbers, times and states for humans. Pure (local time formatting
+// reads the TZ database, as date(1) does).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace vigil::ctl {
+
+// A span for a table cell: the two largest units, "3h 2min", "45s", "250ms", "0".
+std::string shortSpan(std::int64_t usec);
+// Bytes with a binary suffix and one decimal where it matters: "512B", "23.4M", "512M".
+std::string shortBytes(std::uint64_t bytes);
+// CPU time: "0.3s", "12.5s", then as shortSpan: "3min 2s".
+std::string cpuTime(std::uint64_t usec);
+// CLOCK_REALTIME usec as local "2026-11-30 12:01:02".
+std::string localTime(std::int64_t realtime_usec);
+// As journalctl's short format: "Nov 30 12:01:02".
+std::string shortTime(std::int64_t realtime_usec);
+
+// A signal for `kill -s`: a number (1..64) or a name with or without SIG ("TERM",
+// "SIGKILL", "hup", "RTMIN+3"); nullopt when it is neither.
+std::optional<int> parseSignal(std::string_view text);
+// "SIGTERM" for 15, "SIGRTMIN+3", or the number.
+std::string signalName(int signal);
+
+// --since: "2026-11-30 12:00[:00]", "2026-11-30", "today", "yesterday", "now", or a span
+// back from now ("-1h", "1h ago", "30min ago"). Returns CLOCK_REALTIME usec, or nullopt.
+std::optional<std::int64_t> parseSince(std::string_view text, std::int64_t now_realtime_usec);
+
+// ANSI colors for states, when `on`.
+struct Style {
+  bool color = false;
+  std::string state(const std::string& state) const;  // "running" in green, ...
+  std::string bold(const std::string& text) const;
+  std::string dim(const std::string& text) const;
+  std::string red(const std::string& text) const;
+};
+
+}  // namespace vigil::ctl
