@@ -28,7 +28,7 @@ struct ApiClient::Impl {
   SlotPtr operations_match;
   SlotPtr events_match;
   std::map<std::uint64_t, core::Completion> finished;  // seen, not yet waited for
-  std::deque<status::EventView> events;  // received, not yet handed to followEvents()
+  std::deque<status::EventView> events;                // received, not yet handed to followEvents()
   std::string follow_error;
 
   util::Result<MsgPtr> call(const char* method,
@@ -120,9 +120,9 @@ util::Result<std::unique_ptr<ApiClient>> ApiClient::connect(const std::string& h
     r = sd_bus_open_system(&raw);
   }
   if (r < 0)
-    return util::sysFail(-r, host.empty() ? std::string("connecting to the system bus")
-                                          : fmt::format("connecting to the system bus of {} over SSH",
-                                                        host));
+    return util::sysFail(
+        -r, host.empty() ? std::string("connecting to the system bus")
+                         : fmt::format("connecting to the system bus of {} over SSH", host));
   auto impl = std::make_unique<Impl>();
   impl->bus.reset(raw);
   return std::unique_ptr<ApiClient>(new ApiClient(std::move(impl)));
@@ -154,9 +154,8 @@ util::Result<status::StatusSnapshot> ApiClient::status(const std::string& target
 }
 
 util::Result<std::vector<status::EventView>> ApiClient::recentEvents(std::uint32_t max) {
-  auto reply = impl_->call("ListEvents", [&](sd_bus_message* m) {
-    return sd_bus_message_append(m, "u", max);
-  });
+  auto reply = impl_->call("ListEvents",
+                           [&](sd_bus_message* m) { return sd_bus_message_append(m, "u", max); });
   if (!reply) return tl::unexpected(reply.error());
   std::vector<status::EventView> out;
   std::string why;
@@ -213,8 +212,7 @@ util::Result<Accepted> ApiClient::freeze(const std::string& target, bool freeze)
   return impl_->command(freeze ? "Freeze" : "Thaw", targetOnly(target));
 }
 util::Result<Accepted> ApiClient::setLimits(
-    const std::string& target,
-    const std::vector<std::pair<std::string, std::string>>& settings) {
+    const std::string& target, const std::vector<std::pair<std::string, std::string>>& settings) {
   return impl_->command("SetLimits", [&](sd_bus_message* m) {
     int r = sd_bus_message_append(m, "s", target.c_str());
     if (r >= 0) r = sd_bus_message_open_container(m, 'a', "(ss)");
@@ -232,9 +230,8 @@ util::Result<Accepted> ApiClient::scale(const std::string& target, std::uint32_t
 }
 
 util::Result<ReloadAnswer> ApiClient::reload(bool dry_run) {
-  auto reply = impl_->call("Reload", [&](sd_bus_message* m) {
-    return sd_bus_message_append(m, "b", dry_run ? 1 : 0);
-  });
+  auto reply = impl_->call(
+      "Reload", [&](sd_bus_message* m) { return sd_bus_message_append(m, "b", dry_run ? 1 : 0); });
   if (!reply) return tl::unexpected(reply.error());
   ReloadAnswer a;
   int applied = 0;
@@ -248,7 +245,8 @@ util::Result<ReloadAnswer> ApiClient::reload(bool dry_run) {
   return a;
 }
 
-util::Result<core::Completion> ApiClient::wait(std::uint64_t operation, std::uint64_t timeout_usec) {
+util::Result<core::Completion> ApiClient::wait(std::uint64_t operation,
+                                               std::uint64_t timeout_usec) {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   const std::uint64_t start = static_cast<std::uint64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;

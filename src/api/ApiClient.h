@@ -52,8 +52,8 @@ class ApiClient {
   util::Result<Accepted> reset(const std::string& target);
   util::Result<Accepted> kill(const std::string& target, int signal, bool main_only);
   util::Result<Accepted> freeze(const std::string& target, bool freeze);
-  util::Result<Accepted> setLimits(const std::string& target,
-                                   const std::vector<std::pair<std::string, std::string>>& settings);
+  util::Result<Accepted> setLimits(
+      const std::string& target, const std::vector<std::pair<std::string, std::string>>& settings);
   util::Result<Accepted> scale(const std::string& target, std::uint32_t instances);
   util::Result<ReloadAnswer> reload(bool dry_run);
   // Waits for the OperationFinished of `operation` (watchOperations() first). `timeout_usec`

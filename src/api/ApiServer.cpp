@@ -26,6 +26,8 @@ struct ApiServer::Impl {
   Backend* backend = nullptr;
   AccessPolicy policy;
   SlotPtr object;
+  systemd::SourcePtr retry;  // the next RequestName, after a refusal
+  unsigned name_failures = 0;
 
   // Checks that the sender may change things; on refusal sets `error` and returns the
   // sd-bus error code. `caller` receives "uid N" for events.
@@ -229,49 +231,88 @@ constexpr auto kOpen = SD_BUS_VTABLE_UNPRIVILEGED;
 
 const sd_bus_vtable kVtable[] = {
     SD_BUS_VTABLE_START(0),
-    SD_BUS_METHOD_WITH_ARGS("GetInfo", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", info), onGetInfo,
-                            kOpen),
-    SD_BUS_METHOD_WITH_ARGS("GetStatus", SD_BUS_ARGS("s", target),
-                            SD_BUS_RESULT("a{sv}", vigild, "aa{sv}", supervisors, "aa{sv}",
-                                          workers, "x", taken_realtime_usec),
-                            onGetStatus, kOpen),
-    SD_BUS_METHOD_WITH_ARGS("ListSupervisors", SD_BUS_ARGS("s", target),
+    SD_BUS_METHOD_WITH_ARGS(
+        "GetInfo", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", info), onGetInfo, kOpen),
+    SD_BUS_METHOD_WITH_ARGS(
+        "GetStatus",
+        SD_BUS_ARGS("s", target),
+        SD_BUS_RESULT(
+            "a{sv}", vigild, "aa{sv}", supervisors, "aa{sv}", workers, "x", taken_realtime_usec),
+        onGetStatus,
+        kOpen),
+    SD_BUS_METHOD_WITH_ARGS("ListSupervisors",
+                            SD_BUS_ARGS("s", target),
                             SD_BUS_RESULT("aa{sv}", supervisors, "x", taken_realtime_usec),
-                            onListSupervisors, kOpen),
-    SD_BUS_METHOD_WITH_ARGS("ListWorkers", SD_BUS_ARGS("s", target),
+                            onListSupervisors,
+                            kOpen),
+    SD_BUS_METHOD_WITH_ARGS("ListWorkers",
+                            SD_BUS_ARGS("s", target),
                             SD_BUS_RESULT("aa{sv}", workers, "x", taken_realtime_usec),
-                            onListWorkers, kOpen),
-    SD_BUS_METHOD_WITH_ARGS("ListEvents", SD_BUS_ARGS("u", max), SD_BUS_RESULT("aa{sv}", events),
-                            onListEvents, kOpen),
-    SD_BUS_METHOD_WITH_ARGS("ListTargets", SD_BUS_NO_ARGS, SD_BUS_RESULT("as", targets),
-                            onListTargets, kOpen),
-    SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_ARGS("s", target),
-                            SD_BUS_RESULT("t", operation, "s", message), onStart, kOpen),
-    SD_BUS_METHOD_WITH_ARGS("Stop", SD_BUS_ARGS("s", target),
-                            SD_BUS_RESULT("t", operation, "s", message), onStop, kOpen),
-    SD_BUS_METHOD_WITH_ARGS("Restart", SD_BUS_ARGS("s", target),
-                            SD_BUS_RESULT("t", operation, "s", message), onRestart, kOpen),
-    SD_BUS_METHOD_WITH_ARGS("RestartRolling", SD_BUS_ARGS("s", target),
-                            SD_BUS_RESULT("t", operation, "s", message), onRestartRolling, kOpen),
-    SD_BUS_METHOD_WITH_ARGS("Reset", SD_BUS_ARGS("s", target),
-                            SD_BUS_RESULT("t", operation, "s", message), onReset, kOpen),
-    SD_BUS_METHOD_WITH_ARGS("Kill", SD_BUS_ARGS("s", target, "i", signal, "b", main_only),
-                            SD_BUS_RESULT("t", operation, "s", message), onKill, kOpen),
-    SD_BUS_METHOD_WITH_ARGS("Freeze", SD_BUS_ARGS("s", target),
-                            SD_BUS_RESULT("t", operation, "s", message), onFreeze, kOpen),
-    SD_BUS_METHOD_WITH_ARGS("Thaw", SD_BUS_ARGS("s", target),
-                            SD_BUS_RESULT("t", operation, "s", message), onThaw, kOpen),
-    SD_BUS_METHOD_WITH_ARGS("SetLimits", SD_BUS_ARGS("s", target, "a(ss)", settings),
-                            SD_BUS_RESULT("t", operation, "s", message), onSetLimits, kOpen),
-    SD_BUS_METHOD_WITH_ARGS("Scale", SD_BUS_ARGS("s", target, "u", instances),
-                            SD_BUS_RESULT("t", operation, "s", message), onScale, kOpen),
-    SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_ARGS("b", dry_run),
-                            SD_BUS_RESULT("b", applied, "as", plan, "as", warnings, "u",
-                                          config_generation),
-                            onReload, kOpen),
+                            onListWorkers,
+                            kOpen),
+    SD_BUS_METHOD_WITH_ARGS(
+        "ListEvents", SD_BUS_ARGS("u", max), SD_BUS_RESULT("aa{sv}", events), onListEvents, kOpen),
+    SD_BUS_METHOD_WITH_ARGS(
+        "ListTargets", SD_BUS_NO_ARGS, SD_BUS_RESULT("as", targets), onListTargets, kOpen),
+    SD_BUS_METHOD_WITH_ARGS("Start",
+                            SD_BUS_ARGS("s", target),
+                            SD_BUS_RESULT("t", operation, "s", message),
+                            onStart,
+                            kOpen),
+    SD_BUS_METHOD_WITH_ARGS("Stop",
+                            SD_BUS_ARGS("s", target),
+                            SD_BUS_RESULT("t", operation, "s", message),
+                            onStop,
+                            kOpen),
+    SD_BUS_METHOD_WITH_ARGS("Restart",
+                            SD_BUS_ARGS("s", target),
+                            SD_BUS_RESULT("t", operation, "s", message),
+                            onRestart,
+                            kOpen),
+    SD_BUS_METHOD_WITH_ARGS("RestartRolling",
+                            SD_BUS_ARGS("s", target),
+                            SD_BUS_RESULT("t", operation, "s", message),
+                            onRestartRolling,
+                            kOpen),
+    SD_BUS_METHOD_WITH_ARGS("Reset",
+                            SD_BUS_ARGS("s", target),
+                            SD_BUS_RESULT("t", operation, "s", message),
+                            onReset,
+                            kOpen),
+    SD_BUS_METHOD_WITH_ARGS("Kill",
+                            SD_BUS_ARGS("s", target, "i", signal, "b", main_only),
+                            SD_BUS_RESULT("t", operation, "s", message),
+                            onKill,
+                            kOpen),
+    SD_BUS_METHOD_WITH_ARGS("Freeze",
+                            SD_BUS_ARGS("s", target),
+                            SD_BUS_RESULT("t", operation, "s", message),
+                            onFreeze,
+                            kOpen),
+    SD_BUS_METHOD_WITH_ARGS("Thaw",
+                            SD_BUS_ARGS("s", target),
+                            SD_BUS_RESULT("t", operation, "s", message),
+                            onThaw,
+                            kOpen),
+    SD_BUS_METHOD_WITH_ARGS("SetLimits",
+                            SD_BUS_ARGS("s", target, "a(ss)", settings),
+                            SD_BUS_RESULT("t", operation, "s", message),
+                            onSetLimits,
+                            kOpen),
+    SD_BUS_METHOD_WITH_ARGS("Scale",
+                            SD_BUS_ARGS("s", target, "u", instances),
+                            SD_BUS_RESULT("t", operation, "s", message),
+                            onScale,
+                            kOpen),
+    SD_BUS_METHOD_WITH_ARGS(
+        "Reload",
+        SD_BUS_ARGS("b", dry_run),
+        SD_BUS_RESULT("b", applied, "as", plan, "as", warnings, "u", config_generation),
+        onReload,
+        kOpen),
     SD_BUS_SIGNAL_WITH_ARGS("Event", SD_BUS_ARGS("a{sv}", event), 0),
-    SD_BUS_SIGNAL_WITH_ARGS("OperationFinished", SD_BUS_ARGS("t", operation, "b", ok, "s", message),
-                            0),
+    SD_BUS_SIGNAL_WITH_ARGS(
+        "OperationFinished", SD_BUS_ARGS("t", operation, "b", ok, "s", message), 0),
     SD_BUS_VTABLE_END};
 
 }  // namespace
@@ -289,11 +330,11 @@ std::optional<gid_t> ApiServer::Impl::manageGid() {
 
 int ApiServer::Impl::authorize(sd_bus_message* m, std::string& caller, sd_bus_error* error) {
   sd_bus_creds* raw = nullptr;
-  int r = sd_bus_query_sender_creds(
-      m,
-      SD_BUS_CREDS_UID | SD_BUS_CREDS_EUID | SD_BUS_CREDS_GID | SD_BUS_CREDS_EGID |
-          SD_BUS_CREDS_SUPPLEMENTARY_GIDS | SD_BUS_CREDS_PID | SD_BUS_CREDS_AUGMENT,
-      &raw);
+  int r = sd_bus_query_sender_creds(m,
+                                    SD_BUS_CREDS_UID | SD_BUS_CREDS_EUID | SD_BUS_CREDS_GID |
+                                        SD_BUS_CREDS_EGID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS |
+                                        SD_BUS_CREDS_PID | SD_BUS_CREDS_AUGMENT,
+                                    &raw);
   CredsPtr creds(raw);
   if (r < 0)
     return sd_bus_error_setf(error, kErrorAccessDenied, "cannot tell who is calling: %s",
@@ -306,7 +347,8 @@ int ApiServer::Impl::authorize(sd_bus_message* m, std::string& caller, sd_bus_er
   const auto gid = manageGid();
   if (gid) {
     gid_t g = 0;
-    if ((sd_bus_creds_get_egid(creds.get(), &g) >= 0 || sd_bus_creds_get_gid(creds.get(), &g) >= 0) &&
+    if ((sd_bus_creds_get_egid(creds.get(), &g) >= 0 ||
+         sd_bus_creds_get_gid(creds.get(), &g) >= 0) &&
         g == *gid)
       return 0;
     const gid_t* gids = nullptr;
@@ -326,8 +368,8 @@ ApiServer::~ApiServer() {
 }
 
 util::Result<std::unique_ptr<ApiServer>> ApiServer::create(systemd::Bus& bus,
-                                                          Backend& backend,
-                                                          AccessPolicy policy) {
+                                                           Backend& backend,
+                                                           AccessPolicy policy) {
   auto impl = std::make_unique<Impl>();
   impl->bus = &bus.impl();
   impl->backend = &backend;
@@ -342,18 +384,47 @@ util::Result<std::unique_ptr<ApiServer>> ApiServer::create(systemd::Bus& bus,
   return server;
 }
 
+namespace {
+// The bus may refuse the name for a moment after the package is installed: dbus-daemon
+// reloads its policy (/usr/share/dbus-1/system.d/org.vigil.Vigil1.conf) on inotify,
+// asynchronously. vigild asks again, at this interval, until it owns the name.
+constexpr std::uint64_t kNameRetryUsec = 2'000'000;
+}  // namespace
+
 void ApiServer::requestName() {
   int r = sd_bus_request_name_async(
       impl_->bus->raw(), nullptr, kBusName, 0,
-      [](sd_bus_message* m, void*, sd_bus_error*) -> int {
-        if (sd_bus_message_is_method_error(m, nullptr)) {
-          const sd_bus_error* e = sd_bus_message_get_error(m);
-          std::fprintf(stderr, "<3>vigild: cannot own %s on the bus: %s; the API is unavailable\n",
-                       kBusName, e && e->message ? e->message : "unknown error");
+      [](sd_bus_message* m, void* ud, sd_bus_error*) -> int {
+        auto* self = static_cast<ApiServer*>(ud);
+        if (!sd_bus_message_is_method_error(m, nullptr)) {
+          if (self->impl_->name_failures > 0)
+            std::fprintf(stderr, "<5>vigild: owns %s now; the API is available\n", kBusName);
+          self->impl_->name_failures = 0;
+          return 0;
+        }
+        const sd_bus_error* e = sd_bus_message_get_error(m);
+        if (self->impl_->name_failures++ == 0)
+          std::fprintf(stderr, "<3>vigild: cannot own %s on the bus: %s; retrying every %llus\n",
+                       kBusName, e && e->message ? e->message : "unknown error",
+                       static_cast<unsigned long long>(kNameRetryUsec / 1000000));
+        sd_event* event = self->impl_->bus->event;
+        if (event) {
+          sd_event_source* src = nullptr;
+          if (sd_event_add_time_relative(
+                  event, &src, CLOCK_MONOTONIC, kNameRetryUsec, 0,
+                  [](sd_event_source* s, std::uint64_t, void* ud2) -> int {
+                    auto* srv = static_cast<ApiServer*>(ud2);
+                    srv->impl_->retry.reset();
+                    srv->requestName();
+                    (void)s;
+                    return 0;
+                  },
+                  self) >= 0)
+            self->impl_->retry.reset(src);
         }
         return 0;
       },
-      nullptr);
+      this);
   if (r < 0)
     std::fprintf(stderr, "<3>vigild: cannot request %s: %s; the API is unavailable\n", kBusName,
                  strerror(-r));
@@ -361,8 +432,8 @@ void ApiServer::requestName() {
 
 void ApiServer::eventPublished(const status::EventView& event) {
   sd_bus_message* raw = nullptr;
-  int r = sd_bus_message_new_signal(impl_->bus->raw(), &raw, kObjectPath, kManagerInterface,
-                                    "Event");
+  int r =
+      sd_bus_message_new_signal(impl_->bus->raw(), &raw, kObjectPath, kManagerInterface, "Event");
   if (r < 0) return;
   MsgPtr m(raw);
   if (codec::appendDict(m.get(), event) < 0) return;

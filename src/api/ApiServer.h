@@ -37,8 +37,8 @@ class ApiServer : public Listener {
   // well-known name is requested separately (requestName), so that the object is in
   // place before any client can reach it.
   static util::Result<std::unique_ptr<ApiServer>> create(systemd::Bus& bus,
-                                                          Backend& backend,
-                                                          AccessPolicy policy = {});
+                                                         Backend& backend,
+                                                         AccessPolicy policy = {});
   ~ApiServer() override;
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;

@@ -27,15 +27,24 @@ struct IsVector<std::vector<T>> : std::true_type {};
 
 template <class T>
 constexpr const char* signature() {
-  if constexpr (std::is_same_v<T, std::string>) return "s";
-  else if constexpr (std::is_same_v<T, bool>) return "b";
-  else if constexpr (std::is_same_v<T, std::uint32_t>) return "u";
-  else if constexpr (std::is_same_v<T, std::int32_t>) return "i";
-  else if constexpr (std::is_same_v<T, std::uint64_t>) return "t";
-  else if constexpr (std::is_same_v<T, std::int64_t>) return "x";
-  else if constexpr (std::is_same_v<T, std::vector<std::string>>) return "as";
-  else if constexpr (IsVector<T>::value) return "aa{sv}";
-  else return "a{sv}";
+  if constexpr (std::is_same_v<T, std::string>)
+    return "s";
+  else if constexpr (std::is_same_v<T, bool>)
+    return "b";
+  else if constexpr (std::is_same_v<T, std::uint32_t>)
+    return "u";
+  else if constexpr (std::is_same_v<T, std::int32_t>)
+    return "i";
+  else if constexpr (std::is_same_v<T, std::uint64_t>)
+    return "t";
+  else if constexpr (std::is_same_v<T, std::int64_t>)
+    return "x";
+  else if constexpr (std::is_same_v<T, std::vector<std::string>>)
+    return "as";
+  else if constexpr (IsVector<T>::value)
+    return "aa{sv}";
+  else
+    return "a{sv}";
 }
 
 template <class T>

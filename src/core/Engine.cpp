@@ -781,7 +781,17 @@ void Engine::startChild(Child& c, TimePoint now) {
              fmt::format("starting {}", c.unit.name), now));
 }
 
-void Engine::stopChild(Child& c, TimePoint now, const char* reason) {
+void Engine::stopChild(Child& c, TimePoint now, const char* reason, std::string by) {
+  if (!reason) {
+    for (const Sup* s = c.owner; s; s = s->parent) {
+      if (s->state == SupervisorState::Stopping && s->stop_reason == kStopOperator) {
+        reason = "operator";
+        if (by.empty()) by = s->stopped_by;
+        break;
+      }
+    }
+  }
+  c.stopped_by = by;
   cancelTimer(c.timer);
   if (c.sup) {
     setState(c, ChildState::Stopping);
@@ -803,7 +813,9 @@ void Engine::stopChild(Child& c, TimePoint now, const char* reason) {
              reason          ? reason
              : stopping_all_ ? "shutdown"
                              : "strategy",
-             fmt::format("stopping {}", c.unit.name), now));
+             by.empty() ? fmt::format("stopping {}", c.unit.name)
+                        : fmt::format("stopping {} for an operator ({})", c.unit.name, by),
+             now));
 }
 
 void Engine::childReady(Child& c, TimePoint now) {
@@ -1121,8 +1133,12 @@ void Engine::onStopResult(const std::string& unit,
               : temporary_by_strategy               ? ChildState::Finished
                                                     : ChildState::Idle);
   c.frozen = false;
+  const std::string by = std::exchange(c.stopped_by, {});
   emit(event(EventType::WorkerStopped, c, ok ? "stopped" : "stop-failed",
-             ok ? "stopped" : fmt::format("stop failed: {}", error), now));
+             !ok          ? fmt::format("stop failed: {}", error)
+             : by.empty() ? std::string("stopped")
+                          : fmt::format("stopped by operator ({})", by),
+             now));
   advance(sup, now);
   progressOperations(now);
 }

@@ -305,7 +305,9 @@ class Engine {
   void startChild(Child& child, TimePoint now);
   // `reason` tags the worker-stopping event ("strategy", "shutdown", "operator"); the
   // default picks one from the engine's state.
-  void stopChild(Child& child, TimePoint now, const char* reason = nullptr);
+  // `by` names the operator who asked ("uid 1000"); by default it is the one who stopped an
+  // enclosing supervisor, if any (then the reason is "operator" too).
+  void stopChild(Child& child, TimePoint now, const char* reason = nullptr, std::string by = "");
   void childEnded(Child& child, const ExitInfo& info, TimePoint now, bool start_failure = false);
   void startFailed(Sup& sup, Child& child, const ExitInfo& info, TimePoint now);
   void failSup(Sup& sup, const std::string& why, TimePoint now);
@@ -327,7 +329,7 @@ class Engine {
   void progressOperations(TimePoint now);
   bool progress(Operation& op, TimePoint now);  // true when finished
   void finish(Operation& op, bool ok, std::string message);
-  void restartChild(Child& c, TimePoint now);
+  void restartChild(Child& c, TimePoint now, const std::string& by);
   void startSupByOperator(Sup& sup, TimePoint now);
   void rebuild(const Config& config, TimePoint now);  // reload without a new configuration
   void emitCommand(const Command& command, const std::string& message, TimePoint now);

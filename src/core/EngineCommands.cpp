@@ -290,12 +290,13 @@ tl::expected<CommandAccepted, CommandError> Engine::command(const Command& cmd, 
           return CommandAccepted{0, fmt::format("{} is already stopped", t.path)};
         }
         if (s.self) setState(*s.self, ChildState::Stopping);
+        s.stopped_by = cmd.caller;
         stopSup(s, kStopOperator, now);
       } else {
         for (Child* w : t.workers) {
           if (w->state == ChildState::Running || w->state == ChildState::Starting) {
             w->operator_stop = true;
-            stopChild(*w, now, "operator");
+            stopChild(*w, now, "operator", cmd.caller);
           } else if (w->state == ChildState::Stopping) {
             w->operator_stop = true;
           } else {
@@ -563,9 +564,9 @@ void Engine::startSupByOperator(Sup& sup, TimePoint now) {
   }
 }
 
-void Engine::restartChild(Child& c, TimePoint now) {
+void Engine::restartChild(Child& c, TimePoint now, const std::string& by) {
   if (live(c.state)) {
-    if (c.state != ChildState::Stopping) stopChild(c, now, "operator");
+    if (c.state != ChildState::Stopping) stopChild(c, now, "operator", by);
     return;
   }
   cancelTimer(c.timer);
@@ -716,7 +717,7 @@ bool Engine::progress(Operation& op, TimePoint now) {
             if (s->state == SupervisorState::Stopping) stopped = false;
           } else if (Child* c = child(item)) {
             if (c->state == ChildState::Running || c->state == ChildState::Starting)
-              stopChild(*c, now, "operator");
+              stopChild(*c, now, "operator", cmd.caller);
             if (live(c->state)) stopped = false;
           }
         }
@@ -725,7 +726,7 @@ bool Engine::progress(Operation& op, TimePoint now) {
           if (item.supervisor) {
             if (Sup* s = findSup(item.key)) startSupByOperator(*s, now);
           } else if (Child* c = child(item)) {
-            restartChild(*c, now);
+            restartChild(*c, now, cmd.caller);
           }
         }
         op.phase = Operation::Phase::Starting;
@@ -753,9 +754,9 @@ bool Engine::progress(Operation& op, TimePoint now) {
             if (s) startSupByOperator(*s, now);
           } else if (Child* c = child(item)) {
             if (c->state == ChildState::Running || c->state == ChildState::Starting)
-              stopChild(*c, now, "operator");
+              stopChild(*c, now, "operator", cmd.caller);
             if (live(c->state)) return false;
-            restartChild(*c, now);
+            restartChild(*c, now, cmd.caller);
           }
           op.phase = Operation::Phase::Starting;
         }
@@ -781,7 +782,7 @@ bool Engine::progress(Operation& op, TimePoint now) {
           Child* c = child(op.items[op.next]);
           if (c && (c->state == ChildState::Running || c->state == ChildState::Starting)) {
             c->operator_stop = true;
-            stopChild(*c, now, "operator");
+            stopChild(*c, now, "operator", cmd.caller);
           }
           if (c && live(c->state)) return false;
           if (c && c->state == ChildState::Waiting) {

@@ -56,6 +56,7 @@ struct Engine::Child {
   std::deque<ExitRecord> exits;  // the last kExitHistory, oldest first
   bool pending_start = false;    // reload: added or replaced, to be started by resume()
   bool operator_stop = false;    // the stop in flight is an operator's: end in Stopped
+  std::string stopped_by;        // the operator whose stop (or restart) is in flight
   bool frozen = false;           // suspended by an operator
   TimePoint frozen_since{0};
   bool limits_overridden = false;  // unit.limits were changed live by an operator
@@ -91,6 +92,7 @@ struct Engine::Sup {
   bool failed_starting = false;  // the failure being escalated happened during its start
   bool frozen = false;           // its slice was frozen by an operator
   TimePoint frozen_since{0};
+  std::string stopped_by;                 // stop_reason kStopOperator: who asked
   std::optional<Limits> budget_override;  // the slice budget as changed by an operator
 
   const Limits& budget() const { return budget_override ? *budget_override : spec->limits; }

@@ -22,10 +22,8 @@ std::string shortSpan(std::int64_t usec) {
     std::int64_t usec;
     const char* suffix;
   };
-  static constexpr Unit kUnits[] = {{86400LL * 1000000, "d"},
-                                    {3600LL * 1000000, "h"},
-                                    {60LL * 1000000, "min"},
-                                    {1000000, "s"}};
+  static constexpr Unit kUnits[] = {
+      {86400LL * 1000000, "d"}, {3600LL * 1000000, "h"}, {60LL * 1000000, "min"}, {1000000, "s"}};
   std::string out;
   int parts = 0;
   for (const auto& u : kUnits) {
@@ -160,11 +158,16 @@ std::optional<std::int64_t> parseSince(std::string_view text, std::int64_t now) 
 std::string Style::state(const std::string& s) const {
   if (!color) return s;
   const char* code = "";
-  if (s == "running") code = "\033[32m";
-  else if (s == "backoff" || s == "restarting" || s == "starting" || s == "stopping") code = "\033[33m";
-  else if (s == "failed") code = "\033[1;31m";
-  else if (s == "frozen") code = "\033[36m";
-  else if (s == "stopped" || s == "exited") code = "\033[2m";
+  if (s == "running")
+    code = "\033[32m";
+  else if (s == "backoff" || s == "restarting" || s == "starting" || s == "stopping")
+    code = "\033[33m";
+  else if (s == "failed")
+    code = "\033[1;31m";
+  else if (s == "frozen")
+    code = "\033[36m";
+  else if (s == "stopped" || s == "exited")
+    code = "\033[2m";
   if (!*code) return s;
   return fmt::format("{}{}\033[0m", code, s);
 }

@@ -89,12 +89,15 @@ struct Journal::Impl {
     e.caller = field("VIGIL_CALLER");
     std::string message = field("MESSAGE");
     // MESSAGE is "who: message" (vigild(8)); the view keeps who and message apart.
-    const std::string who = !e.worker.empty() ? e.worker : !e.supervisor.empty() ? e.supervisor : "vigil";
+    const std::string who = !e.worker.empty()       ? e.worker
+                            : !e.supervisor.empty() ? e.supervisor
+                                                    : "vigil";
     if (message.starts_with(who + ": ")) message = message.substr(who.size() + 2);
     e.message = message;
     e.exit_status = std::atoi(field("VIGIL_EXIT_STATUS").c_str());
     e.delay_usec = std::atoll(field("VIGIL_DELAY_USEC").c_str());
-    e.restarts = static_cast<std::uint32_t>(std::strtoul(field("VIGIL_RESTARTS").c_str(), nullptr, 10));
+    e.restarts =
+        static_cast<std::uint32_t>(std::strtoul(field("VIGIL_RESTARTS").c_str(), nullptr, 10));
     return e;
   }
 

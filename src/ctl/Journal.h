@@ -42,8 +42,8 @@ class Journal {
   Journal& operator=(const Journal&) = delete;
 
   struct Query {
-    std::string target;                // "" = everything
-    std::size_t lines = 10;            // the last N (0 = all since `since`)
+    std::string target;                 // "" = everything
+    std::size_t lines = 10;             // the last N (0 = all since `since`)
     std::optional<std::int64_t> since;  // CLOCK_REALTIME usec
     bool with_fields = false;           // fill LogEntry::fields
   };

@@ -78,9 +78,9 @@ std::string renderTree(const status::StatusSnapshot& s, const RenderOptions& o) 
   const Style& st = o.style;
   std::string out;
   const auto& v = s.vigild;
-  out += fmt::format("vigild {} (pid {}), {}; config {} (generation {}, {}), tier {}\n",
-                     v.version, v.pid, v.ready ? "ready" : "starting", v.config,
-                     v.config_generation, v.last_reload.result.empty() ? "none" : v.last_reload.result,
+  out += fmt::format("vigild {} (pid {}), {}; config {} (generation {}, {}), tier {}\n", v.version,
+                     v.pid, v.ready ? "ready" : "starting", v.config, v.config_generation,
+                     v.last_reload.result.empty() ? "none" : v.last_reload.result,
                      v.tier.empty() ? "-" : v.tier);
   out += fmt::format("workers: {} running, {} in backoff, {} other; failed trees: {}\n",
                      v.workers_running, v.workers_backoff, v.workers_other, v.trees_failed);
@@ -104,7 +104,8 @@ std::string renderTree(const status::StatusSnapshot& s, const RenderOptions& o) 
       children[parent].push_back(Node{&sup, nullptr, sup.position, 0});
     }
   }
-  for (const auto& w : s.workers) children[w.supervisor].push_back(Node{nullptr, &w, w.position, w.instance});
+  for (const auto& w : s.workers)
+    children[w.supervisor].push_back(Node{nullptr, &w, w.position, w.instance});
   for (auto& [path, list] : children) {
     std::stable_sort(list.begin(), list.end(), [](const Node& a, const Node& b) {
       return a.position != b.position ? a.position < b.position : a.instance < b.instance;
@@ -129,17 +130,19 @@ std::string renderTree(const status::StatusSnapshot& s, const RenderOptions& o) 
   for (const auto* r : roots) measure(r->path, 0);
   name_width += 2;
 
-  out += "\n" + st.bold(pad("NAME", name_width) + pad("STATE", kStateWidth) + pad("PID", kPidWidth) +
-                        pad("UP/NEXT", kTimeWidth) + pad("RESTARTS", kRestartsWidth) +
-                        pad("MEMORY", kMemoryWidth) + pad("CPU", kCpuWidth) + pad("TASKS", kTasksWidth) +
-                        "LAST EXIT") +
+  out += "\n" +
+         st.bold(pad("NAME", name_width) + pad("STATE", kStateWidth) + pad("PID", kPidWidth) +
+                 pad("UP/NEXT", kTimeWidth) + pad("RESTARTS", kRestartsWidth) +
+                 pad("MEMORY", kMemoryWidth) + pad("CPU", kCpuWidth) + pad("TASKS", kTasksWidth) +
+                 "LAST EXIT") +
          "\n";
   const char* tee = o.unicode ? "├─ " : "|- ";
   const char* corner = o.unicode ? "└─ " : "`- ";
   const char* bar = o.unicode ? "│  " : "|  ";
 
   const auto supLine = [&](const status::SupervisorView& sup, const std::string& prefix) {
-    std::string line = pad(prefix + leafOf(sup.path), name_width) + styledState(st, sup.state, kStateWidth);
+    std::string line =
+        pad(prefix + leafOf(sup.path), name_width) + styledState(st, sup.state, kStateWidth);
     line += fmt::format("{}, {} of {} restarts in {}", sup.strategy, sup.restarts_in_window,
                         sup.max_restarts, shortSpan(sup.period_usec));
     if (sup.frozen) line += ", frozen";
@@ -147,7 +150,8 @@ std::string renderTree(const status::StatusSnapshot& s, const RenderOptions& o) 
     return line + "\n";
   };
   const auto workerLine = [&](const status::WorkerView& w, const std::string& prefix) {
-    std::string line = pad(prefix + leafOf(w.path), name_width) + styledState(st, w.state, kStateWidth);
+    std::string line =
+        pad(prefix + leafOf(w.path), name_width) + styledState(st, w.state, kStateWidth);
     line += pad(w.main_pid ? std::to_string(w.main_pid) : "-", kPidWidth);
     line += pad(timeCell(w), kTimeWidth);
     line += pad(std::to_string(w.restarts), kRestartsWidth);
@@ -160,7 +164,8 @@ std::string renderTree(const status::StatusSnapshot& s, const RenderOptions& o) 
     return line + "\n";
   };
   const std::function<void(const status::SupervisorView&, const std::string&, const std::string&)>
-      walk = [&](const status::SupervisorView& sup, const std::string& lead, const std::string& indent) {
+      walk = [&](const status::SupervisorView& sup, const std::string& lead,
+                 const std::string& indent) {
         out += supLine(sup, lead);
         auto it = children.find(sup.path);
         if (it == children.end()) return;
@@ -202,21 +207,23 @@ std::string renderWorker(const status::WorkerView& w,
     row("Up", shortSpan(*w.uptime_usec));
   if (w.frozen_since_realtime_usec) row("Frozen since", localTime(*w.frozen_since_realtime_usec));
   if (w.restart_in_usec) row("Next restart", "in " + shortSpan(*w.restart_in_usec));
-  row("Restarts", fmt::format("{} ({} consecutive failure(s))", w.restarts, w.consecutive_failures));
+  row("Restarts",
+      fmt::format("{} ({} consecutive failure(s))", w.restarts, w.consecutive_failures));
   const auto limit = [](const std::optional<std::uint64_t>& v, bool bytes) {
     return v ? (bytes ? shortBytes(*v) : std::to_string(*v)) : std::string("none");
   };
   row("Memory", fmt::format("{} (max {}, high {})",
                             w.memory_current_bytes ? shortBytes(*w.memory_current_bytes) : "-",
                             limit(w.memory_max_bytes, true), limit(w.memory_high_bytes, true)));
-  row("CPU", fmt::format("{} (quota {}, weight {})",
-                         w.cpu_usage_usec ? cpuTime(*w.cpu_usage_usec) : "-",
-                         w.cpu_quota_percent ? fmt::format("{}%", *w.cpu_quota_percent) : "none",
-                         w.cpu_weight ? std::to_string(*w.cpu_weight) : "default"));
+  row("CPU",
+      fmt::format("{} (quota {}, weight {})", w.cpu_usage_usec ? cpuTime(*w.cpu_usage_usec) : "-",
+                  w.cpu_quota_percent ? fmt::format("{}%", *w.cpu_quota_percent) : "none",
+                  w.cpu_weight ? std::to_string(*w.cpu_weight) : "default"));
   row("Tasks", fmt::format("{} (max {})", w.tasks_current ? std::to_string(*w.tasks_current) : "-",
                            limit(w.tasks_max, false)));
   if (w.io_weight) row("IO weight", std::to_string(*w.io_weight));
-  if (w.limits_set_live) row("Note", "limits were changed live (vigilctl set); a reload restores the file's");
+  if (w.limits_set_live)
+    row("Note", "limits were changed live (vigilctl set); a reload restores the file's");
   if (w.oom_kills && *w.oom_kills > 0) row("OOM kills", std::to_string(*w.oom_kills));
   if (w.exits.empty()) {
     row("Last exit", w.last_exit ? w.last_exit->description : "none");
@@ -238,7 +245,8 @@ std::string renderEvent(const status::EventView& e, const Style& style) {
   const std::string who = !e.worker.empty()       ? e.worker
                           : !e.supervisor.empty() ? e.supervisor
                                                   : "vigil";
-  std::string line = fmt::format("{} {:<20} {}: {}", localTime(e.at_realtime_usec), e.type, who, e.message);
+  std::string line =
+      fmt::format("{} {:<20} {}: {}", localTime(e.at_realtime_usec), e.type, who, e.message);
   if (!e.reason.empty()) line += " (" + e.reason + ")";
   const bool bad = e.type == "intensity-exceeded" || e.type == "tree-failed" ||
                    e.type == "supervisor-failed" || e.type == "worker-start-failed" ||

@@ -55,9 +55,10 @@ int failWith(const util::Error& e, const std::string& what = "") {
              n == "org.freedesktop.DBus.Error.Disconnected" ||
              n == "org.freedesktop.DBus.Error.UnknownObject" ||
              n == "org.freedesktop.DBus.Error.UnknownMethod" ||
-             (n.empty() && (e.code() == ECONNREFUSED || e.code() == ENOENT || e.code() == ECONNRESET ||
-                            e.code() == ENOTCONN || e.code() == ETIMEDOUT || e.code() == EHOSTUNREACH ||
-                            e.code() == ENXIO))) {
+             (n.empty() &&
+              (e.code() == ECONNREFUSED || e.code() == ENOENT || e.code() == ECONNRESET ||
+               e.code() == ENOTCONN || e.code() == ETIMEDOUT || e.code() == EHOSTUNREACH ||
+               e.code() == ENXIO))) {
     code = kExitUnreachable;
   }
   std::string message = e.message();
@@ -69,7 +70,8 @@ int failWith(const util::Error& e, const std::string& what = "") {
   else if (code == kExitUnreachable)
     message = "cannot reach vigild: " + message;
   // The engine's and the config's messages may span lines (file:line:col errors).
-  std::fprintf(stderr, "vigilctl: %s%s\n", what.empty() ? "" : (what + ": ").c_str(), message.c_str());
+  std::fprintf(stderr, "vigilctl: %s%s\n", what.empty() ? "" : (what + ": ").c_str(),
+               message.c_str());
   return code;
 }
 
@@ -131,7 +133,8 @@ int runRemote(const std::string& host, int argc, char** argv) {
   cargs.push_back(nullptr);
   std::fflush(stdout);
   execvp("ssh", cargs.data());
-  std::fprintf(stderr, "vigilctl: cannot run ssh for -H %s: %s\n", host.c_str(), std::strerror(errno));
+  std::fprintf(stderr, "vigilctl: cannot run ssh for -H %s: %s\n", host.c_str(),
+               std::strerror(errno));
   return kExitUnreachable;
 }
 
@@ -142,7 +145,8 @@ struct Ctx {
 
   util::Result<api::ApiClient*> connect() {
     if (client) return client.get();
-    auto c = api::ApiClient::connect(host, std::getenv("VIGIL_BUS_ADDRESS") ? std::getenv("VIGIL_BUS_ADDRESS") : "");
+    auto c = api::ApiClient::connect(
+        host, std::getenv("VIGIL_BUS_ADDRESS") ? std::getenv("VIGIL_BUS_ADDRESS") : "");
     if (!c) return tl::unexpected(c.error());
     client = std::move(*c);
     return client.get();
@@ -183,8 +187,8 @@ int runOperation(Ctx& ctx,
 }
 
 std::string logLine(const LogEntry& e, bool with_path) {
-  return fmt::format("{} {}[{}]: {}", shortTime(e.realtime_usec), with_path ? e.worker : e.unit, e.pid,
-                     e.message);
+  return fmt::format("{} {}[{}]: {}", shortTime(e.realtime_usec), with_path ? e.worker : e.unit,
+                     e.pid, e.message);
 }
 
 int doStatus(Ctx& ctx, const std::string& target, bool json) {
@@ -228,7 +232,8 @@ int doStatus(Ctx& ctx, const std::string& target, bool json) {
     std::vector<std::string> lines;
     std::string note;
     if (!ctx.host.empty()) {
-      note = fmt::format("Output: in the journal of {} (vigilctl -H {} logs {})", ctx.host, ctx.host, w.path);
+      note = fmt::format("Output: in the journal of {} (vigilctl -H {} logs {})", ctx.host,
+                         ctx.host, w.path);
     } else if (!journal) {
       note = "Output: cannot read the journal: " + journal_error;
     } else {
@@ -271,7 +276,8 @@ TargetCheck checkTarget(Ctx& ctx, const std::string& target) {
     return out;
   }
   const std::string& n = snap.error().name();
-  if (n == core::kErrorUnknownTarget || n == api::kErrorAccessDenied) out.exit_code = failWith(snap.error());
+  if (n == core::kErrorUnknownTarget || n == api::kErrorAccessDenied)
+    out.exit_code = failWith(snap.error());
   return out;
 }
 
@@ -290,9 +296,10 @@ int doLogs(Ctx& ctx,
   if (!since.empty()) {
     q.since = parseSince(since, realtimeNow());
     if (!q.since)
-      return usage(fmt::format("--since '{}': expected a time like '2026-11-30 12:00', 'today', "
-                               "'yesterday' or '-1h'",
-                               since));
+      return usage(
+          fmt::format("--since '{}': expected a time like '2026-11-30 12:00', 'today', "
+                      "'yesterday' or '-1h'",
+                      since));
     if (!lines) q.lines = 0;
   }
   const TargetCheck check = checkTarget(ctx, target);
@@ -337,9 +344,10 @@ int doEvents(Ctx& ctx,
   if (!since.empty()) {
     q.since = parseSince(since, realtimeNow());
     if (!q.since)
-      return usage(fmt::format("--since '{}': expected a time like '2026-11-30 12:00', 'today', "
-                               "'yesterday' or '-1h'",
-                               since));
+      return usage(
+          fmt::format("--since '{}': expected a time like '2026-11-30 12:00', 'today', "
+                      "'yesterday' or '-1h'",
+                      since));
     if (!lines) q.lines = 0;
   }
   const TargetCheck check = checkTarget(ctx, target);
@@ -355,7 +363,9 @@ int doEvents(Ctx& ctx,
   const Style style = styleFor(stdout);
   const auto print = [&](const status::EventView& e) {
     if (json) {
-      std::printf("%s\n", status::toJson(e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+      std::printf(
+          "%s\n",
+          status::toJson(e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     } else {
       std::printf("%s\n", renderEvent(e, style).c_str());
     }
@@ -476,7 +486,8 @@ int run(int argc, char** argv) {
   noBlock(stop);
   auto* restart = app.add_subcommand("restart", "stop then start it, not counted as a failure");
   targetArg(restart, true);
-  restart->add_flag("--rolling", rolling, "one instance or child at a time, each up before the next");
+  restart->add_flag("--rolling", rolling,
+                    "one instance or child at a time, each up before the next");
   noBlock(restart);
   auto* kill = app.add_subcommand("kill", "send a signal to a worker's processes");
   targetArg(kill, true);
@@ -489,7 +500,8 @@ int run(int argc, char** argv) {
   auto* thaw = app.add_subcommand("thaw", "resume a frozen one");
   targetArg(thaw, true);
   noBlock(thaw);
-  auto* set = app.add_subcommand("set", "change limits live: KEY=VALUE as in limits: of vigil.yaml");
+  auto* set =
+      app.add_subcommand("set", "change limits live: KEY=VALUE as in limits: of vigil.yaml");
   targetArg(set, true);
   set->add_option("settings", settings, "memory_max=512M cpu_quota=50% ... (infinity removes one)")
       ->required();
@@ -556,7 +568,9 @@ int run(int argc, char** argv) {
     return runRemote(ctx.host, argc, argv);
 
   const auto op = [&](const std::function<util::Result<api::Accepted>(api::ApiClient&)>& call,
-                      const std::string& note = "") { return runOperation(ctx, no_block, call, note); };
+                      const std::string& note = "") {
+    return runOperation(ctx, no_block, call, note);
+  };
   if (version->parsed()) return doVersion(ctx);
   if (st->parsed()) return doStatus(ctx, target, json);
   if (start->parsed()) return op([&](api::ApiClient& c) { return c.start(target); });

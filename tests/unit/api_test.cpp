@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include <boost/test/unit_test.hpp>
@@ -108,8 +109,8 @@ class RecordingBackend : public api::Backend {
       commands.push_back(c);
     }
     if (c.target != "t/w") {
-      return tl::unexpected(core::CommandError{core::kErrorUnknownTarget,
-                                               "unknown target '" + c.target + "'"});
+      return tl::unexpected(
+          core::CommandError{core::kErrorUnknownTarget, "unknown target '" + c.target + "'"});
     }
     const std::uint64_t op = next++;
     // The end of the operation before the reply to the call: the client must cope.
@@ -251,12 +252,13 @@ struct PrivateBus {
     return r;
   }
   void serveSkewed(systemd::Bus& bus, sd_event* event) {
-    static const sd_bus_vtable vtable[] = {
-        SD_BUS_VTABLE_START(0),
-        SD_BUS_METHOD("GetStatus", "s", "a{sv}aa{sv}aa{sv}x", skewedStatus, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_VTABLE_END};
+    static const sd_bus_vtable vtable[] = {SD_BUS_VTABLE_START(0),
+                                           SD_BUS_METHOD("GetStatus", "s", "a{sv}aa{sv}aa{sv}x",
+                                                         skewedStatus, SD_BUS_VTABLE_UNPRIVILEGED),
+                                           SD_BUS_VTABLE_END};
     sd_bus* raw = bus.impl().raw();
-    sd_bus_add_object_vtable(raw, nullptr, api::kObjectPath, api::kManagerInterface, vtable, nullptr);
+    sd_bus_add_object_vtable(raw, nullptr, api::kObjectPath, api::kManagerInterface, vtable,
+                             nullptr);
     sd_bus_request_name(raw, api::kBusName, 0);
     serving = true;
     sd_event_loop(event);
@@ -386,7 +388,8 @@ BOOST_AUTO_TEST_CASE(bad_calls_get_precise_errors_and_change_nothing) {
   auto bad = c->setLimits("t/w", {{"memory_max", "lots"}});
   BOOST_TEST_REQUIRE(!bad.has_value());
   BOOST_TEST(bad.error().name() == core::kErrorInvalidArgument);
-  BOOST_TEST(bad.error().message() == "memory_max: expected a size like 512M, or infinity, found 'lots'");
+  BOOST_TEST(bad.error().message() ==
+             "memory_max: expected a size like 512M, or infinity, found 'lots'");
   auto key = c->setLimits("t/w", {{"nofile", "10"}});
   BOOST_TEST_REQUIRE(!key.has_value());
   BOOST_TEST(key.error().name() == core::kErrorInvalidArgument);
@@ -414,8 +417,9 @@ BOOST_AUTO_TEST_CASE(an_unprivileged_caller_may_read_but_not_change) {
   BOOST_TEST(read.out.find("w@2") != std::string::npos);
   const Run denied = vigilctl(bus, {"stop", "t/w"}, kNobody);
   BOOST_TEST(denied.code == 5, denied.out << denied.err);
-  BOOST_TEST(denied.err == "vigilctl: uid 65534 may not change vigil: only root and members of group "
-                           "'vigil' may\n");
+  BOOST_TEST(denied.err ==
+             "vigilctl: uid 65534 may not change vigil: only root and members of group "
+             "'vigil' may\n");
   const Run reload = vigilctl(bus, {"reload"}, kNobody);
   BOOST_TEST(reload.code == 5);
   BOOST_TEST(bus.backend.seen().empty());
@@ -447,17 +451,50 @@ BOOST_AUTO_TEST_CASE(a_reply_of_another_shape_is_one_error_line_not_an_abort) {
 
 BOOST_AUTO_TEST_CASE(the_interface_is_introspectable) {
   PrivateBus bus;
-  const std::string cmd = "busctl --address=" + bus.address +
-                          " introspect org.vigil.Vigil1 /org/vigil/Vigil1 2>&1";
+  const std::string cmd =
+      "busctl --address=" + bus.address + " introspect org.vigil.Vigil1 /org/vigil/Vigil1 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   BOOST_TEST_REQUIRE(p != nullptr);
   std::string out;
   char buf[4096];
   while (std::size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
   pclose(p);
-  for (const char* needle : {"org.vigil.Vigil1.Manager", ".GetStatus", ".RestartRolling", ".SetLimits",
-                             ".OperationFinished", ".Event", "a(ss)"})
+  for (const char* needle : {"org.vigil.Vigil1.Manager", ".GetStatus", ".RestartRolling",
+                             ".SetLimits", ".OperationFinished", ".Event", "a(ss)"})
     BOOST_TEST(out.find(needle) != std::string::npos, needle << " not in:\n" << out);
+}
+
+// The shipped introspection XML (/usr/share/dbus-1/interfaces) describes the object as it
+// is: the same members with the same argument types, names and directions.
+BOOST_AUTO_TEST_CASE(the_shipped_interface_file_matches_the_object) {
+  PrivateBus bus;
+  const std::string cmd = "busctl --address=" + bus.address +
+                          " --xml-interface introspect org.vigil.Vigil1 /org/vigil/Vigil1 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  BOOST_TEST_REQUIRE(p != nullptr);
+  std::string live;
+  char buf[4096];
+  while (std::size_t n = fread(buf, 1, sizeof buf, p)) live.append(buf, n);
+  pclose(p);
+  std::ifstream in(std::string(VIGIL_SOURCE_DIR) + "/dbus/org.vigil.Vigil1.Manager.xml");
+  const std::string shipped((std::istreambuf_iterator<char>(in)), {});
+  // Every <method>, <signal> and <arg> line of our interface, in order, without spacing.
+  const auto members = [](const std::string& xml) {
+    std::vector<std::string> out;
+    const auto start = xml.find("<interface name=\"org.vigil.Vigil1.Manager\">");
+    const auto end = xml.find("</interface>", start);
+    if (start == std::string::npos || end == std::string::npos) return out;
+    std::istringstream lines(xml.substr(start, end - start));
+    for (std::string line; std::getline(lines, line);) {
+      line.erase(0, line.find_first_not_of(' '));
+      if (line.starts_with("<method") || line.starts_with("<signal") || line.starts_with("<arg"))
+        out.push_back(line);
+    }
+    return out;
+  };
+  const auto a = members(live), b = members(shipped);
+  BOOST_TEST_REQUIRE(!a.empty(), live);
+  BOOST_TEST(a == b, "live:\n" << live);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

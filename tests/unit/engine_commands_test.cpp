@@ -110,6 +110,10 @@ BOOST_AUTO_TEST_CASE(an_operator_stop_is_not_a_failure_and_start_brings_it_back)
   BOOST_TEST_REQUIRE(completion(h, op));
   BOOST_TEST(completion(h, op)->ok);
   BOOST_TEST(completion(h, op)->message == "t/w is stopped");
+  BOOST_TEST(h.last(EventType::WorkerStopping)->reason == "operator");
+  BOOST_TEST(h.last(EventType::WorkerStopping)->message ==
+             "stopping vigil-t-w@3.service for an operator (uid 1000 (alice))");
+  BOOST_TEST(h.last(EventType::WorkerStopped)->message == "stopped by operator (uid 1000 (alice))");
   for (int i = 1; i <= 3; ++i)
     BOOST_TEST((h.state("vigil-t-w@" + std::to_string(i) + ".service") == ChildState::Stopped));
   h.advance(1h);
@@ -131,6 +135,9 @@ BOOST_AUTO_TEST_CASE(stopping_a_supervisor_stops_its_children_in_reverse_and_kee
     h.upAll();
     const auto op = accept(h, cmd(Command::Kind::Stop, "t"));
     BOOST_TEST(h.stopped == std::vector<std::string>{kC});
+    BOOST_TEST(h.last(EventType::WorkerStopping)->reason == "operator");
+    BOOST_TEST(h.last(EventType::WorkerStopping)->message ==
+               "stopping vigil-t-c.service for an operator (uid 1000 (alice))");
     h.stopDone(kC);
     BOOST_TEST(h.stopped == std::vector<std::string>{"vigil-t-sub-y.service"});
     h.stopDone("vigil-t-sub-y.service");

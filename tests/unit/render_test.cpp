@@ -36,7 +36,8 @@ status::StatusSnapshot forest() {
   v.workers_backoff = 1;
   v.workers_other = 2;
   v.trees_failed = 1;
-  const auto sup = [&](std::string path, std::uint32_t pos, std::string state, std::string strategy) {
+  const auto sup = [&](std::string path, std::uint32_t pos, std::string state,
+                       std::string strategy) {
     status::SupervisorView x;
     x.path = path;
     x.tree = path.substr(0, path.find('/'));
@@ -137,8 +138,9 @@ BOOST_AUTO_TEST_CASE(without_utf8_the_tree_is_ascii) {
 BOOST_AUTO_TEST_CASE(a_rejected_reload_is_shown_with_its_errors) {
   auto s = forest();
   s.vigild.last_reload.result = "rejected";
-  s.vigild.last_reload.errors = {"/etc/vigil/vigil.yaml:7:22: trees.web.children[0].limits.memory_max: "
-                                 "expected a size like 512M, found 'lots'"};
+  s.vigild.last_reload.errors = {
+      "/etc/vigil/vigil.yaml:7:22: trees.web.children[0].limits.memory_max: "
+      "expected a size like 512M, found 'lots'"};
   const std::string out = ctl::renderTree(s, ctl::RenderOptions{});
   BOOST_TEST(out.find("the last reload was rejected; the previous configuration is in force:\n"
                       "  /etc/vigil/vigil.yaml:7:22:") != std::string::npos);

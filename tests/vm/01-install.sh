@@ -34,7 +34,7 @@ assert_eq nobody "$(ps -o user= -p "$(main_pid vigil-ready-notifier.service)")" 
 assert_eq all "$(unit_prop vigil-ready-notifier.service NotifyAccess)" "notifier's NotifyAccess"
 pass_step "example workers run in their tree slices, the shell notify worker (nobody) is up"
 
-wait_for 30 test -s /run/vigil/state.json
+wait_for 30 vigilctl status
 vigilctl status | tee /dev/stderr | grep >/dev/null running || fail "vigilctl status shows no running worker"
 pass_step "vigilctl status works"
 

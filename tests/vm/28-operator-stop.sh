@@ -10,7 +10,7 @@
 vigil_start_single_worker
 u=vigil-t-w.service
 window() {
-    python3 -c 'import json; d=json.load(open("/run/vigil/state.json")); print([s["restarts_in_window"] for s in d["supervisors"] if s["supervisor"]=="t"][0])'
+    vigil_field supervisors t restarts_in_window
 }
 before=$(window)
 systemctl stop $u
@@ -20,7 +20,7 @@ sleep 10
 [[ $(unit_prop $u ActiveState) != active ]] || fail "the worker was started again after an operator stop"
 assert_eq 0 "$(count_events restart-scheduled $u)" "restarts scheduled after an operator stop"
 assert_eq 0 "$(count_events worker-exited $u)" "worker-exited events for an operator stop"
-state=$(python3 -c 'import json; d=json.load(open("/run/vigil/state.json")); print([w["state"] for w in d["workers"] if w["unit"]=="'$u'"][0])')
+state=$(vigil_field workers t/w state)
 assert_eq stopped "$state" "worker state"
 assert_eq "$before" "$(window)" "the tree's restarts in window (the stop is not counted)"
 pass_step "systemctl stop: stays stopped 10 s, no restart, not counted"

@@ -45,7 +45,8 @@ python3 -c "import sys; sys.exit(0 if $took < 7.5 else 1)" || fail "the reload w
 pass_step "reload during the stubborn stop returned in ${took}s"
 wait_unit_active $s 90
 wait_unit_active $o 90
-wait_for 30 bash -c "python3 -c 'import json,sys; d=json.load(open(\"/run/vigil/state.json\")); sys.exit(0 if [s[\"state\"] for s in d[\"supervisors\"] if s[\"supervisor\"]==\"t\"]==[\"running\"] else 1)'"
+_tree_running() { [[ $(vigil_field supervisors t state) == running ]]; }
+wait_for 30 _tree_running
 assert_eq 1 "$(count_events strategy-applied $o)" "strategy restarts"
 pass_step "the one_for_all restart completed across the reload: both running, tree running"
 

@@ -4,21 +4,43 @@
 VIGIL_WORKER_BIN=$(dpkg -L vigil | grep '/vigil-example-worker$' | head -n 1)
 [[ -x $VIGIL_WORKER_BIN ]] || fail "vigil-example-worker is not installed"
 
-# vigil_config_state — "GENERATION RESULT" from vigild's state file ("0 none" if absent).
+# vigil_json — vigilctl status --json (the documented document), or nothing if vigild
+# cannot be reached.
+vigil_json() {
+    vigilctl status --json 2>/dev/null
+}
+
+# vigil_config_state — "GENERATION RESULT" of vigild's configuration ("0 none" if vigild
+# cannot be reached).
 vigil_config_state() {
-    python3 -c '
+    vigil_json | python3 -c '
 import json, sys
 try:
-    d = json.load(open("/run/vigil/state.json"))
-    print(d.get("config_generation", 0), d.get("config_result", "none"))
+    v = json.load(sys.stdin)["vigild"]
+    print(v["config_generation"], v["last_reload"]["result"] or "none")
 except Exception:
     print(0, "none")
 '
 }
 
-# vigil_apply — write stdin as the configuration, reload vigild, and wait until it has
-# handled it (the configuration generation in its state file moves on). Prints
-# "config-applied" or "config-rejected".
+# vigil_field KIND PATH FIELD — FIELD of the supervisor (KIND=supervisors) or worker
+# (KIND=workers) at PATH in `vigilctl status --json` ("" if absent).
+vigil_field() {
+    vigil_json | python3 -c '
+import json, sys
+kind, path, field = sys.argv[1:4]
+try:
+    d = json.load(sys.stdin)
+    v = [x for x in d[kind] if x["path"] == path][0].get(field)
+    print("" if v is None else v)
+except Exception:
+    print("")
+' "$1" "$2" "$3"
+}
+
+# vigil_apply — write stdin as the configuration, reload vigild (systemctl reload, i.e.
+# SIGHUP), and wait until it has handled it (the configuration generation vigild reports
+# moves on). Prints "config-applied" or "config-rejected".
 vigil_apply() {
     local before after
     before=$(vigil_config_state)
@@ -144,4 +166,53 @@ v = ""
 for l in sys.stdin:
     v = json.loads(l).get(sys.argv[1], "")
 print(v)' "$3"
+}
+
+# The tree most vigilctl tests use: tree `app` (one_for_one) with a single worker `a`, a
+# worker `w` with 3 instances and a nested supervisor `sub` (x, y). Every worker is a
+# shell that prints "hello from INSTANCE" when it starts and "got-usr1" on SIGUSR1.
+vigil_ctl_config() {
+    local instances=${1:-3}
+    cat <<YAML
+tier: tier_2
+trees:
+  app:
+    strategy: one_for_one
+    intensity: {max_restarts: 50, period: 60s}
+    defaults:
+      backoff: {initial: 500ms, max: 2s, jitter: 0}
+      stop: {timeout: 5s}
+    children:
+      - name: a
+        command: [/bin/sh, -c, 'trap "echo got-usr1" USR1; echo "hello from a"; while :; do sleep 0.2 & wait \$!; done']
+      - name: w
+        instances: $instances
+        command: [/bin/sh, -c, 'trap "echo got-usr1" USR1; echo "hello from w\$VIGIL_INSTANCE"; while :; do sleep 0.2 & wait \$!; done']
+      - name: sub
+        strategy: one_for_one
+        children:
+          - name: x
+            command: [$VIGIL_WORKER_BIN]
+          - name: y
+            command: [$VIGIL_WORKER_BIN]
+YAML
+}
+
+# vigil_start_ctl_tree [INSTANCES] — apply vigil_ctl_config and wait until all its
+# units are active.
+vigil_start_ctl_tree() {
+    assert_eq config-applied "$(vigil_ctl_config "${1:-3}" | vigil_apply)" "reload result"
+    local u
+    for u in vigil-app-a vigil-app-sub-x vigil-app-sub-y; do wait_unit_active $u.service 90; done
+    for ((i = 1; i <= ${1:-3}; i++)); do wait_unit_active "vigil-app-w@$i.service" 90; done
+}
+
+# ctl_expect CODE COMMAND... — run vigilctl COMMAND..., fail unless it exits CODE; its
+# stdout and stderr are left in $ctl_out and $ctl_err.
+ctl_expect() {
+    local want=$1 rc=0
+    shift
+    ctl_out=$(vigilctl "$@" 2>/tmp/ctl-err) || rc=$?
+    ctl_err=$(cat /tmp/ctl-err)
+    [[ $rc == "$want" ]] || fail "vigilctl $*: exit $rc, expected $want; stdout: $ctl_out; stderr: $ctl_err"
 }
