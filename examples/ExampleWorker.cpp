@@ -4,10 +4,14 @@
 //
 //   vigil-example-worker [--ready-after SEC] [--exit-after SEC] [--exit-code N]
 //                        [--stop-pinging-after SEC] [--grow-mb-per-sec N] [--ignore-term]
+//                        [--stamp FILE]
 //
+// --stamp FILE writes CLOCK_MONOTONIC nanoseconds at startup to FILE (atomically, by
+// rename): bench/ measures crash-to-restart latency with it.
 // It prints a line every second; under systemd that goes to the journal.
 
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,6 +38,13 @@ double argValue(int argc, char** argv, const char* name, double fallback) {
   return fallback;
 }
 
+const char* argText(int argc, char** argv, const char* name) {
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::strcmp(argv[i], name) == 0) return argv[i + 1];
+  }
+  return nullptr;
+}
+
 bool argFlag(int argc, char** argv, const char* name) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], name) == 0) return true;
@@ -44,6 +55,16 @@ bool argFlag(int argc, char** argv, const char* name) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (const char* stamp = argText(argc, argv, "--stamp")) {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    const std::string tmp = std::string(stamp) + ".tmp";
+    if (FILE* f = std::fopen(tmp.c_str(), "w")) {
+      std::fprintf(f, "%lld\n", static_cast<long long>(ts.tv_sec) * 1000000000LL + ts.tv_nsec);
+      std::fclose(f);
+      std::rename(tmp.c_str(), stamp);
+    }
+  }
   const double ready_after = argValue(argc, argv, "--ready-after", 0);
   const double exit_after = argValue(argc, argv, "--exit-after", -1);
   const int exit_code = static_cast<int>(argValue(argc, argv, "--exit-code", 0));

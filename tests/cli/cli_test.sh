@@ -128,5 +128,41 @@ expect 0 "vigilctl version without vigild" -- "$vigilctl" version
 has "vigilctl $version" out "vigilctl version without vigild"
 unset VIGIL_BUS_ADDRESS
 
+# Bash completion: commands, options of a command, live targets (asked from vigilctl,
+# here a stub), the keys of set.
+completion() { # WORDS... -> the completions of the last word
+    bash -c '
+        source /usr/share/bash-completion/bash_completion 2>/dev/null || exit 99
+        source "$1"; shift
+        vigilctl() { [[ $* == *list-targets* ]] && printf "%s\n" web web/api web/api@1 web/api@2; }
+        COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+        COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}
+        _vigilctl vigilctl "${COMP_WORDS[-1]}" "${COMP_WORDS[-2]}"
+        printf "%s\n" "${COMPREPLY[@]}" | sort | xargs
+    ' _ "$repo/completion/vigilctl" "$@"
+}
+check_completion() { # EXPECTED WORDS...
+    local want=$1 got
+    shift
+    got=$(completion "$@")
+    if [[ $got != "$want" ]]; then
+        echo "FAIL: completion of '$*': got '$got', expected '$want'"
+        failures=$((failures + 1))
+    else
+        echo "ok: completion of '$*'"
+    fi
+}
+if [[ -f /usr/share/bash-completion/bash_completion ]]; then
+    check_completion "start status stop" vigilctl st
+    check_completion "--help --host --no-block --no-pager --rolling --version" vigilctl restart --
+    check_completion "web/api web/api@1 web/api@2" vigilctl restart web/a
+    check_completion "web/api@1 web/api@2" vigilctl -H host stop web/api@
+    check_completion "memory_high= memory_max=" vigilctl set web/api memory_
+    check_completion "json short" vigilctl logs web -o ""
+else
+    echo "FAIL: bash-completion is not installed (scripts/install-deps installs it)"
+    failures=$((failures + 1))
+fi
+
 echo "$failures failure(s)"
 ((failures == 0))

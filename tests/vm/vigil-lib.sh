@@ -175,13 +175,13 @@ vigil_ctl_config() {
     local instances=${1:-3}
     cat <<YAML
 tier: tier_2
+defaults:
+  backoff: {initial: 500ms, max: 2s, jitter: 0}
+  stop: {timeout: 5s}
 trees:
   app:
     strategy: one_for_one
     intensity: {max_restarts: 50, period: 60s}
-    defaults:
-      backoff: {initial: 500ms, max: 2s, jitter: 0}
-      stop: {timeout: 5s}
     children:
       - name: a
         command: [/bin/sh, -c, 'trap "echo got-usr1" USR1; echo "hello from a"; while :; do sleep 0.2 & wait \$!; done']
