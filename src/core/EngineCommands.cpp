@@ -243,9 +243,39 @@ tl::expected<CommandAccepted, CommandError> Engine::command(const Command& cmd, 
           if (auto e = needRunningOwner()) return tl::unexpected(*e);
         }
         if (s.state == SupervisorState::Running) {
-          emitCommand(cmd, fmt::format("{} requested{}: already running", toString(cmd.kind), who),
-                      now);
-          return CommandAccepted{0, fmt::format("{} is already running", t.path)};
+          // Running, but children an operator stopped (below it, in running supervisors)
+          // are started again, as systemctl start of a target starts what it wants.
+          std::vector<Child*> stopped;
+          const std::function<void(Sup&)> collect = [&](Sup& sup) {
+            for (auto& c : sup.children) {
+              if (c->state == ChildState::Stopped) {
+                stopped.push_back(c.get());
+              } else if (c->sup && c->sup->state == SupervisorState::Running) {
+                collect(*c->sup);
+              }
+            }
+          };
+          collect(s);
+          if (stopped.empty()) {
+            emitCommand(
+                cmd, fmt::format("{} requested{}: already running", toString(cmd.kind), who), now);
+            return CommandAccepted{0, fmt::format("{} is already running", t.path)};
+          }
+          op->items.clear();
+          for (Child* c : stopped) {
+            if (c->sup) {
+              op->items.push_back({true, c->sup->pathString()});
+              startSupByOperator(*c->sup, now);
+            } else {
+              op->items.push_back({false, c->unit.name});
+              cancelTimer(c->timer);
+              setState(*c, ChildState::Idle);
+              startChild(*c, now);
+            }
+          }
+          accepted = fmt::format("start requested{}: {} stopped child(ren)", who, stopped.size());
+          op->phase = Operation::Phase::Starting;
+          break;
         }
         if (s.state == SupervisorState::Idle || s.state == SupervisorState::Failed) {
           if (cmd.kind == Command::Kind::Reset) s.window.reset();

@@ -128,6 +128,26 @@ BOOST_AUTO_TEST_CASE(an_operator_stop_is_not_a_failure_and_start_brings_it_back)
   BOOST_TEST((h.state("vigil-t-w@1.service") == ChildState::Stopped));
 }
 
+BOOST_AUTO_TEST_CASE(start_of_a_running_supervisor_starts_what_an_operator_stopped) {
+  EngineHarness h;
+  h.start(fleet());
+  h.upAll();
+  accept(h, cmd(Command::Kind::Stop, "t/w@2"));
+  accept(h, cmd(Command::Kind::Stop, "t/sub/x"));
+  h.stopAllDone();
+  const auto op = accept(h, cmd(Command::Kind::Start, "t"));
+  BOOST_TEST(h.started ==
+             (std::vector<std::string>{"vigil-t-w@2.service", "vigil-t-sub-x.service"}));
+  h.upAll();
+  BOOST_TEST_REQUIRE(completion(h, op));
+  BOOST_TEST(completion(h, op)->ok);
+  // Nothing stopped any more: already running, nothing to wait for.
+  auto again = h.engine.command(cmd(Command::Kind::Start, "t"), h.now);
+  BOOST_TEST_REQUIRE(again.has_value());
+  BOOST_TEST(again->operation == 0u);
+  BOOST_TEST(again->message == "t is already running");
+}
+
 BOOST_AUTO_TEST_CASE(stopping_a_supervisor_stops_its_children_in_reverse_and_keeps_it_down) {
   for (const Strategy s : {Strategy::OneForOne, Strategy::OneForAll, Strategy::RestForOne}) {
     EngineHarness h;

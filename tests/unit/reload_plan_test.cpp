@@ -58,19 +58,20 @@ BOOST_AUTO_TEST_CASE(an_unchanged_file_plans_nothing) {
   BOOST_TEST(p.empty());
   BOOST_TEST(p.unchanged_workers == 5u);  // a, b, w@1, w@2, c
   BOOST_TEST(p.unchanged_supervisors == 2u);
-  BOOST_TEST(core::formatPlan(p) == std::vector<std::string>{"unchanged: 5 worker(s), 2 supervisor(s)"});
+  BOOST_TEST(core::formatPlan(p) ==
+             std::vector<std::string>{"unchanged: 5 worker(s), 2 supervisor(s)"});
 }
 
 BOOST_AUTO_TEST_CASE(every_kind_of_change_has_its_line_and_reason) {
   Fleet next;
-  next.w_arg = "w2";                                  // command of every instance
-  next.w_instances = 3;                               // and one more
-  next.with_c = false;                                // removed
-  next.with_d = true;                                 // added
-  next.b_restart = core::RestartPolicy::Transient;    // policy only: no restart
-  next.t_memory_max = 2u << 30;                       // slice budget
-  next.a_memory_max = 512u << 20;                     // a unit limit: replace
-  next.sub_strategy = Strategy::OneForAll;            // supervisor in place
+  next.w_arg = "w2";                                // command of every instance
+  next.w_instances = 3;                             // and one more
+  next.with_c = false;                              // removed
+  next.with_d = true;                               // added
+  next.b_restart = core::RestartPolicy::Transient;  // policy only: no restart
+  next.t_memory_max = 2u << 30;                     // slice budget
+  next.a_memory_max = 512u << 20;                   // a unit limit: replace
+  next.sub_strategy = Strategy::OneForAll;          // supervisor in place
   const auto p = core::planReload(fleet({}), fleet(next));
   BOOST_TEST(lines(p) == (std::vector<std::string>{
                              "stop t/sub/c (removed from the configuration)",
@@ -98,7 +99,8 @@ BOOST_AUTO_TEST_CASE(a_failed_tree_is_revived_and_live_changes_revert) {
                          }));
   // t/a's live limits: its tree is revived anyway, so no line of its own.
   const auto q = core::planReload(fleet({}), fleet({}), {}, {"t/a"});
-  BOOST_TEST(lines(q) == std::vector<std::string>{"update t/a (limits set live revert to the file)"});
+  BOOST_TEST(lines(q) ==
+             std::vector<std::string>{"update t/a (limits set live revert to the file)"});
 }
 
 BOOST_AUTO_TEST_CASE(going_from_one_instance_to_two_renames_the_unit) {
@@ -128,15 +130,16 @@ BOOST_AUTO_TEST_CASE(the_plan_is_what_the_engine_does) {
     EngineHarness h;
     h.start(fleet({}));
     h.upAll();
-    const auto plan = core::planReload(h.engine.config(), fleet(changes[i]),
-                                       h.engine.failedTrees(), h.engine.overrides());
+    const auto plan = core::planReload(h.engine.config(), fleet(changes[i]), h.engine.failedTrees(),
+                                       h.engine.overrides());
     std::set<std::string> plan_stops, plan_starts;
     for (const auto& l : plan.lines) {
       if (l.supervisor) continue;
       std::string unit;
       for (const auto& w : h.engine.workers(h.now))
         if (w.worker == l.target) unit = w.unit;
-      if (l.kind == PlanLine::Kind::Stop || l.kind == PlanLine::Kind::Replace) plan_stops.insert(unit);
+      if (l.kind == PlanLine::Kind::Stop || l.kind == PlanLine::Kind::Replace)
+        plan_stops.insert(unit);
       if (l.kind == PlanLine::Kind::Start || l.kind == PlanLine::Kind::Replace) {
         // A new unit: its name from the target ("t/w@3" -> vigil-t-w@3.service).
         std::string u = "vigil-" + l.target + ".service";

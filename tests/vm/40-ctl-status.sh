@@ -28,7 +28,10 @@ for w in d["workers"]:
     mem = int(open("/sys/fs/cgroup" + w["cgroup"] + "/memory.current").read())
     assert w["memory_current_bytes"] and w["memory_current_bytes"] > 0, w
     assert w["tasks_current"] and w["tasks_current"] >= 1, w
-    assert w["memory_max_bytes"] is None and w["tasks_max"] is None, w
+    # Limits as systemd has them (tier_2 sets tasks_max).
+    for key, p in (("memory_max_bytes", "MemoryMax"), ("tasks_max", "TasksMax")):
+        sd = prop(w["unit"], p)
+        assert (w[key] is None and sd == "infinity") or w[key] == int(sd), (w["path"], key, w[key], sd)
     assert w["cpu_usage_usec"] is not None, w
 print("json ok:", len(d["workers"]), "workers")
 PY

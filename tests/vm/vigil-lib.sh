@@ -198,9 +198,12 @@ trees:
 YAML
 }
 
-# vigil_start_ctl_tree [INSTANCES] — apply vigil_ctl_config and wait until all its
-# units are active.
+# vigil_start_ctl_tree [INSTANCES] — from nothing (what an earlier test left is removed
+# first), apply vigil_ctl_config and wait until all its units are active.
 vigil_start_ctl_tree() {
+    assert_eq config-applied "$(printf 'tier: tier_2\ntrees: {}\n' | vigil_apply)" "reload to an empty tree"
+    _no_workers() { [[ -z $(vigil_worker_units active) ]]; }
+    wait_for 120 _no_workers
     assert_eq config-applied "$(vigil_ctl_config "${1:-3}" | vigil_apply)" "reload result"
     local u
     for u in vigil-app-a vigil-app-sub-x vigil-app-sub-y; do wait_unit_active $u.service 90; done
