@@ -55,10 +55,13 @@ int failWith(const util::Error& e, const std::string& what = "") {
              n == "org.freedesktop.DBus.Error.Disconnected" ||
              n == "org.freedesktop.DBus.Error.UnknownObject" ||
              n == "org.freedesktop.DBus.Error.UnknownMethod" ||
-             (n.empty() &&
+             // A local error (sd-bus names errno errors System.Error.E*): the bus, or the
+             // SSH transport of -H, is not there.
+             ((n.empty() || n.starts_with("System.Error.")) &&
               (e.code() == ECONNREFUSED || e.code() == ENOENT || e.code() == ECONNRESET ||
                e.code() == ENOTCONN || e.code() == ETIMEDOUT || e.code() == EHOSTUNREACH ||
-               e.code() == ENXIO))) {
+               e.code() == ENXIO || e.code() == EPIPE || e.code() == ESHUTDOWN ||
+               e.code() == ECONNABORTED))) {
     code = kExitUnreachable;
   }
   std::string message = e.message();
