@@ -862,6 +862,18 @@ void Engine::childEnded(Child& c, const ExitInfo& info, TimePoint now, bool star
   c.last_exit = info;
   setState(c, ChildState::Idle);
   sup.root().first_pass_done = true;
+  if (c.frozen && !c.sup) {
+    // An operator froze it: only SIGKILL (the OOM killer, kill -9) ends a frozen process.
+    // It is not restarted behind the operator's back, nor counted; `start` brings it back.
+    c.frozen = false;
+    recordExit(c, info,
+               "not restarted: it was frozen by an operator (vigilctl start brings it back)", now);
+    setState(c, ChildState::Stopped);
+    emit(event(EventType::WorkerNotRestarted, c, "frozen",
+               "not restarted: it was frozen by an operator", now));
+    advance(sup, now);
+    return;
+  }
   if (stopping_all_ || sup.state == SupervisorState::Stopping ||
       sup.state == SupervisorState::Failed || sup.state == SupervisorState::Idle) {
     recordExit(c, info,

@@ -342,6 +342,24 @@ BOOST_AUTO_TEST_CASE(kill_freeze_thaw_and_set_act_on_the_live_units) {
     if (sup.path == "t/sub") BOOST_TEST(*sup.limits.memory_max == 32u << 20);
 }
 
+BOOST_AUTO_TEST_CASE(a_frozen_worker_that_dies_is_not_restarted_behind_the_operator) {
+  EngineHarness h;
+  h.start(fleet());
+  h.upAll();
+  const auto op = accept(h, cmd(Command::Kind::Freeze, "t/a"));
+  BOOST_TEST_REQUIRE(h.unit_actions.size() == 1u);
+  h.engine.onActionResult(op, kA, true, "", h.now);
+  h.collect();
+  h.exits(kA, killed(9));  // the OOM killer, or kill -9
+  h.advance(1h);
+  BOOST_TEST(h.started.empty());
+  BOOST_TEST((h.state(kA) == ChildState::Stopped));
+  BOOST_TEST(windowOf(h, "t") == 0u);
+  BOOST_TEST(h.last(EventType::WorkerNotRestarted)->reason == "frozen");
+  accept(h, cmd(Command::Kind::Start, "t/a"));
+  BOOST_TEST(h.started == std::vector<std::string>{kA});
+}
+
 BOOST_AUTO_TEST_CASE(set_limits_last_until_the_next_reload) {
   EngineHarness h;
   auto cfg = fleet();
