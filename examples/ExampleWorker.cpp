@@ -4,7 +4,7 @@
 //
 //   vigil-example-worker [--ready-after SEC] [--exit-after SEC] [--exit-code N]
 //                        [--stop-pinging-after SEC] [--grow-mb-per-sec N] [--ignore-term]
-//                        [--stamp FILE]
+//                        [--stamp FILE] [WORD...]
 //
 // --stamp FILE writes CLOCK_MONOTONIC nanoseconds at startup to FILE (atomically, by
 // rename): bench/ measures crash-to-restart latency with it.
@@ -54,7 +54,36 @@ bool argFlag(int argc, char** argv, const char* name) {
 
 }  // namespace
 
+constexpr const char* kUsage =
+    "usage: vigil-example-worker [--ready-after SEC] [--exit-after SEC] [--exit-code N]\n"
+    "                            [--stop-pinging-after SEC] [--grow-mb-per-sec N]\n"
+    "                            [--ignore-term] [--stamp FILE] [WORD...]\n"
+    "A worker for trying vigil: sends READY=1 (after --ready-after), pings the watchdog\n"
+    "(until --stop-pinging-after), prints a line per second, exits with --exit-code after\n"
+    "--exit-after, grows its memory by --grow-mb-per-sec, ignores SIGTERM with\n"
+    "--ignore-term, and writes CLOCK_MONOTONIC nanoseconds at start to --stamp FILE.\n";
+
 int main(int argc, char** argv) {
+  static const char* const kKnown[] = {"--ready-after",        "--exit-after",      "--exit-code",
+                                       "--stop-pinging-after", "--grow-mb-per-sec", "--stamp"};
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    // Other words are accepted and ignored: tests pass odd argv through to check that it
+    // arrives verbatim (/proc/PID/cmdline).
+    if (a == "--ignore-term" || !a.starts_with("-")) continue;
+    const bool takes_value =
+        std::any_of(std::begin(kKnown), std::end(kKnown), [&](const char* k) { return a == k; });
+    if (!takes_value || i + 1 >= argc) {
+      std::fprintf(stderr, "vigil-example-worker: %s: %s\n%s", a.c_str(),
+                   takes_value ? "needs a value" : "unknown argument", kUsage);
+      return 2;
+    }
+    ++i;
+  }
   if (const char* stamp = argText(argc, argv, "--stamp")) {
     timespec ts{};
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -55,7 +55,9 @@ int main(int argc, char** argv) {
   app.add_option("--tier-dir", tier_dirs,
                  fmt::format("directory holding tier_N.yaml (repeatable); default: the 'tiers' "
                              "directory next to the configuration file, then {}",
-                             vigil::util::kTierDir));
+                             vigil::util::kTierDir))
+      // One directory per --tier-dir, so that `--tier-dir DIR FILE` does not take FILE.
+      ->allow_extra_args(false);
   app.add_option("--cgroup-root", cgroup_root, "cgroup v2 mount to read metrics from")
       ->capture_default_str();
   app.add_option("--state-file", state_file, "where to write the state document ('' = none)")

@@ -1,5 +1,9 @@
 #include "ctl/Journal.h"
 
+#include <grp.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstring>
 #include <map>
 
@@ -137,6 +141,21 @@ struct Journal::Impl {
 
 Journal::Journal(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Journal::~Journal() = default;
+
+std::optional<std::string> Journal::accessHint() {
+  if (geteuid() == 0) return std::nullopt;
+  std::vector<gid_t> gids(static_cast<std::size_t>(std::max(getgroups(0, nullptr), 0)) + 1);
+  const int n = getgroups(static_cast<int>(gids.size()), gids.data());
+  gids.resize(n < 0 ? 0 : static_cast<std::size_t>(n));
+  gids.push_back(getegid());
+  for (const char* name : {"systemd-journal", "adm", "wheel"}) {
+    const group* g = getgrnam(name);
+    if (g && std::find(gids.begin(), gids.end(), g->gr_gid) != gids.end()) return std::nullopt;
+  }
+  return std::string(
+      "hint: you may not read the system journal, so workers' output and vigild's events are "
+      "missing here; users in the group 'systemd-journal' or 'adm' see them (or use sudo)");
+}
 
 util::Result<std::unique_ptr<Journal>> Journal::open() {
   auto impl = std::make_unique<Impl>();

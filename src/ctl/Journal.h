@@ -37,6 +37,11 @@ class Journal {
  public:
   // The local system journal. Errors: sd_journal_open's, with context.
   static util::Result<std::unique_ptr<Journal>> open();
+  // When this process may not read the system journal (not root, not in the groups
+  // 'systemd-journal', 'adm' or 'wheel' that journald grants read access to, per
+  // systemd-journald.service(8) ACCESS CONTROL), the one-line hint to print; otherwise
+  // nullopt. Entries are then silently missing, as with journalctl, hence the hint.
+  static std::optional<std::string> accessHint();
   ~Journal();
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;

@@ -247,7 +247,10 @@ int doStatus(Ctx& ctx, const std::string& target, bool json) {
       if (!logs) {
         note = "Output: cannot read the journal: " + logs.error().message();
       } else {
-        note = logs->empty() ? "Output: none in the journal" : "Output (last 10 lines):";
+        const auto hint = logs->empty() ? Journal::accessHint() : std::nullopt;
+        note = hint            ? "Output: none readable; " + hint->substr(6)
+               : logs->empty() ? "Output: none in the journal"
+                               : "Output (last 10 lines):";
         for (const auto& e : *logs) lines.push_back(logLine(e, false));
       }
     }
@@ -309,6 +312,7 @@ int doLogs(Ctx& ctx,
   if (check.exit_code >= 0) return check.exit_code;
   auto journal = Journal::open();
   if (!journal) return failWith(journal.error());
+  if (auto hint = Journal::accessHint()) std::fprintf(stderr, "%s\n", hint->c_str());
   const auto print = [&](const LogEntry& e) {
     if (output == "json") {
       nlohmann::json j = nlohmann::json::object();
@@ -376,6 +380,7 @@ int doEvents(Ctx& ctx,
   Pager pager;
   if (!follow) pager.start(!ctx.no_pager);
   auto journal = Journal::open();
+  if (auto hint = Journal::accessHint()) std::fprintf(stderr, "%s\n", hint->c_str());
   std::vector<status::EventView> history;
   if (journal) {
     auto h = (*journal)->events(q);
@@ -506,7 +511,9 @@ int run(int argc, char** argv) {
   auto* set =
       app.add_subcommand("set", "change limits live: KEY=VALUE as in limits: of vigil.yaml");
   targetArg(set, true);
-  set->add_option("settings", settings, "memory_max=512M cpu_quota=50% ... (infinity removes one)")
+  set->add_option("settings", settings,
+                  "KEY=VALUE with KEY one of memory_max memory_high cpu_quota cpu_weight "
+                  "tasks_max io_weight (infinity removes a limit)")
       ->required();
   noBlock(set);
   auto* scale = app.add_subcommand("scale", "change a worker's instance count live");
@@ -516,7 +523,7 @@ int run(int argc, char** argv) {
   auto* reload = app.add_subcommand("reload", "re-read the configuration and apply the changes");
   reload->add_flag("--dry-run", dry_run, "only print the plan");
   auto* reset = app.add_subcommand("reset", "start a failed supervisor afresh");
-  targetArg(reset, true);
+  reset->add_option("target", target, "a supervisor (tree, tree/sub)")->required();
   noBlock(reset);
   auto* logs = app.add_subcommand("logs", "the output of workers, from the journal");
   targetArg(logs, true);
@@ -535,7 +542,9 @@ int run(int argc, char** argv) {
   cc->add_option("--tier-dir", tier_dirs,
                  fmt::format("directory holding tier_N.yaml (repeatable); default: the 'tiers' "
                              "directory next to FILE, then {}",
-                             util::kTierDir));
+                             util::kTierDir))
+      // One directory per --tier-dir, so that `--tier-dir DIR FILE` does not take FILE.
+      ->allow_extra_args(false);
   cc->add_flag("--no-host-checks", no_host_checks,
                "do not look up users, groups, directories and executables on this host");
   auto* lt = app.add_subcommand("list-targets", "every path a command can name (for scripts)");

@@ -2,9 +2,9 @@
 # The command lines of vigild and vigilctl as an operator meets them: exit codes (vigild(8)
 # and vigilctl(1), EXIT STATUS), one clear line per usage error, --version, and checking the
 # repository's own example from a build tree without flags.
-#   tests/cli/cli_test.sh VIGILD VIGILCTL REPO
+#   tests/cli/cli_test.sh VIGILD VIGILCTL REPO EXAMPLE_WORKER
 set -uo pipefail
-vigild=$1 vigilctl=$2 repo=$3
+vigild=$1 vigilctl=$2 repo=$3 worker=$4
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 failures=0
@@ -90,7 +90,20 @@ for tool in "$vigild --check-config" "$vigilctl check-config"; do
     has "bad-host.yaml:4:47: trees.t.children[0].user: user 'vigil_no_such_user': no such user on this host" err "$tool host check"
     has "bad-host.yaml: 1 error(s); configuration rejected" err "$tool host check"
     expect 0 "$tool --no-host-checks" -- $tool "$tmp/bad-host.yaml" --tier-dir config/tiers --no-host-checks
+    # --tier-dir takes one directory, so a FILE after it is the file to check (it used to
+    # be swallowed as a second tier directory, and the default file was checked instead).
+    expect 1 "$tool --tier-dir DIR FILE checks FILE" -- $tool --tier-dir config/tiers "$tmp/bad-host.yaml"
+    has "bad-host.yaml: 1 error(s); configuration rejected" err "$tool --tier-dir DIR FILE"
+    expect 1 "$tool --tier-dir twice" -- $tool --tier-dir "$tmp" --tier-dir config/tiers "$tmp/bad-host.yaml"
+    has "bad-host.yaml: 1 error(s); configuration rejected" err "$tool --tier-dir twice"
 done
+
+# The example worker answers --help and refuses an unknown option instead of running.
+expect 0 "vigil-example-worker --help" -- timeout 5 "$worker" --help
+has "usage: vigil-example-worker" out "vigil-example-worker --help"
+expect 2 "vigil-example-worker --bogus" -- timeout 5 "$worker" --bogus
+has "vigil-example-worker: --bogus: unknown argument" err "vigil-example-worker --bogus"
+expect 2 "vigil-example-worker --stamp without a value" -- timeout 5 "$worker" --stamp
 
 # The true number of errors, whatever is shown.
 { echo "trees:"; for i in $(seq 1 150); do echo "  t$i: {strategy: bad}"; done; } >"$tmp/many.yaml"
