@@ -89,6 +89,7 @@ Daemon::Daemon(DaemonOptions options, sd_event* event, systemd::SystemdClient& c
 Daemon::~Daemon() {
   for (auto& [id, src] : timers_) sd_event_source_disable_unref(src);
   if (state_timer_) sd_event_source_disable_unref(state_timer_);
+  if (status_timer_) sd_event_source_disable_unref(status_timer_);
   if (watchdog_timer_) sd_event_source_disable_unref(watchdog_timer_);
   if (extend_timer_) sd_event_source_disable_unref(extend_timer_);
 }
@@ -335,11 +336,14 @@ void Daemon::drain() {
   if (draining_) return;
   draining_ = true;
   for (;;) {
-    auto events = engine_.takeEvents();
-    for (const auto& e : events) publish(e);
+    // Actions first: a restart's StartTransientUnit goes out before the journal entries,
+    // bus signals and STATUS= of the same step, which would otherwise sit in front of it
+    // on the crash-to-restart path (bench/README.md). The events keep their order.
     auto actions = engine_.takeActions();
+    auto events = engine_.takeEvents();
     if (actions.empty() && events.empty()) break;
     for (auto& a : actions) perform(std::move(a));
+    for (const auto& e : events) publish(e);
   }
   draining_ = false;
   const core::Engine::Changes changes = engine_.takeChanged();
@@ -358,8 +362,25 @@ void Daemon::drain() {
     ready_ = true;
     notify("READY=1");
   }
-  updateStatus();
+  scheduleStatus();
   scheduleStateWrite();
+}
+
+void Daemon::scheduleStatus() {
+  if (stopping_ || status_timer_) return;
+  // STATUS= at most once per kStatusDelay: each one makes PID 1 update vigild's unit and
+  // broadcast PropertiesChanged, which on a crash would compete with the restart; and a
+  // worker that is back within the delay leaves the text unchanged, so nothing is sent.
+  sd_event_add_time_relative(
+      event_, &status_timer_, CLOCK_MONOTONIC, kStatusDelay.count(), 0,
+      [](sd_event_source* s, std::uint64_t, void* ud) -> int {
+        auto* self = static_cast<Daemon*>(ud);
+        sd_event_source_disable_unref(s);
+        self->status_timer_ = nullptr;
+        self->updateStatus();
+        return 0;
+      },
+      this);
 }
 
 void Daemon::perform(core::Action a) {

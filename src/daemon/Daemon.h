@@ -99,7 +99,11 @@ class Daemon : public api::Backend {
   void extendStopTimeout();
   void drain();
   void perform(core::Action action);
+  // STATUS= from the counts now, if the text changed.
   void updateStatus();
+  // updateStatus() after kStatusDelay, once for all the changes until then.
+  void scheduleStatus();
+  static constexpr std::chrono::microseconds kStatusDelay{std::chrono::milliseconds(500)};
   void scheduleStateWrite();
   void writeState();
   void armWatchdog();
@@ -125,6 +129,7 @@ class Daemon : public api::Backend {
   bool draining_ = false;
   std::map<std::uint64_t, sd_event_source*> timers_;  // engine timer id -> source
   sd_event_source* state_timer_ = nullptr;
+  sd_event_source* status_timer_ = nullptr;
   sd_event_source* watchdog_timer_ = nullptr;
   sd_event_source* extend_timer_ = nullptr;
   core::TimePoint stop_give_up_{0};  // the ordered stop stops asking for more time then

@@ -158,6 +158,7 @@ struct SdBusSystemdClient::Impl {
     std::string kind;  // "start" | "stop"
     JobDone done;
     SourcePtr timer;
+    core::Usec timeout{0};
   };
   std::map<std::string, std::unique_ptr<Job>> jobs;  // job object path -> waiter
   std::map<std::string, std::string> early;          // job path -> result, reply not yet seen
@@ -214,16 +215,21 @@ struct SdBusSystemdClient::Impl {
                 core::Usec timeout,
                 JobDone done) {
     auto early_it = early.find(path);
-    auto job = std::make_unique<Job>(Job{unit, kind, std::move(done), nullptr});
+    auto job = std::make_unique<Job>(Job{unit, kind, std::move(done), nullptr, timeout});
     if (early_it != early.end()) {
       const std::string result = early_it->second;
       early.erase(early_it);
       completeJob(std::move(job), result);
       return;
     }
+    armJobTimer(path, *job);
+    jobs[path] = std::move(job);
+  }
+
+  void armJobTimer(const std::string& path, Job& job) {
     sd_event_source* src = nullptr;
     int r = sd_event_add_time_relative(
-        io.event, &src, CLOCK_MONOTONIC, static_cast<std::uint64_t>(timeout.count()), 0,
+        io.event, &src, CLOCK_MONOTONIC, static_cast<std::uint64_t>(job.timeout.count()), 0,
         [](sd_event_source*, std::uint64_t, void* ud) -> int {
           auto* k = static_cast<std::pair<Impl*, std::string>*>(ud);
           k->first->onJobTimeout(k->second);
@@ -233,9 +239,8 @@ struct SdBusSystemdClient::Impl {
     if (r >= 0) {
       sd_event_source_set_destroy_callback(
           src, [](void* ud) { delete static_cast<std::pair<Impl*, std::string>*>(ud); });
-      job->timer.reset(src);
+      job.timer.reset(src);
     }
-    jobs[path] = std::move(job);
   }
 
   // The common tail of every job-returning call (StartTransientUnit, StopUnit): an error
@@ -259,17 +264,53 @@ struct SdBusSystemdClient::Impl {
     watchJob(job, unit, kind, timeout, std::move(done));
   }
 
+  // The job timer is a safety net for a JobRemoved signal that never comes, not the start
+  // or stop timeout: PID 1 enforces TimeoutStartUSec/TimeoutStopUSec itself once a job
+  // runs, and a job may first wait in PID 1's queue for long (measured in the VM: 800 start
+  // jobs queued at once took 110 s to run, longer than start_timeout + margin, and giving
+  // up on them stopped and restarted hundreds of healthy workers). So when the timer fires,
+  // ask PID 1 whether the job still exists: if it does, it is waiting its turn or running
+  // under PID 1's own timeout, and the timer is armed again; only a job that is gone
+  // (JobRemoved lost) is given up on. The JobRemoved of a job that ended meanwhile reaches
+  // us before the reply to this call (same connection, sent first), so it is not missed.
   void onJobTimeout(const std::string& path) {
     auto it = jobs.find(path);
     if (it == jobs.end()) return;
-    std::unique_ptr<Job> job = std::move(it->second);
-    jobs.erase(it);
     // Drop the timer source later: we are inside its callback.
-    sd_event_source* src = job->timer.release();
+    sd_event_source* src = it->second->timer.release();
     if (src) {
       sd_event_source_set_enabled(src, SD_EVENT_OFF);
       post([src]() { sd_event_source_unref(src); });
     }
+    call(
+        [this, path](sd_bus_message** m) {
+          int r = sd_bus_message_new_method_call(io.raw(), m, kDest, path.c_str(),
+                                                 "org.freedesktop.DBus.Properties", "Get");
+          return r < 0 ? r
+                       : sd_bus_message_append(*m, "ss", "org.freedesktop.systemd1.Job", "State");
+        },
+        [this, path](sd_bus_message*, const sd_bus_error* err) {
+          auto again = jobs.find(path);
+          if (again == jobs.end()) return;  // JobRemoved came first
+          // PID 1 answers UnknownObject for a job path that no longer exists. Any other
+          // error (a call timeout while PID 1 is busy) proves nothing: ask again later.
+          const bool gone =
+              err && (sd_bus_error_has_name(err, SD_BUS_ERROR_UNKNOWN_OBJECT) ||
+                      sd_bus_error_has_name(err, "org.freedesktop.systemd1.NoSuchJob"));
+          if (!gone) {
+            armJobTimer(path, *again->second);
+            return;
+          }
+          giveUpOnJob(path);
+        });
+  }
+
+  void giveUpOnJob(const std::string& path) {
+    auto it = jobs.find(path);
+    if (it == jobs.end()) return;
+    std::unique_ptr<Job> job = std::move(it->second);
+    jobs.erase(it);
+    job->timer.reset();
     JobOutcome o;
     o.ok = false;
     o.unit.name = job->unit;
