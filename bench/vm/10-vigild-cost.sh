@@ -52,10 +52,18 @@ idle() { # N TARGET_PERCENT
     # Settled when vigild itself counts N running (it may still be working through the
     # signals of the start), then 20 s more.
     local deadline=$((SECONDS + 600)) seen
+    local t_call err
     while :; do
-        seen=$(vigil_json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(w["state"] == "running" for w in d["workers"]))')
+        t_call=$SECONDS
+        if vigilctl status --json >/tmp/status.json 2>/tmp/status.err; then
+            seen=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(sum(w["state"] == "running" for w in d["workers"]))' /tmp/status.json)
+            err=
+        else
+            seen=0 err="$(head -c 300 /tmp/status.err) (after $((SECONDS - t_call)) s)"
+            echo "vigilctl status --json: $err"
+        fi
         ((seen >= n)) && break
-        ((SECONDS < deadline)) || fail "vigild counts $seen of $n workers running after 10 min"
+        ((SECONDS < deadline)) || fail "vigild counts $seen of $n workers running after 10 min${err:+; vigilctl status --json: $err}"
         sleep 5
     done
     bench "settled_${n}_seconds $((SECONDS - t_start))"
