@@ -371,16 +371,36 @@ void Daemon::scheduleStatus() {
   // STATUS= at most once per kStatusDelay: each one makes PID 1 update vigild's unit and
   // broadcast PropertiesChanged, which on a crash would compete with the restart; and a
   // worker that is back within the delay leaves the text unchanged, so nothing is sent.
-  sd_event_add_time_relative(
-      event_, &status_timer_, CLOCK_MONOTONIC, kStatusDelay.count(), 0,
+  runOnceAfter(&status_timer_, static_cast<std::uint64_t>(kStatusDelay.count()),
+               &Daemon::updateStatus);
+}
+
+void Daemon::runOnceAfter(sd_event_source** slot, std::uint64_t usec, void (Daemon::*fn)()) {
+  // The slot doubles as "already pending" for the callers and is cleared before fn runs,
+  // so fn may schedule itself again.
+  struct Pending {
+    Daemon* self;
+    sd_event_source** slot;
+    void (Daemon::*fn)();
+  };
+  auto* pending = new Pending{this, slot, fn};
+  int r = sd_event_add_time_relative(
+      event_, slot, CLOCK_MONOTONIC, usec, 0,
       [](sd_event_source* s, std::uint64_t, void* ud) -> int {
-        auto* self = static_cast<Daemon*>(ud);
-        sd_event_source_disable_unref(s);
-        self->status_timer_ = nullptr;
-        self->updateStatus();
+        const Pending p = *static_cast<Pending*>(ud);
+        sd_event_source_disable_unref(s);  // frees ud through the destroy callback
+        *p.slot = nullptr;
+        (p.self->*p.fn)();
         return 0;
       },
-      this);
+      pending);
+  if (r < 0) {
+    delete pending;
+    *slot = nullptr;
+    return;
+  }
+  // Frees the closure however the source ends: fired, or unreffed by ~Daemon.
+  sd_event_source_set_destroy_callback(*slot, [](void* ud) { delete static_cast<Pending*>(ud); });
 }
 
 void Daemon::perform(core::Action a) {
@@ -510,17 +530,8 @@ void Daemon::scheduleStateWrite() {
   // At most one write per interval, and only when something changed since the last one:
   // an idle vigild writes nothing, a busy one once per interval whatever the event rate.
   if (options_.state_file.empty() || !state_dirty_ || state_timer_) return;
-  sd_event_add_time_relative(
-      event_, &state_timer_, CLOCK_MONOTONIC,
-      static_cast<std::uint64_t>(options_.state_file_interval.count()), 0,
-      [](sd_event_source* s, std::uint64_t, void* ud) -> int {
-        auto* self = static_cast<Daemon*>(ud);
-        sd_event_source_disable_unref(s);
-        self->state_timer_ = nullptr;
-        self->writeState();
-        return 0;
-      },
-      this);
+  runOnceAfter(&state_timer_, static_cast<std::uint64_t>(options_.state_file_interval.count()),
+               &Daemon::writeState);
 }
 
 status::VigildView Daemon::info() {

@@ -28,7 +28,13 @@ YAML
 assert_eq config-applied "$result" "reload result"
 wait_unit_active vigil-o-c3.service 120
 wait_for 30 bash -c '[ "$(grep -c START /run/vigil-order.log)" = 5 ]'  # each has set its trap
-assert_eq "c1 c2 s1 s2 c3" "$(order_of START)" "start order"
+# Start order as PID 1 recorded it (the exec of each main process). Not the workers' own
+# START lines: a worker is up once its process runs, and under TCG one shell can reach its
+# first line after the next sibling's has.
+start_order=$(for w in c1 c2 sub-s1 sub-s2 c3; do
+    echo "$(unit_prop "vigil-o-$w.service" ExecMainStartTimestampMonotonic) ${w#sub-}"
+done | sort -n | awk '{print $2}' | xargs)
+assert_eq "c1 c2 s1 s2 c3" "$start_order" "start order"
 [[ $(unit_prop vigil-o-c1.service Before) == *vigil-workers.target* ]] || fail "worker not ordered Before=vigil-workers.target"
 [[ $(unit_prop vigil-o-c1.service After) != *vigild.service* && $(unit_prop vigil-o-c1.service Before) != *vigild.service* ]] ||
     fail "a worker is ordered against vigild.service"
