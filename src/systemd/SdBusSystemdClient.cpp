@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include <cstring>
+#include <deque>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -23,6 +25,25 @@ constexpr const char* kUnitPathPrefix = "/org/freedesktop/systemd1/unit";
 constexpr const char* kServiceIface = "org.freedesktop.systemd1.Service";
 // Upper bound on JobRemoved signals remembered while their StartUnit reply is in flight.
 constexpr std::size_t kMaxEarlyJobs = 4096;
+// Job-creating operations (start, stop, slice) outstanding in PID 1 at once, from the call
+// until the job's JobRemoved; more wait in vigild, in order. Measured in the VM (systemd
+// 252, dbus-daemon 1.14, TCG): 800 StartTransientUnit calls let through at once queued
+// 800 jobs whose signals put dbus-daemon more than 25 s behind; PID 1 then dropped off the
+// system bus (its own calls to the bus timed out, cf. systemd issue #32381), failing every
+// call in flight and losing the JobRemoved signals. With the window, the next call goes
+// out only when a JobRemoved has come back through dbus-daemon, so vigild's pace follows
+// what the bus and PID 1 manage. 64 jobs keep PID 1's run queue busy (it runs jobs one at
+// a time), so a mass start is not slower for it.
+constexpr std::size_t kJobWindow = 64;
+
+// Errors that say nothing about whether PID 1 did what was asked: the reply was lost (PID 1
+// left the bus, or the call timed out), not refused.
+bool outcomeUnknown(const sd_bus_error* err) {
+  return sd_bus_error_has_name(err, SD_BUS_ERROR_NO_REPLY) ||
+         sd_bus_error_has_name(err, SD_BUS_ERROR_TIMEOUT) ||
+         sd_bus_error_has_name(err, "org.freedesktop.DBus.Error.TimedOut") ||
+         sd_bus_error_has_name(err, SD_BUS_ERROR_DISCONNECTED);
+}
 
 bool isOurUnit(std::string_view name) {
   return name.starts_with(core::kUnitPrefix) && name.ends_with(".service");
@@ -168,6 +189,117 @@ struct SdBusSystemdClient::Impl {
   void call(BuildFn build, ReplyFn reply) { io.call(std::move(build), std::move(reply)); }
   void post(std::function<void()> fn) { io.post(std::move(fn)); }
 
+  // ---- the job window (kJobWindow) ----
+
+  std::size_t jobs_admitted = 0;
+  std::deque<std::function<void()>> jobs_waiting;
+
+  // Runs issue(done') now if fewer than kJobWindow job operations are outstanding, else
+  // when one ends; done' frees the slot, then calls done. Every operation must call done'
+  // exactly once (all paths below do: reply error, JobRemoved, job given up on).
+  void withJobSlot(JobDone done, std::function<void(JobDone)> issue) {
+    JobDone release = [this, done = std::move(done)](const JobOutcome& o) {
+      jobs_admitted--;
+      done(o);
+      pumpJobs();
+    };
+    jobs_waiting.push_back(
+        [issue = std::move(issue), release = std::move(release)]() { issue(release); });
+    pumpJobs();
+  }
+
+  void pumpJobs() {
+    while (jobs_admitted < kJobWindow && !jobs_waiting.empty()) {
+      auto next = std::move(jobs_waiting.front());
+      jobs_waiting.pop_front();
+      jobs_admitted++;
+      next();
+    }
+  }
+
+  // ---- what became of a unit when a reply or a signal was lost ----
+
+  // Reads the unit's ActiveState and pending job (one GetAll on its Unit interface; PID 1
+  // answers for any name, an unknown unit being "inactive") and settles a `kind` ("start" or
+  // "stop") operation whose outcome vigild did not learn: a job still pending is watched;
+  // a start is done if the unit is activating/active/reloading, a stop if it is inactive or
+  // failed; otherwise the operation failed with `error` (the lost call's) and the state.
+  void resolve(const std::string& unit,
+               const std::string& kind,
+               core::Usec timeout,
+               const std::string& error,
+               JobDone done) {
+    char* encoded = nullptr;
+    if (sd_bus_path_encode(kUnitPathPrefix, unit.c_str(), &encoded) < 0) {
+      JobOutcome o;
+      o.unit.name = unit;
+      o.error = error;
+      post([done, o]() { done(o); });
+      return;
+    }
+    std::string object = encoded;
+    free(encoded);
+    call(
+        [this, object](sd_bus_message** m) {
+          int r = sd_bus_message_new_method_call(io.raw(), m, kDest, object.c_str(),
+                                                 "org.freedesktop.DBus.Properties", "GetAll");
+          return r < 0 ? r : sd_bus_message_append(*m, "s", "org.freedesktop.systemd1.Unit");
+        },
+        [this, unit, kind, timeout, error, done](sd_bus_message* reply, const sd_bus_error* err) {
+          JobOutcome o;
+          o.unit.name = unit;
+          std::string active, job_path;
+          std::uint32_t job_id = 0;
+          if (err || readUnitFacts(reply, active, job_id, job_path) < 0) {
+            o.error = fmt::format("{} (and its state could not be read: {})", error,
+                                  err ? errorText(-EIO, err) : "unreadable reply");
+            done(o);
+            return;
+          }
+          if (job_id != 0) {
+            watchJob(job_path, unit, kind, timeout, done);
+            return;
+          }
+          UnitState& st = units[unit];
+          st.name = unit;
+          if (!active.empty()) st.active_state = active;
+          o.unit = st;
+          o.ok = kind == "start" ? st.running() && active != "deactivating"
+                                 : active == "inactive" || active == "failed";
+          if (o.ok && kind == "start") fetchControlGroup(unit);
+          if (!o.ok) o.error = fmt::format("{} (the unit is {})", error, active);
+          done(o);
+        });
+  }
+
+  // ActiveState and Job (id, path) from a GetAll reply of org.freedesktop.systemd1.Unit.
+  static int readUnitFacts(sd_bus_message* m,
+                           std::string& active,
+                           std::uint32_t& job_id,
+                           std::string& job_path) {
+    int r = sd_bus_message_enter_container(m, 'a', "{sv}");
+    if (r < 0) return r;
+    while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+      const char* key = nullptr;
+      if ((r = sd_bus_message_read(m, "s", &key)) < 0) return r;
+      if (std::strcmp(key, "ActiveState") == 0) {
+        const char* v = nullptr;
+        r = sd_bus_message_read(m, "v", "s", &v);
+        if (r >= 0 && v) active = v;
+      } else if (std::strcmp(key, "Job") == 0) {
+        const char* p = nullptr;
+        r = sd_bus_message_read(m, "v", "(uo)", &job_id, &p);
+        if (r >= 0 && p) job_path = p;
+      } else {
+        r = sd_bus_message_skip(m, "v");
+      }
+      if (r < 0) return r;
+      if ((r = sd_bus_message_exit_container(m)) < 0) return r;
+    }
+    if (r < 0) return r;
+    return sd_bus_message_exit_container(m);
+  }
+
   // ---- jobs ----
 
   // ControlGroup is not sent in PropertiesChanged, so read it once the unit is up.
@@ -282,6 +414,12 @@ struct SdBusSystemdClient::Impl {
       sd_event_source_set_enabled(src, SD_EVENT_OFF);
       post([src]() { sd_event_source_unref(src); });
     }
+    checkJob(path);
+  }
+
+  // Asks PID 1 whether the job at `path` still exists: if so, its deadline is armed again;
+  // if not, the job is given up on (giveUpOnJob settles it from the unit's state).
+  void checkJob(const std::string& path) {
     call(
         [this, path](sd_bus_message** m) {
           int r = sd_bus_message_new_method_call(io.raw(), m, kDest, path.c_str(),
@@ -305,29 +443,76 @@ struct SdBusSystemdClient::Impl {
         });
   }
 
+  // The job is gone from PID 1 and its JobRemoved never reached us (PID 1 was off the bus):
+  // what the unit is now says how the job ended.
   void giveUpOnJob(const std::string& path) {
     auto it = jobs.find(path);
     if (it == jobs.end()) return;
     std::unique_ptr<Job> job = std::move(it->second);
     jobs.erase(it);
     job->timer.reset();
-    JobOutcome o;
-    o.ok = false;
-    o.unit.name = job->unit;
-    o.error = fmt::format("timed out waiting for the {} job", job->kind);
-    if (job->kind == "start") {
-      // Do not leave a half-started unit behind: the next start would collide with it.
-      const std::string unit = job->unit;
-      call(
-          [this, unit](sd_bus_message** m) {
-            return sd_bus_message_new_method_call(io.raw(), m, kDest, kPath, kManager, "StopUnit") <
-                           0
-                       ? -EINVAL
-                       : sd_bus_message_append(*m, "ss", unit.c_str(), "replace");
-          },
-          [](sd_bus_message*, const sd_bus_error*) {});
-    }
-    job->done(o);
+    resolve(job->unit, job->kind, job->timeout, fmt::format("the {} job ended unseen", job->kind),
+            std::move(job->done));
+  }
+
+  // After PID 1 came back on the bus (a daemon-reexec, or it was dropped): every signal
+  // sent meanwhile is lost. Jobs are checked now instead of at their deadline, and units
+  // that vigild believes running are compared with PID 1's list; one that is not running
+  // any more is reported as an exit, with its Service properties read first.
+  void resync() {
+    std::vector<std::string> paths;
+    for (const auto& [path, job] : jobs) paths.push_back(path);
+    for (const auto& path : paths) checkJob(path);
+    call(
+        [this](sd_bus_message** m) {
+          int r = sd_bus_message_new_method_call(io.raw(), m, kDest, kPath, kManager,
+                                                 "ListUnitsByPatterns");
+          if (r < 0) return r;
+          r = sd_bus_message_append(*m, "as", 0);
+          return r < 0 ? r : sd_bus_message_append(*m, "as", 1, "vigil-*.service");
+        },
+        [this](sd_bus_message* reply, const sd_bus_error* err) {
+          if (err) return;
+          std::map<std::string, std::string> now;  // unit -> ActiveState
+          int r = sd_bus_message_enter_container(reply, 'a', "(ssssssouso)");
+          while (r > 0) {
+            const char *name, *desc, *load, *active, *sub, *following, *path, *jtype, *jpath;
+            std::uint32_t jid;
+            r = sd_bus_message_read(reply, "(ssssssouso)", &name, &desc, &load, &active, &sub,
+                                    &following, &path, &jid, &jtype, &jpath);
+            if (r > 0) now[name] = active;
+          }
+          if (r < 0) return;
+          for (auto& [name, st] : units) {
+            if (!st.running()) continue;
+            auto it = now.find(name);
+            const std::string active = it == now.end() ? "inactive" : it->second;
+            if (active == "active" || active == "activating" || active == "reloading") continue;
+            readExitThenReport(name, active);
+          }
+        });
+  }
+
+  void readExitThenReport(const std::string& unit, const std::string& active) {
+    char* encoded = nullptr;
+    if (sd_bus_path_encode(kUnitPathPrefix, unit.c_str(), &encoded) < 0) return;
+    std::string object = encoded;
+    free(encoded);
+    call(
+        [this, object](sd_bus_message** m) {
+          int r = sd_bus_message_new_method_call(io.raw(), m, kDest, object.c_str(),
+                                                 "org.freedesktop.DBus.Properties", "GetAll");
+          return r < 0 ? r : sd_bus_message_append(*m, "s", kServiceIface);
+        },
+        [this, unit, active](sd_bus_message* reply, const sd_bus_error* err) {
+          auto it = units.find(unit);
+          if (it == units.end() || !it->second.running()) return;  // a signal came first
+          UnitState& st = it->second;
+          bool ignored = false;
+          if (!err) readProperties(reply, st, ignored);  // a collected unit has none
+          st.active_state = active;
+          if (exit_observer) exit_observer(st);
+        });
   }
 
   static int onJobRemoved(sd_bus_message* m, void* ud, sd_bus_error*) {
@@ -445,7 +630,10 @@ struct SdBusSystemdClient::Impl {
     if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0) return 0;
     // PID 1 re-executed (daemon-reexec) and came back under a new unique name: signals
     // are only sent to subscribed clients, so subscribe again.
-    if (new_owner && *new_owner) self->subscribeAsync();
+    if (new_owner && *new_owner) {
+      self->subscribeAsync();
+      self->resync();
+    }
     return 0;
   }
 
@@ -512,21 +700,23 @@ util::Result<std::unique_ptr<SdBusSystemdClient>> SdBusSystemdClient::create(Bus
 void SdBusSystemdClient::startService(const core::UnitSpec& spec,
                                       core::Usec timeout,
                                       JobDone done) {
-  struct Op {
-    core::UnitSpec spec;
-    core::Usec timeout;
-    JobDone done;
-    bool retried = false;
-  };
-  auto op = std::make_shared<Op>(Op{spec, timeout, std::move(done)});
   Impl* impl = impl_.get();
-  auto attempt = std::make_shared<std::function<void()>>();
-  *attempt = [impl, op, attempt]() {
-    impl->call(
-        [impl, op](sd_bus_message** m) { return buildStartMessage(impl->io.raw(), op->spec, m); },
-        [impl, op, attempt](sd_bus_message* reply, const sd_bus_error* err) {
-          if (err) {
-            if (!op->retried && sd_bus_error_has_name(err, "org.freedesktop.systemd1.UnitExists")) {
+  impl->withJobSlot(std::move(done), [impl, spec, timeout](JobDone release) {
+    struct Op {
+      core::UnitSpec spec;
+      core::Usec timeout;
+      JobDone done;
+      bool retried = false;
+    };
+    auto op = std::make_shared<Op>(Op{spec, timeout, std::move(release)});
+    auto attempt = std::make_shared<std::function<void()>>();
+    *attempt = [impl, op, attempt]() {
+      impl->call(
+          [impl, op](sd_bus_message** m) { return buildStartMessage(impl->io.raw(), op->spec, m); },
+          [impl, op, attempt](sd_bus_message* reply, const sd_bus_error* err) {
+            const bool exists =
+                err && sd_bus_error_has_name(err, "org.freedesktop.systemd1.UnitExists");
+            if (exists && !op->retried) {
               // A failed or inactive leftover keeps the name taken until reset.
               op->retried = true;
               const std::string name = op->spec.name;
@@ -539,13 +729,21 @@ void SdBusSystemdClient::startService(const core::UnitSpec& spec,
                   [attempt](sd_bus_message*, const sd_bus_error*) { (*attempt)(); });
               return;
             }
-          }
-          *attempt = nullptr;  // break the self-reference
-          impl->awaitJob(reply, err, "StartTransientUnit", op->spec.name, "start", op->timeout,
-                         op->done);
-        });
-  };
-  (*attempt)();
+            *attempt = nullptr;  // break the self-reference
+            if (exists || (err && outcomeUnknown(err))) {
+              // Still there after the reset (a start whose reply was lost made it), or the
+              // reply itself was lost: the unit's state says whether it started.
+              impl->resolve(op->spec.name, "start", op->timeout,
+                            fmt::format("StartTransientUnit failed: {}", errorText(-EIO, err)),
+                            op->done);
+              return;
+            }
+            impl->awaitJob(reply, err, "StartTransientUnit", op->spec.name, "start", op->timeout,
+                           op->done);
+          });
+    };
+    (*attempt)();
+  });
 }
 
 void SdBusSystemdClient::ensureSlice(const std::string& name,
@@ -554,49 +752,64 @@ void SdBusSystemdClient::ensureSlice(const std::string& name,
                                      core::Usec timeout,
                                      JobDone done) {
   Impl* impl = impl_.get();
-  impl->call(
-      [impl, name, description, limits](sd_bus_message** m) {
-        return buildSliceMessage(impl->io.raw(), name, description, limits, false, m);
-      },
-      [impl, name, description, limits, timeout, done](sd_bus_message* reply,
-                                                       const sd_bus_error* err) {
-        if (err && sd_bus_error_has_name(err, "org.freedesktop.systemd1.UnitExists")) {
-          // Already there (e.g. created by a previous vigild): update it in place.
-          impl->call(
-              [impl, name, description, limits](sd_bus_message** m) {
-                return buildSliceMessage(impl->io.raw(), name, description, limits, true, m);
-              },
-              [name, done](sd_bus_message*, const sd_bus_error* e) {
-                JobOutcome o;
-                o.unit.name = name;
-                o.ok = e == nullptr;
-                if (e) o.error = fmt::format("SetUnitProperties failed: {}", errorText(-EIO, e));
-                done(o);
-              });
-          return;
-        }
-        impl->awaitJob(reply, err, "StartTransientUnit", name, "start", timeout, done);
-      });
+  impl->withJobSlot(std::move(done), [impl, name, description, limits, timeout](JobDone release) {
+    impl->call(
+        [impl, name, description, limits](sd_bus_message** m) {
+          return buildSliceMessage(impl->io.raw(), name, description, limits, false, m);
+        },
+        [impl, name, description, limits, timeout, release](sd_bus_message* reply,
+                                                            const sd_bus_error* err) {
+          if (err && sd_bus_error_has_name(err, "org.freedesktop.systemd1.UnitExists")) {
+            // Already there (e.g. created by a previous vigild): update it in place.
+            impl->call(
+                [impl, name, description, limits](sd_bus_message** m) {
+                  return buildSliceMessage(impl->io.raw(), name, description, limits, true, m);
+                },
+                [name, release](sd_bus_message*, const sd_bus_error* e) {
+                  JobOutcome o;
+                  o.unit.name = name;
+                  o.ok = e == nullptr;
+                  if (e) o.error = fmt::format("SetUnitProperties failed: {}", errorText(-EIO, e));
+                  release(o);
+                });
+            return;
+          }
+          if (err && outcomeUnknown(err)) {
+            impl->resolve(name, "start", timeout,
+                          fmt::format("StartTransientUnit failed: {}", errorText(-EIO, err)),
+                          release);
+            return;
+          }
+          impl->awaitJob(reply, err, "StartTransientUnit", name, "start", timeout, release);
+        });
+  });
 }
 
 void SdBusSystemdClient::stopUnit(const std::string& name, core::Usec timeout, JobDone done) {
   Impl* impl = impl_.get();
-  impl->call(
-      [impl, name](sd_bus_message** m) {
-        int r =
-            sd_bus_message_new_method_call(impl->io.raw(), m, kDest, kPath, kManager, "StopUnit");
-        return r < 0 ? r : sd_bus_message_append(*m, "ss", name.c_str(), "ignore-dependencies");
-      },
-      [impl, name, timeout, done](sd_bus_message* reply, const sd_bus_error* err) {
-        if (err && sd_bus_error_has_name(err, "org.freedesktop.systemd1.NoSuchUnit")) {
-          JobOutcome o;
-          o.unit.name = name;
-          o.ok = true;  // already gone (e.g. collected after it died)
-          done(o);
-          return;
-        }
-        impl->awaitJob(reply, err, "StopUnit", name, "stop", timeout, done);
-      });
+  impl->withJobSlot(std::move(done), [impl, name, timeout](JobDone release) {
+    impl->call(
+        [impl, name](sd_bus_message** m) {
+          int r =
+              sd_bus_message_new_method_call(impl->io.raw(), m, kDest, kPath, kManager, "StopUnit");
+          return r < 0 ? r : sd_bus_message_append(*m, "ss", name.c_str(), "ignore-dependencies");
+        },
+        [impl, name, timeout, release](sd_bus_message* reply, const sd_bus_error* err) {
+          if (err && sd_bus_error_has_name(err, "org.freedesktop.systemd1.NoSuchUnit")) {
+            JobOutcome o;
+            o.unit.name = name;
+            o.ok = true;  // already gone (e.g. collected after it died)
+            release(o);
+            return;
+          }
+          if (err && outcomeUnknown(err)) {
+            impl->resolve(name, "stop", timeout,
+                          fmt::format("StopUnit failed: {}", errorText(-EIO, err)), release);
+            return;
+          }
+          impl->awaitJob(reply, err, "StopUnit", name, "stop", timeout, release);
+        });
+  });
 }
 
 void SdBusSystemdClient::listManagedUnits(

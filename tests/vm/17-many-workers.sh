@@ -1,11 +1,20 @@
 #!/bin/bash
-# 200 instances of one worker: they start concurrently (one group), with at most ~100
-# D-Bus calls in flight, and none is lost: all 200 units end up active, each in the slice.
+# 200 instances of one worker: they start concurrently (one group), with at most 64 jobs
+# outstanding in PID 1 (vigild's job window), and none is lost: all 200 units end up
+# active, each in the slice.
 # (Start-up time is measured by bench/, not asserted here.)
 # vm-timeout: 420
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vigil-lib.sh"
 
+# The most vigil-many jobs PID 1 holds at any time, sampled until /run/jobs.stop exists.
+rm -f /run/jobs.stop /run/jobs.max
+(max=0; while [ ! -e /run/jobs.stop ]; do
+    n=$(systemctl list-jobs --no-legend --plain 2>/dev/null | grep -c 'vigil-many-w@') || true
+    ((n > max)) && max=$n && echo "$max" >/run/jobs.max
+    sleep 0.2
+done) &
+sampler=$!
 result=$(vigil_apply <<YAML
 tier: tier_2
 trees:
@@ -27,7 +36,11 @@ _all_active() {
 wait_for 300 _all_active
 assert_eq 200 "$(ls -d /sys/fs/cgroup/vigil.slice/vigil-many.slice/vigil-many-w@*.service | wc -l)" "worker cgroups"
 assert_eq 0 "$(count_events worker-start-failed)" "failed starts"
-pass_step "200 instances active, none failed"
+max_jobs=$(cat /run/jobs.max 2>/dev/null || echo 0)
+echo "most start jobs queued in PID 1 at once: $max_jobs"
+((max_jobs <= 64)) || fail "$max_jobs start jobs queued at once (window: 64)"
+((max_jobs >= 8)) || fail "only $max_jobs start jobs at once: the starts did not run concurrently"
+pass_step "200 instances active, none failed, at most 64 jobs in PID 1 at once"
 
 # Removing them stops them all.
 assert_eq config-applied "$(vigil_single_worker_config | vigil_apply)" "reload result"
@@ -37,4 +50,8 @@ _none_left() {
     ((n == 0))
 }
 wait_for 300 _none_left
+touch /run/jobs.stop
+wait "$sampler" 2>/dev/null || true
+max_jobs=$(cat /run/jobs.max)
+((max_jobs <= 64)) || fail "$max_jobs jobs queued at once while stopping (window: 64)"
 pass_step "all 200 stopped after removal"

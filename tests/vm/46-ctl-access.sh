@@ -32,6 +32,19 @@ assert_eq "$pid" "$(main_pid vigil-app-a.service)" "a after the refused stop"
 assert_eq max "$(cgroup_file vigil-app-a.service memory.max)" "memory.max after the refused set"
 pass_step "an unprivileged user reads, and gets exit 5 for changes; nothing changed"
 
+# The journal hides other units' entries from a user outside systemd-journal/adm: vigilctl
+# says so instead of printing nothing; root and members of adm get no hint.
+as vigiltest vigilctl logs app/a -n 5 >/dev/null 2>/tmp/user-logs.err || fail "logs as an unprivileged user failed"
+cat /tmp/user-logs.err
+grep -q "hint: you may not read the system journal" /tmp/user-logs.err || fail "no journal access hint for an unprivileged user"
+vigilctl logs app/a -n 5 >/dev/null 2>/tmp/root-logs.err
+assert_eq "" "$(cat /tmp/root-logs.err)" "stderr of logs as root"
+id vigiladm >/dev/null 2>&1 || useradd --create-home --shell /bin/bash --groups adm vigiladm
+as vigiladm vigilctl logs app/a -n 5 >/tmp/adm-logs.txt 2>/tmp/adm-logs.err || fail "logs as a member of adm failed"
+assert_eq "" "$(cat /tmp/adm-logs.err)" "stderr of logs as a member of adm"
+grep -q "hello from" /tmp/adm-logs.txt || fail "a member of adm does not see the worker's output"
+pass_step "journal access hint for users who cannot read the journal, none for those who can"
+
 as vigilop vigilctl stop app/a || fail "a member of group vigil cannot stop"
 assert_eq inactive "$(unit_prop vigil-app-a.service ActiveState)" "a after the member's stop"
 journal_since_test _SYSTEMD_UNIT=vigild.service VIGIL_EVENT=worker-stopped -o cat | grep -q "stopped by operator (uid $(id -u vigilop))" ||
