@@ -21,3 +21,11 @@ pass_step "worker and vigild untouched by daemon-reload + daemon-reexec"
 safe_kill KILL "$pid"
 wait_pid_changes $u "$pid" 90
 pass_step "a worker killed after the reexec is still restarted by vigild"
+
+# A worker that dies while PID 1 re-executes: the signals PID 1 sends while it is off the
+# bus are lost, and vigild compares its units with PID 1's list once PID 1 is back.
+pid=$(main_pid $u)
+safe_kill KILL "$pid"
+systemctl daemon-reexec
+wait_pid_changes $u "$pid" 90
+pass_step "a worker killed as PID 1 re-executes is restarted"
