@@ -1,5 +1,7 @@
 #include "core/UnitProperties.h"
 
+#include <type_traits>
+
 namespace vigil::core {
 
 namespace {
@@ -60,7 +62,7 @@ UnitProperties serviceProperties(const UnitSpec& u) {
   if (u.notify) p.push_back({"NotifyAccess", std::string(toString(u.notify_access))});
   p.push_back({"Restart", std::string("no")});
   p.push_back({"KillMode", std::string("control-group")});
-  p.push_back({"CollectMode", std::string("inactive-or-failed")});
+  p.push_back({"CollectMode", std::string("inactive")});
   const bool brutal = u.timeout_stop.count() == 0;
   p.push_back({"KillSignal", std::int32_t{brutal ? kSigKill : u.kill_signal}});
   p.push_back({"TimeoutStopUSec", brutal ? kBrutalKillTimeoutUsec : usec(u.timeout_stop)});
@@ -86,6 +88,65 @@ UnitProperties sliceProperties(const std::string& description, const Limits& bud
   if (create) p.push_back({"Description", description});
   for (auto& lp : limitProperties(budget, UnsetLimits::Infinity, false)) p.push_back(std::move(lp));
   return p;
+}
+
+namespace {
+// FNV-1a, 64 bit (http://www.isthe.com/chongo/tech/comp/fnv/): stable across runs, which
+// std::hash does not promise.
+struct Fnv {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  void bytes(const void* data, std::size_t n) {
+    const auto* b = static_cast<const unsigned char*>(data);
+    for (std::size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
+  }
+  // Length-prefixed, so that ("ab", "c") and ("a", "bc") differ.
+  void str(const std::string& s) {
+    num(s.size());
+    bytes(s.data(), s.size());
+  }
+  void num(std::uint64_t v) { bytes(&v, sizeof v); }
+  void strs(const std::vector<std::string>& v) {
+    num(v.size());
+    for (const auto& s : v) str(s);
+  }
+};
+}  // namespace
+
+std::uint64_t propertiesDigest(const UnitProperties& props) {
+  Fnv f;
+  f.num(props.size());
+  for (const auto& p : props) {
+    f.str(p.name);
+    f.num(p.value.index());
+    std::visit(
+        [&f](const auto& v) {
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, std::string>) {
+            f.str(v);
+          } else if constexpr (std::is_same_v<T, bool>) {
+            f.num(v ? 1 : 0);
+          } else if constexpr (std::is_same_v<T, std::uint64_t>) {
+            f.num(v);
+          } else if constexpr (std::is_same_v<T, std::int32_t>) {
+            f.num(static_cast<std::uint64_t>(static_cast<std::int64_t>(v)));
+          } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+            f.strs(v);
+          } else if constexpr (std::is_same_v<T, ExecCommand>) {
+            f.str(v.path);
+            f.strs(v.argv);
+            f.strs(v.flags);
+          } else {
+            static_assert(std::is_same_v<T, JournalFields>);
+            f.num(v.fields.size());
+            for (const auto& [key, value] : v.fields) {
+              f.str(key);
+              f.str(value);
+            }
+          }
+        },
+        p.value);
+  }
+  return f.h;
 }
 
 }  // namespace vigil::core

@@ -62,8 +62,11 @@ UnitProperties limitProperties(const Limits& limits, UnsetLimits unset, bool wit
 // - Type=exec (or notify, with NotifyAccess from notify_access);
 // - Restart=no: vigild makes every restart decision; systemd's own would double-count;
 // - KillMode=control-group: nothing the worker forked survives a stop;
-// - CollectMode=inactive-or-failed: a dead unit is unloaded at once, freeing its name for
-//   the restart (its final state has reached vigild in PropertiesChanged by then);
+// - CollectMode=inactive: a unit that ends cleanly is unloaded at once; a failed one stays
+//   loaded (listed by `systemctl --failed`) so that vigild restarts it in place with
+//   StartUnit, without building a new transient unit (measured in the VM, systemd 252:
+//   195 ms against 285 ms per restart through busctl), and resets it (ResetFailedUnit) as
+//   soon as it will not restart it;
 // - KillSignal/TimeoutStopUSec from stop; stop.timeout 0 is OTP's brutal_kill, sent as
 //   KillSignal=SIGKILL with a 5 s timeout (TimeoutStopUSec=0 would mean "none");
 // - TimeoutStartUSec from start_timeout; WatchdogUSec from watchdog;
@@ -73,6 +76,11 @@ UnitProperties limitProperties(const Limits& limits, UnsetLimits unset, bool wit
 // - ExecStartEx with the flag no-env-expand: argv reaches the process verbatim (PID 1
 //   expands $FOO and ${FOO} in plain ExecStart, measured on 252).
 UnitProperties serviceProperties(const UnitSpec& spec);
+
+// A digest of `props` (names, D-Bus types and values, in order): equal lists give equal
+// digests, in every run. The sd-bus adapter keeps it per unit to tell whether a failed
+// unit still has exactly the properties a restart would send (then StartUnit suffices).
+std::uint64_t propertiesDigest(const UnitProperties& props);
 
 // A supervisor's slice: Description (at creation only) and its budget, unset limits sent
 // as infinity.

@@ -350,6 +350,7 @@ void Daemon::drain() {
   if (!changes.empty()) {
     model_.update(engine_, changes, now());
     state_dirty_ = true;
+    resetFailedUnits(changes);
   }
   for (const auto& c : engine_.takeCompletions()) {
     if (listener_) listener_->operationFinished(c);
@@ -364,6 +365,26 @@ void Daemon::drain() {
   }
   scheduleStatus();
   scheduleStateWrite();
+}
+
+void Daemon::resetFailedUnits(const core::Engine::Changes& changes) {
+  // A failed worker unit stays loaded for its restart in place (CollectMode=inactive); once
+  // the engine will not start it again by itself (not Starting, Running, Stopping, or
+  // Waiting out its backoff), it is reset, so no failed unit lingers. O(changes), except
+  // after a start, reload or stopAll.
+  const core::TimePoint t = now();
+  const auto release = [&](const std::string& unit) {
+    const auto w = engine_.worker(unit, t);
+    if (w && (w->state == core::ChildState::Starting || w->state == core::ChildState::Running ||
+              w->state == core::ChildState::Stopping || w->state == core::ChildState::Waiting))
+      return;
+    client_.resetFailed(unit);
+  };
+  if (changes.all) {
+    for (const auto& unit : client_.failedUnits()) release(unit);
+  } else {
+    for (const auto& unit : changes.units) release(unit);
+  }
 }
 
 void Daemon::scheduleStatus() {

@@ -105,6 +105,9 @@ class Daemon : public api::Backend {
   void scheduleStatus();
   static constexpr std::chrono::microseconds kStatusDelay{std::chrono::milliseconds(500)};
   void scheduleStateWrite();
+  // Resets (ResetFailedUnit) the failed units among `changes` that the engine will not
+  // start again by itself.
+  void resetFailedUnits(const core::Engine::Changes& changes);
   // Arms a one-shot timer in *slot that calls (this->*fn)() after usec (CLOCK_MONOTONIC).
   // *slot is non-null while it is pending, and null again before fn runs.
   void runOnceAfter(sd_event_source** slot, std::uint64_t usec, void (Daemon::*fn)());

@@ -173,6 +173,24 @@ struct SdBusSystemdClient::Impl {
   std::function<void(const UnitState&)> exit_observer;
   std::function<void(const UnitState&)> active_observer;
   std::map<std::string, UnitState> units;
+  // Worker units vigild created, with the digest of the properties they were created with
+  // (core::propertiesDigest); an entry is dropped when anything else changes the unit
+  // (SetUnitProperties) or it is reset. A failed unit whose digest equals its next start's
+  // is restarted in place.
+  std::map<std::string, std::uint64_t> created_with;
+
+  void resetFailed(const std::string& name) {
+    created_with.erase(name);
+    auto it = units.find(name);
+    if (it == units.end() || it->second.active_state != "failed") return;
+    call(
+        [this, name](sd_bus_message** m) {
+          int r = sd_bus_message_new_method_call(io.raw(), m, kDest, kPath, kManager,
+                                                 "ResetFailedUnit");
+          return r < 0 ? r : sd_bus_message_append(*m, "s", name.c_str());
+        },
+        [](sd_bus_message*, const sd_bus_error*) {});  // NoSuchUnit: already unloaded
+  }
 
   struct Job {
     std::string unit;
@@ -706,14 +724,17 @@ void SdBusSystemdClient::startService(const core::UnitSpec& spec,
       core::UnitSpec spec;
       core::Usec timeout;
       JobDone done;
+      std::uint64_t digest = 0;
       bool retried = false;
     };
     auto op = std::make_shared<Op>(Op{spec, timeout, std::move(release)});
+    op->digest = core::propertiesDigest(core::serviceProperties(spec));
     auto attempt = std::make_shared<std::function<void()>>();
     *attempt = [impl, op, attempt]() {
       impl->call(
           [impl, op](sd_bus_message** m) { return buildStartMessage(impl->io.raw(), op->spec, m); },
           [impl, op, attempt](sd_bus_message* reply, const sd_bus_error* err) {
+            if (!err) impl->created_with[op->spec.name] = op->digest;
             const bool exists =
                 err && sd_bus_error_has_name(err, "org.freedesktop.systemd1.UnitExists");
             if (exists && !op->retried) {
@@ -742,7 +763,37 @@ void SdBusSystemdClient::startService(const core::UnitSpec& spec,
                            op->done);
           });
     };
-    (*attempt)();
+    const std::string& name = op->spec.name;
+    auto unit = impl->units.find(name);
+    auto created = impl->created_with.find(name);
+    if (unit == impl->units.end() || unit->second.active_state != "failed" ||
+        created == impl->created_with.end() || created->second != op->digest) {
+      (*attempt)();
+      return;
+    }
+    // Restart in place: the failed unit is still loaded with these very properties.
+    impl->call(
+        [impl, name](sd_bus_message** m) {
+          int r = sd_bus_message_new_method_call(impl->io.raw(), m, kDest, kPath, kManager,
+                                                 "StartUnit");
+          return r < 0 ? r : sd_bus_message_append(*m, "ss", name.c_str(), "replace");
+        },
+        [impl, op, attempt](sd_bus_message* reply, const sd_bus_error* err) {
+          if (err && !outcomeUnknown(err)) {
+            // Unloaded meanwhile (reset, or systemctl reset-failed): create it anew.
+            impl->created_with.erase(op->spec.name);
+            (*attempt)();
+            return;
+          }
+          *attempt = nullptr;
+          if (err) {
+            impl->resolve(op->spec.name, "start", op->timeout,
+                          fmt::format("StartUnit failed: {}", errorText(-EIO, err)), op->done);
+            return;
+          }
+          impl->awaitJob(reply, nullptr, "StartUnit", op->spec.name, "start", op->timeout,
+                         op->done);
+        });
   });
 }
 
@@ -802,12 +853,17 @@ void SdBusSystemdClient::stopUnit(const std::string& name, core::Usec timeout, J
             release(o);
             return;
           }
+          // A failed unit stays failed through a stop job: reset it, it is not coming back.
+          JobDone finish = [impl, name, release](const JobOutcome& o) {
+            impl->resetFailed(name);
+            release(o);
+          };
           if (err && outcomeUnknown(err)) {
             impl->resolve(name, "stop", timeout,
-                          fmt::format("StopUnit failed: {}", errorText(-EIO, err)), release);
+                          fmt::format("StopUnit failed: {}", errorText(-EIO, err)), finish);
             return;
           }
-          impl->awaitJob(reply, err, "StopUnit", name, "stop", timeout, release);
+          impl->awaitJob(reply, err, "StopUnit", name, "stop", timeout, finish);
         });
   });
 }
@@ -950,6 +1006,7 @@ void SdBusSystemdClient::setUnitLimits(const std::string& name,
                                        JobDone done) {
   Impl* impl = impl_.get();
   const auto props = core::limitProperties(limits, core::UnsetLimits::Omit, false);
+  impl->created_with.erase(name);  // it differs from its creation now
   impl->call(
       [impl, name, props](sd_bus_message** m) {
         return buildSetPropertiesMessage(impl->io.raw(), name, props, m);
@@ -994,6 +1051,17 @@ std::optional<UnitState> SdBusSystemdClient::unitState(const std::string& name) 
   auto it = impl_->units.find(name);
   if (it == impl_->units.end()) return std::nullopt;
   return it->second;
+}
+
+void SdBusSystemdClient::resetFailed(const std::string& name) {
+  impl_->resetFailed(name);
+}
+
+std::vector<std::string> SdBusSystemdClient::failedUnits() const {
+  std::vector<std::string> out;
+  for (const auto& [name, st] : impl_->units)
+    if (st.active_state == "failed") out.push_back(name);
+  return out;
 }
 
 std::size_t SdBusSystemdClient::pendingOperations() const {

@@ -40,6 +40,8 @@ class SdBusSystemdClient final : public SystemdClient {
   void setActiveObserver(std::function<void(const UnitState&)> observer) override;
   std::optional<UnitState> unitState(const std::string& name) const override;
   std::size_t pendingOperations() const override;
+  void resetFailed(const std::string& name) override;
+  std::vector<std::string> failedUnits() const override;
 
   struct Impl;
 

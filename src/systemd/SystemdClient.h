@@ -44,11 +44,20 @@ class SystemdClient {
   virtual ~SystemdClient() = default;
   using JobDone = std::function<void(const JobOutcome&)>;
 
-  // StartTransientUnit for `spec`, then wait for its start job (for Type=notify units
-  // that is READY=1). `done` runs exactly once: job done, job failed, call failed, or
-  // `timeout` passed (then the unit is stopped, so no half-started unit lingers).
-  // A leftover unit of the same name is reset (ResetFailedUnit) and the call retried once.
+  // Starts `spec`'s unit, then waits for its start job (for Type=notify units that is
+  // READY=1). A failed unit that vigild created with exactly the properties `spec` gives
+  // now, and that nothing changed since, is restarted in place (StartUnit); otherwise
+  // StartTransientUnit, where a leftover unit of the same name is reset
+  // (ResetFailedUnit) and the call retried once. `done` runs exactly once: job done, job
+  // failed, or call failed; a lost reply or job signal is settled from the unit's state.
   virtual void startService(const core::UnitSpec& spec, core::Usec timeout, JobDone done) = 0;
+
+  // ResetFailedUnit(name) if PID 1 last reported the unit failed (CollectMode=inactive
+  // keeps a failed worker loaded for its restart in place): for a unit vigild will not
+  // start again now, so that it is unloaded and not left in `systemctl --failed`.
+  virtual void resetFailed(const std::string& name) = 0;
+  // The vigil units PID 1 last reported failed (from the signals seen; no call).
+  virtual std::vector<std::string> failedUnits() const = 0;
 
   // Creates slice `name` as a transient unit with `limits` as its budget, or, when it
   // exists already, updates its properties at runtime (SetUnitProperties). Limits not
@@ -59,10 +68,11 @@ class SystemdClient {
                            core::Usec timeout,
                            JobDone done) = 0;
 
-  // StopUnit(name, "ignore-dependencies") and wait for the stop job. A unit that does not
-  // exist counts as stopped. The job mode lets the stop run at once even when PID 1 holds
-  // the unit's own stop job behind vigil-workers.target (a stop of vigil as a whole): the
-  // two jobs merge and the merged one ignores ordering (systemd's job_merge_into_installed).
+  // StopUnit(name, "ignore-dependencies") and wait for the stop job; a unit left failed
+  // is then reset (resetFailed). A unit that does not exist counts as stopped. The job mode lets
+  // the stop run at once even when PID 1 holds the unit's own stop job behind vigil-workers.target
+  // (a stop of vigil as a whole): the two jobs merge and the merged one ignores ordering (systemd's
+  // job_merge_into_installed).
   virtual void stopUnit(const std::string& name, core::Usec timeout, JobDone done) = 0;
 
   // KillUnit(name, whom, signal): `whom` is "all" (every process of the unit's cgroup) or

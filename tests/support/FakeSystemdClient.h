@@ -100,6 +100,20 @@ class FakeSystemdClient final : public systemd::SystemdClient {
     return it->second;
   }
   std::size_t pendingOperations() const override { return starts.size() + stops.size(); }
+  // resetFailed calls that found the unit failed (then it is gone, as PID 1 would unload it).
+  std::vector<std::string> resets;
+  void resetFailed(const std::string& name) override {
+    auto it = units.find(name);
+    if (it == units.end() || it->second.active_state != "failed") return;
+    resets.push_back(name);
+    units.erase(it);
+  }
+  std::vector<std::string> failedUnits() const override {
+    std::vector<std::string> out;
+    for (const auto& [name, st] : units)
+      if (st.active_state == "failed") out.push_back(name);
+    return out;
+  }
 
   // Finishes the oldest start request: the unit is now active (ok) or failed.
   std::string finishStart(bool ok = true, core::UnitOutcome outcome = {}) {

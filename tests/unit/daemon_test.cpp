@@ -116,6 +116,35 @@ BOOST_AUTO_TEST_CASE(restarts_a_dead_worker_after_its_backoff_timer) {
   BOOST_TEST(state.find("killed by SIGKILL") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(a_failed_unit_stays_loaded_while_its_restart_waits_then_is_reset) {
+  // api's backoff is long here, so that the reload lands while it waits.
+  std::string config = kTwoWorkers;
+  config.replace(config.find("initial: 20ms"), 13, "initial: 60s");
+  config.replace(config.find("max: 1s"), 7, "max: 60s");
+  writeConfig(config);
+  make();
+  BOOST_REQUIRE(daemon->start());
+  fake.lists[0](std::vector<core::ExistingUnit>{});
+  fake.finishStart();
+  fake.finishStart();
+  fake.unitExits("vigil-web-api.service", {"signal", 2, 9});
+  runUntil([] { return false; }, std::chrono::milliseconds(50));
+  BOOST_TEST(fake.starts.empty());
+  BOOST_TEST(fake.resets.empty());  // kept for the restart in place
+  BOOST_TEST(fake.failedUnits() == (std::vector<std::string>{"vigil-web-api.service"}));
+
+  // api leaves the configuration while it waits: nothing will start it again, so it is
+  // reset.
+  std::string without_api = config;
+  const auto from = without_api.find("      - name: api");
+  without_api.erase(from, without_api.find("      - name: jobs") - from);
+  writeConfig(without_api);
+  BOOST_REQUIRE(daemon->reload());
+  while (!fake.stops.empty()) fake.finishStop();
+  BOOST_TEST(fake.resets == (std::vector<std::string>{"vigil-web-api.service"}));
+  BOOST_TEST(fake.failedUnits().empty());
+}
+
 BOOST_AUTO_TEST_CASE(an_invalid_reload_changes_nothing) {
   writeConfig(kTwoWorkers);
   make();

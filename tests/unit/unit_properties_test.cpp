@@ -130,4 +130,32 @@ BOOST_AUTO_TEST_CASE(a_slice_sends_every_unset_limit_as_infinity) {
   BOOST_TEST(!find(updated, "LimitNOFILE"));
 }
 
+BOOST_AUTO_TEST_CASE(a_failed_worker_stays_loaded_for_its_restart_in_place) {
+  const UnitProperties p = serviceProperties(buildUnitSpec(api(), {"web"}, 0));
+  BOOST_TEST(get<std::string>(p, "CollectMode") == "inactive");
+}
+
+BOOST_AUTO_TEST_CASE(the_digest_changes_with_any_value_and_only_then) {
+  const UnitProperties base = serviceProperties(buildUnitSpec(api(), {"web"}, 0));
+  BOOST_TEST(propertiesDigest(base) ==
+             propertiesDigest(serviceProperties(buildUnitSpec(api(), {"web"}, 0))));
+  BOOST_TEST(propertiesDigest(base) != propertiesDigest({}));
+
+  WorkerSpec more_memory = api();
+  more_memory.limits.memory_max = 512u << 20;
+  BOOST_TEST(propertiesDigest(base) !=
+             propertiesDigest(serviceProperties(buildUnitSpec(more_memory, {"web"}, 0))));
+  WorkerSpec other_argv = api();
+  other_argv.command = {"/usr/bin/api", "--port", "$PORT", "-v"};
+  BOOST_TEST(propertiesDigest(base) !=
+             propertiesDigest(serviceProperties(buildUnitSpec(other_argv, {"web"}, 0))));
+
+  // Same bytes, other boundaries or types: still different.
+  BOOST_TEST(propertiesDigest({{"A", std::vector<std::string>{"ab", "c"}}}) !=
+             propertiesDigest({{"A", std::vector<std::string>{"a", "bc"}}}));
+  BOOST_TEST(propertiesDigest({{"A", std::uint64_t{1}}}) != propertiesDigest({{"A", true}}));
+  BOOST_TEST(propertiesDigest({{"A", std::string("x")}, {"B", std::string("y")}}) !=
+             propertiesDigest({{"B", std::string("y")}, {"A", std::string("x")}}));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
