@@ -189,6 +189,20 @@ void Engine::adoptOrReplace(Sup& sup,
     auto it = existing.find(c->unit.name);
     if (it == existing.end()) continue;
     claimed.insert(it->first);
+    if (it->second.stopping) {
+      // A start now would collide with that stop (UnitExists) or wait behind it inside
+      // PID 1; like a replaced unit, the child starts once the stop is done (the Stop
+      // action joins the running stop job). Readiness does not wait for a stop timeout:
+      // the tree is in a restart, as after a failure.
+      bury(c->unit.name, c->worker->stop.timeout + kStopJobMargin, true);
+      c->blocked_on = c->unit.name;
+      sup.root().first_pass_done = true;
+      emit(event(EventType::WorkerStopping, *c, "found-stopping",
+                 "found stopping (a stop begun before vigild started); starting it once that "
+                 "stop is done",
+                 now));
+      continue;
+    }
     if (!it->second.active) continue;
     if (it->second.fingerprint == c->unit.fingerprint) {
       setState(*c, ChildState::Running);

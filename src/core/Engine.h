@@ -169,6 +169,9 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   // First configuration: adopt matching running units, stop stale ones, start the rest.
+  // A configured unit found stopping (ExistingUnit::stopping) is started once that stop is
+  // done; its tree counts as past its first start for initialStartComplete(), so that
+  // `systemctl restart vigild` does not wait for a worker's stop timeout.
   void start(const Config& config, const std::vector<ExistingUnit>& existing, TimePoint now);
   // A new configuration: unchanged workers keep their state whatever it is (running, in
   // backoff, finished, stopped), changed ones are replaced (stopped, then started with the
@@ -231,7 +234,8 @@ class Engine {
   std::vector<Completion> takeCompletions();
 
   // True once every tree has either come up, failed, or seen a failure in its first
-  // start: the point at which vigild reports READY=1.
+  // start (or was found mid-restart, see start()): the point at which vigild reports
+  // READY=1.
   bool initialStartComplete() const;
   // True after stopAll() once no unit vigil owns is starting, running or stopping.
   bool allStopped() const;

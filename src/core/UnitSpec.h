@@ -61,6 +61,9 @@ struct ExistingUnit {
   std::string name;
   std::string fingerprint;  // VIGIL_SPEC from LogExtraFields; empty if unknown
   bool active = false;      // active, activating or reloading
+  // deactivating: a stop job is running, begun before this vigild started (typically the
+  // stop half of a strategy restart the previous vigild was carrying out).
+  bool stopping = false;
 };
 
 // instance: 0 when the worker has a single instance, else 1..N.

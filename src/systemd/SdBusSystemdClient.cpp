@@ -906,7 +906,8 @@ void SdBusSystemdClient::listManagedUnits(
           st.sub_state = sub;
           core::ExistingUnit u;
           u.name = name;
-          u.active = st.running() && std::string(active) != "deactivating";
+          u.stopping = std::string(active) == "deactivating";
+          u.active = st.running() && !u.stopping;
           acc->units.push_back(u);
           if (u.active) {
             to_read.emplace_back(acc->units.size() - 1, path);

@@ -339,6 +339,36 @@ BOOST_AUTO_TEST_CASE(adopts_running_units_with_the_same_spec_and_replaces_change
   BOOST_TEST((h.treeState("t") == SupervisorState::Running));
 }
 
+BOOST_AUTO_TEST_CASE(a_unit_found_stopping_is_started_after_that_stop_and_readiness_does_not_wait) {
+  // vigild restarted while the stop half of a strategy restart was running (VM test 29).
+  auto cfg = abc(Strategy::OneForAll);
+  EngineHarness probe;
+  probe.start(cfg);
+  std::map<std::string, std::string> fp;
+  probe.upAll();
+  for (const auto& a : probe.all_actions)
+    if (a.kind == core::Action::Kind::Start) fp[a.unit.name] = a.unit.fingerprint;
+
+  EngineHarness h;
+  core::ExistingUnit stopping{kB, fp[kB], false};
+  stopping.stopping = true;
+  h.start(cfg, {{kA, fp[kA], true}, stopping});
+  BOOST_TEST(h.count(EventType::WorkerAdopted) == 1u);
+  BOOST_TEST(h.stopped == std::vector<std::string>{kB});  // joins the running stop job
+  BOOST_TEST(h.started.empty());                          // no start collides with it
+  BOOST_TEST(h.engine.initialStartComplete());            // READY=1 does not wait for it
+  bool told = false;
+  for (const auto& e : h.events)
+    told |= e.type == EventType::WorkerStopping && e.reason == "found-stopping" && e.unit == kB;
+  BOOST_TEST(told);
+  h.stopDone(kB);
+  BOOST_TEST(h.started == std::vector<std::string>{kB});
+  h.up(kB);
+  h.up(kC);
+  BOOST_TEST((h.treeState("t") == SupervisorState::Running));
+  BOOST_TEST(h.count(EventType::WorkerExited) == 0u);  // not a failure: nothing counted
+}
+
 BOOST_AUTO_TEST_CASE(reload_leaves_unchanged_workers_alone) {
   EngineHarness h;
   auto a = worker("a");

@@ -3,7 +3,8 @@
 # the reload (the reported case: one_for_all, a stubborn sibling still stopping, SIGHUP),
 # `systemctl reload vigild` and `systemctl restart vigild` return without waiting for a
 # worker's stop job, and a reload of an unchanged file never runs a finished temporary
-# worker again.
+# worker again. A vigild restarted while a worker is stopping starts that worker once the
+# stop is done, without a failed start.
 # vm-timeout: 400
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vigil-lib.sh"
@@ -66,5 +67,9 @@ echo "systemctl restart vigild took ${took}s while $s was stopping"
 python3 -c "import sys; sys.exit(0 if $took < 7.5 else 1)" || fail "the restart waited for the worker's stop job (${took}s)"
 wait_unit_active $s 120
 wait_unit_active $o 120
+# The new vigild found the stop running and waited for it instead of colliding with it.
+vigil_events VIGIL_EVENT=worker-stopping VIGIL_REASON=found-stopping | grep -q "$s" ||
+    fail "no worker-stopping event with reason found-stopping for $s"
+assert_eq 0 "$(count_events worker-start-failed $s)" "failed starts of $s"
 pass_step "restart of vigild during the stubborn stop returned in ${took}s; both workers back"
 
