@@ -11,8 +11,10 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vigil-lib.sh"
 
+# shellcheck source=/dev/null
+[[ -f $(dirname "$0")/bench.env ]] && . "$(dirname "$0")/bench.env"
 IDLE_WINDOW=${BENCH_IDLE_WINDOW:-60}
-CRASHES=${BENCH_CRASHES:-21}
+CRASHES=${BENCH_CRASHES:-51}
 bench() { echo "@@BENCH $*"; }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
@@ -137,6 +139,11 @@ mv, mr = statistics.median(vigil), statistics.median(ref)
 print(f"crash_restart_vigil_ms_median {mv:.1f}")
 print(f"crash_restart_systemd_ms_median {mr:.1f}")
 print(f"crash_restart_ratio {mv / mr:.3f}")
+def p90(xs):
+    return statistics.quantiles(xs, n=10, method="inclusive")[-1]
+print(f"crash_restart_vigil_ms_p90 {p90(vigil):.1f}")
+print(f"crash_restart_systemd_ms_p90 {p90(ref):.1f}")
+print(f"crash_restart_samples {n}")
 print(f"crash_restart_vigil_ms_all {' '.join(f'{x:.0f}' for x in vigil)}")
 print(f"crash_restart_systemd_ms_all {' '.join(f'{x:.0f}' for x in ref)}")
 PY

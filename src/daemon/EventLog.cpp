@@ -103,8 +103,13 @@ void EventLog::publish(const core::Event& e, const status::EventView&) {
   record(e);
 }
 
+bool EventLog::alwaysLogged(core::EventType type) {
+  return type == EventType::OperatorCommand || type == EventType::ConfigApplied ||
+         type == EventType::ConfigRejected;
+}
+
 void EventLog::record(const core::Event& e) {
-  if (priority(e) > max_priority_) return;
+  if (priority(e) > max_priority_ && !alwaysLogged(e.type)) return;
   const std::string message = text(e);
   if (to_journal_) {
     sd_journal_send("MESSAGE=%s", message.c_str(), "PRIORITY=%d", priority(e), "MESSAGE_ID=%s",

@@ -19,8 +19,12 @@ class EventLog : public EventSink {
   void publish(const core::Event& event, const status::EventView& view) override;
   void record(const core::Event& event);
   // Events less important than `level` (trace|debug|info|warn|error, from the
-  // configuration's log_level) are kept in memory but not logged.
+  // configuration's log_level) are kept in memory and sent on the bus but not logged,
+  // except the audit trail (alwaysLogged()).
   void setLevel(const std::string& level);
+  // True for the events logged whatever the level: operator commands and configuration
+  // loads (issue 7: every operator action is an event in the journal, naming the caller).
+  static bool alwaysLogged(core::EventType type);
   // Warnings about a configuration (applied or not), one journal entry each.
   void configWarnings(const std::string& file, const std::vector<std::string>& warnings);
 
