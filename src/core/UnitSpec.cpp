@@ -1,5 +1,7 @@
 #include "core/UnitSpec.h"
 
+#include <string_view>
+
 #include <fmt/format.h>
 
 #include "core/UnitName.h"
@@ -51,6 +53,50 @@ std::string serviceName(const SupervisorPath& path, const std::string& worker, u
       fmt::format("{}{}-{}", kUnitPrefix, joinEscaped(path), escapeUnitNameComponent(worker));
   if (instance > 0) base += fmt::format("@{}", instance);
   return base + ".service";
+}
+
+namespace {
+// cg_escape() of systemd 252 (src/basic/cgroup-util.c).
+std::string cgroupEscape(const std::string& name) {
+  static constexpr const char* kControllers[] = {"cpu",
+                                                 "cpuacct",
+                                                 "cpuset",
+                                                 "io",
+                                                 "blkio",
+                                                 "memory",
+                                                 "devices",
+                                                 "pids",
+                                                 "bpf-firewall",
+                                                 "bpf-devices",
+                                                 "bpf-foreign",
+                                                 "bpf-socket-bind",
+                                                 "bpf-restrict-network-interfaces"};
+  bool escape = name.empty() || name[0] == '_' || name[0] == '.' || name == "notify_on_release" ||
+                name == "release_agent" || name == "tasks" || name.rfind("cgroup.", 0) == 0;
+  if (!escape) {
+    const auto dot = name.find('.');
+    if (dot != std::string::npos) {
+      const std::string_view head(name.data(), dot);
+      for (const char* c : kControllers) escape |= head == c;
+    }
+  }
+  return escape ? "_" + name : name;
+}
+}  // namespace
+
+std::string controlGroupOf(const std::string& slice, const std::string& unit) {
+  std::string path;
+  if (slice != "-.slice") {
+    // Each dash-separated prefix of the slice's name is a parent slice.
+    const std::string stem = slice.substr(0, slice.size() - std::string_view(".slice").size());
+    std::size_t dash = 0;
+    while ((dash = stem.find('-', dash)) != std::string::npos) {
+      path += "/" + cgroupEscape(stem.substr(0, dash) + ".slice");
+      ++dash;
+    }
+    path += "/" + cgroupEscape(slice);
+  }
+  return path + "/" + cgroupEscape(unit);
 }
 
 std::string displayName(const SupervisorPath& path, const std::string& worker, unsigned instance) {

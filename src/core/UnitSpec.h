@@ -31,6 +31,15 @@ inline constexpr const char* kWorkersTarget = "vigil-workers.target";
 std::string sliceName(const SupervisorPath& path);
 // vigil-ingest-parsers-csv.service, or vigil-web-api@3.service for instance 3.
 std::string serviceName(const SupervisorPath& path, const std::string& worker, unsigned instance);
+// The cgroup systemd 252 gives `unit` in `slice` (its ControlGroup property), computed
+// instead of asked for (one D-Bus call less per started worker), by systemd's own rules:
+// a slice "a-b-c.slice" lives at /a.slice/a-b.slice/a-b-c.slice (slice_build_subslice(),
+// src/core/slice.c), "-.slice" at the root, and a unit's cgroup is its slice's path plus
+// its name escaped by cg_escape() (src/basic/cgroup-util.c: a leading "_" when the name
+// starts with "_" or ".", is "notify_on_release", "release_agent" or "tasks", or starts
+// with "cgroup." or "<controller>."). Slices named by sliceName() always qualify; the
+// result is e.g. "/vigil.slice/vigil-web.slice/vigil-web-api.service".
+std::string controlGroupOf(const std::string& slice, const std::string& unit);
 // "ingest/parsers/csv" or "web/api@3": how events and humans name a worker.
 std::string displayName(const SupervisorPath& path, const std::string& worker, unsigned instance);
 

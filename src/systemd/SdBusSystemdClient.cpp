@@ -284,7 +284,7 @@ struct SdBusSystemdClient::Impl {
           o.unit = st;
           o.ok = kind == "start" ? st.running() && active != "deactivating"
                                  : active == "inactive" || active == "failed";
-          if (o.ok && kind == "start") fetchControlGroup(unit);
+          if (o.ok && kind == "start" && st.control_group.empty()) fetchControlGroup(unit);
           if (!o.ok) o.error = fmt::format("{} (the unit is {})", error, active);
           done(o);
         });
@@ -343,8 +343,10 @@ struct SdBusSystemdClient::Impl {
   void completeJob(std::unique_ptr<Job> job, const std::string& result) {
     JobOutcome o;
     o.ok = result == "done";
-    if (o.ok && job->kind == "start") fetchControlGroup(job->unit);
     auto it = units.find(job->unit);
+    if (o.ok && job->kind == "start" && (it == units.end() || it->second.control_group.empty()))
+      fetchControlGroup(job->unit);
+    it = units.find(job->unit);
     if (it != units.end()) o.unit = it->second;
     o.unit.name = job->unit;
     // Only a stop job replaces a start job: vigild never does that to a unit it is
@@ -734,7 +736,13 @@ void SdBusSystemdClient::startService(const core::UnitSpec& spec,
       impl->call(
           [impl, op](sd_bus_message** m) { return buildStartMessage(impl->io.raw(), op->spec, m); },
           [impl, op, attempt](sd_bus_message* reply, const sd_bus_error* err) {
-            if (!err) impl->created_with[op->spec.name] = op->digest;
+            if (!err) {
+              impl->created_with[op->spec.name] = op->digest;
+              // Known from the slice and the name: no Get of ControlGroup per start.
+              UnitState& st = impl->units[op->spec.name];
+              st.name = op->spec.name;
+              st.control_group = core::controlGroupOf(op->spec.slice, op->spec.name);
+            }
             const bool exists =
                 err && sd_bus_error_has_name(err, "org.freedesktop.systemd1.UnitExists");
             if (exists && !op->retried) {

@@ -16,6 +16,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "core/UnitName.h"
+#include "core/UnitSpec.h"
 
 using vigil::core::escapeUnitNameComponent;
 using vigil::core::isValidUnitName;
@@ -282,6 +283,24 @@ BOOST_AUTO_TEST_CASE(matches_live_systemd_escape) {
       if (out && ours) BOOST_TEST(*ours + "\n" == *out);
     }
   }
+}
+
+// ControlGroup as systemd 252 reports it (measured in the VM: `systemctl show -p
+// ControlGroup`; VM test 20-tree-slices compares every worker's live value).
+BOOST_AUTO_TEST_CASE(control_group_follows_the_slice_hierarchy_and_cg_escape) {
+  using vigil::core::controlGroupOf;
+  BOOST_TEST(controlGroupOf("vigil-web.slice", "vigil-web-api.service") ==
+             "/vigil.slice/vigil-web.slice/vigil-web-api.service");
+  BOOST_TEST(controlGroupOf("vigil-ingest-parsers.slice", "vigil-ingest-parsers-csv@3.service") ==
+             "/vigil.slice/vigil-ingest.slice/vigil-ingest-parsers.slice/"
+             "vigil-ingest-parsers-csv@3.service");
+  BOOST_TEST(controlGroupOf("system.slice", "cron.service") == "/system.slice/cron.service");
+  BOOST_TEST(controlGroupOf("-.slice", "init.scope") == "/init.scope");
+  // cg_escape(): names that would clash with cgroupfs' own files get a leading '_'.
+  BOOST_TEST(controlGroupOf("system.slice", "cpu.service") == "/system.slice/_cpu.service");
+  BOOST_TEST(controlGroupOf("system.slice", "_x.service") == "/system.slice/__x.service");
+  BOOST_TEST(controlGroupOf("cgroup.slice", "a.service") == "/_cgroup.slice/a.service");
+  BOOST_TEST(controlGroupOf("system.slice", "cpux.service") == "/system.slice/cpux.service");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -26,6 +26,23 @@ assert_eq config-applied "$result" "reload result"
 for u in vigil-pipe-fetch vigil-pipe-parse-csv vigil-pipe-parse-json; do wait_unit_active $u.service 90; done
 assert_eq /vigil.slice/vigil-pipe.slice/vigil-pipe-parse.slice/vigil-pipe-parse-csv.service \
     "$(unit_prop vigil-pipe-parse-csv.service ControlGroup)" "csv ControlGroup"
+# vigild computes each worker's cgroup instead of asking PID 1: the API's `cgroup` must be
+# PID 1's ControlGroup, and the figures read from it must be there.
+for u in vigil-pipe-fetch vigil-pipe-parse-csv vigil-pipe-parse-json; do
+    busctl call --json=short org.vigil.Vigil1 /org/vigil/Vigil1 org.vigil.Vigil1.Manager \
+        ListWorkers s pipe >/tmp/workers.json
+    read -r cg mem < <(python3 - "$u.service" /tmp/workers.json <<'PY'
+import json, sys
+unit, path = sys.argv[1], sys.argv[2]
+for w in json.load(open(path))["data"][0]:
+    if w["unit"]["data"] == unit:
+        m = w.get("memory_current_bytes", {}).get("data")
+        print(w["cgroup"]["data"], "none" if m is None else m)
+PY
+    )
+    assert_eq "$(unit_prop $u.service ControlGroup)" "$cg" "$u: vigild's cgroup"
+    [[ $mem =~ ^[0-9]+$ && $mem -gt 0 ]] || fail "$u: no memory figure read from $cg ($mem)"
+done
 root=/sys/fs/cgroup/vigil.slice/vigil-pipe.slice
 assert_eq 268435456 "$(cat $root/memory.max)" "tree slice memory.max"
 assert_eq 100 "$(cat $root/pids.max)" "tree slice pids.max"

@@ -1,0 +1,119 @@
+#!/bin/bash
+# Scenarios 1 and 5 of bench/README.md: cold start of N workers and stop of all of them,
+# under vigil (one worker with N instances; N trees of one worker; N ordered children of
+# one supervisor), against the floor PID 1 allows (vigil-bench-tool start-units and
+# stop-units: the same properties, a window of 64 concurrent calls, or 1 for the
+# sequential floor) and against supervisord with N programs. Start: from the command to
+# the moment the N-th worker process wrote its stamp (CLOCK_MONOTONIC at its start).
+# Stop: the stopping command's own duration (each waits until everything is stopped).
+# vm-timeout: 7200
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/vigil-lib.sh"
+. "$(dirname "$0")/bench-lib.sh"
+
+floor_run() { # N WINDOW KIND
+    local n=$1 w=$2 kind=$3 t0 last out
+    clear_stamps
+    t0=$(now_ns)
+    out=$("$TOOL" start-units bench-floor "$n" "$w" bench-floor.slice -- "$TOOL" stamp "$STAMPS") ||
+        fail "the floor did not start $n units: $out"
+    last=$(wait_stamps "$n")
+    echo "cold_${kind}_${n}_floor $(ms_between "$t0" "$last")" >>/tmp/cold.txt
+    echo "cold_${kind}_${n}_floor_first $(ms_between "$t0" "$(first_stamp)")" >>/tmp/cold.txt
+    t0=$(now_ns)
+    if [[ $kind == ordered ]]; then
+        "$TOOL" stop-units bench-floor "$n" 1 >/dev/null || fail "the floor did not stop $n units"
+    else
+        systemctl stop bench-floor.slice
+    fi
+    echo "stop_${kind}_${n}_floor $(ms_between "$t0" "$(now_ns)")" >>/tmp/cold.txt
+    wait_no_units 'bench-floor-*.service'
+}
+
+# vigil_run N KIND CONFIG_FUNCTION — cold start: vigild started with the configuration
+# (systemctl start returns at READY=1, once every tree is up); then the stop.
+vigil_run() {
+    local n=$1 kind=$2 cfg=$3 t0 t_ready last
+    systemctl stop vigild.service
+    "$cfg" "$n" | vigil_write_config
+    clear_stamps
+    t0=$(now_ns)
+    systemctl start vigild.service
+    t_ready=$(now_ns)
+    last=$(wait_stamps "$n")
+    echo "cold_${kind}_${n}_vigil $(ms_between "$t0" "$last")" >>/tmp/cold.txt
+    echo "cold_${kind}_${n}_vigil_ready $(ms_between "$t0" "$t_ready")" >>/tmp/cold.txt
+    echo "cold_${kind}_${n}_vigil_first $(ms_between "$t0" "$(first_stamp)")" >>/tmp/cold.txt
+    # Where vigild's own start goes: PID 1 executed it; it applied the configuration (the
+    # config-applied event, CLOCK_MONOTONIC of the journal entry); then the first worker.
+    local exec_us applied_us
+    exec_us=$(systemctl show -p ExecMainStartTimestampMonotonic --value vigild.service)
+    applied_us=$(journalctl -u vigild.service -o json VIGIL_EVENT=config-applied -n 1 |
+        python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["__MONOTONIC_TIMESTAMP"])')
+    echo "cold_${kind}_${n}_vigil_exec $(ms_between "$t0" "${exec_us}000")" >>/tmp/cold.txt
+    echo "cold_${kind}_${n}_vigil_config_applied $(ms_between "$t0" "${applied_us}000")" >>/tmp/cold.txt
+    # Stop: one tree (instances stop together, ordered children in reverse order), or
+    # every tree through vigil.target (vigild stops them all, each tree in its order).
+    t0=$(now_ns)
+    if [[ $kind == trees ]]; then
+        # As the package's prerm does: `stop vigil.target` alone returns at once (the
+        # target is ordered after vigild), vigild.service's stop job waits for the trees.
+        systemctl stop vigil.target vigild.service
+    else
+        vigilctl stop bench >/dev/null
+    fi
+    echo "stop_${kind}_${n}_vigil $(ms_between "$t0" "$(now_ns)")" >>/tmp/cold.txt
+    wait_no_units 'vigil-bench*.service'
+    if [[ $kind == trees ]]; then
+        printf 'tier: tier_2\ntrees: {}\n' | vigil_write_config
+        systemctl start vigil.target
+    else
+        vigil_empty
+    fi
+}
+
+supervisord_run() { # N
+    local n=$1 t0 last
+    supervisord_config "$n" >/run/bench/supervisord.conf
+    clear_stamps
+    t0=$(now_ns)
+    systemd-run --quiet --unit=bench-supervisord /usr/bin/supervisord -n -c /run/bench/supervisord.conf
+    last=$(wait_stamps "$n")
+    echo "cold_instances_${n}_supervisord $(ms_between "$t0" "$last")" >>/tmp/cold.txt
+    echo "cold_instances_${n}_supervisord_first $(ms_between "$t0" "$(first_stamp)")" >>/tmp/cold.txt
+    t0=$(now_ns)
+    systemctl stop bench-supervisord.service
+    echo "stop_instances_${n}_supervisord $(ms_between "$t0" "$(now_ns)")" >>/tmp/cold.txt
+}
+
+: >/tmp/cold.txt
+vigil_empty
+for n in $BENCH_SIZES; do
+    reps=$BENCH_REPS
+    ((n >= 1000)) && reps=$BENCH_REPS_LARGE
+    for ((rep = 0; rep < reps; rep++)); do
+        floor_run "$n" 64 instances
+        vigil_run "$n" instances instances_config
+        vigil_run "$n" trees trees_config
+        supervisord_run "$n"
+        # Ordered children start one after another: 1000 of them take minutes under
+        # emulation, so the sequential figures stop at 200.
+        if ((n <= 200)); then
+            floor_run "$n" 1 ordered
+            vigil_run "$n" ordered ordered_config
+        fi
+    done
+    pass_step "cold start and stop of $n workers measured"
+done
+# Every figure: median, min, max over the repetitions.
+python3 - /tmp/cold.txt <<'PY'
+import collections, statistics, sys
+runs = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    k, v = line.split()
+    runs[k].append(float(v))
+for k, xs in sorted(runs.items()):
+    print(f"@@BENCH {k}_ms_median {statistics.median(xs):.1f}")
+    print(f"@@BENCH {k}_ms_min {min(xs):.1f}")
+    print(f"@@BENCH {k}_ms_max {max(xs):.1f}")
+PY
