@@ -38,7 +38,8 @@ int main(int argc, char** argv) {
     for (const auto& cg : cgroups) {
       auto s = reader.read(cg, vigil::cgroup::CgroupReader::Detail::Status);
       if (!s) {
-        if (errors++ == 0) std::fprintf(stderr, "vigil-bench-sweep: %s\n", s.error().message().c_str());
+        if (errors++ == 0)
+          std::fprintf(stderr, "vigil-bench-sweep: %s\n", s.error().message().c_str());
       } else if (!*s) {
         ++missing;
       }

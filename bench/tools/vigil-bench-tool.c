@@ -15,7 +15,9 @@
  *       (src/core/UnitProperties.cpp: Type=exec, Restart=no, KillMode=control-group,
  *       CollectMode=inactive, KillSignal=SIGTERM, TimeoutStopUSec=10s, SendSIGKILL=yes,
  *       accounting on, PartOf=vigil.target, Before=vigil-workers.target, four
- *       LogExtraFields, ExecStartEx with no-env-expand), in SLICE. WINDOW 1 is the
+ *       LogExtraFields, ExecStartEx with no-env-expand), in SLICE (a SLICE with "%d" in it,
+ *       e.g. bench-floor-%d.slice, gives each unit a slice of its own, named after its
+ *       index, which PID 1 creates with the unit: the floor of N trees). WINDOW 1 is the
  *       sequential floor (each start waits for the previous job). Prints "started N
  *       failed F elapsed_ns T" and exits 1 if a start failed.
  *   vigil-bench-tool stop-units PREFIX N WINDOW
@@ -161,11 +163,18 @@ static int on_reply(sd_bus_message* m, void* ud, sd_bus_error* e) {
 }
 
 static int append_properties(struct run* r, sd_bus_message* m, const char* name) {
-  char desc[512];
+  char desc[512], slice[512];
   snprintf(desc, sizeof desc, "vigil bench floor %s", name);
+  /* SLICE with "%d": a slice of its own per unit (created by PID 1 on the fly), the floor
+   * of N trees, each of which vigild gives a slice. */
+  const char* mark = strstr(r->slice, "%d");
+  if (mark)
+    snprintf(slice, sizeof slice, "%.*s%d%s", (int)(mark - r->slice), r->slice, r->next, mark + 2);
+  else
+    snprintf(slice, sizeof slice, "%s", r->slice);
   int k = sd_bus_message_append(
       m, "(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)", "Description", "s", desc,
-      "Slice", "s", r->slice, "Type", "s", "exec", "Restart", "s", "no", "KillMode", "s",
+      "Slice", "s", slice, "Type", "s", "exec", "Restart", "s", "no", "KillMode", "s",
       "control-group", "CollectMode", "s", "inactive", "KillSignal", "i", (int32_t)SIGTERM,
       "TimeoutStopUSec", "t", (uint64_t)10000000, "SendSIGKILL", "b", 1, "MemoryAccounting", "b",
       1, "CPUAccounting", "b", 1, "TasksAccounting", "b", 1, "IOAccounting", "b", 1);

@@ -3,7 +3,7 @@
 # under vigil (one worker with N instances; N trees of one worker; N ordered children of
 # one supervisor), against the floor PID 1 allows (vigil-bench-tool start-units and
 # stop-units: the same properties, a window of 64 concurrent calls, or 1 for the
-# sequential floor) and against supervisord with N programs. Start: from the command to
+# sequential floor; for N trees each unit in a slice of its own) and against supervisord with N programs. Start: from the command to
 # the moment the N-th worker process wrote its stamp (CLOCK_MONOTONIC at its start).
 # Stop: the stopping command's own duration (each waits until everything is stopped).
 # vm-timeout: 7200
@@ -11,11 +11,12 @@
 . "$(dirname "$0")/vigil-lib.sh"
 . "$(dirname "$0")/bench-lib.sh"
 
-floor_run() { # N WINDOW KIND
-    local n=$1 w=$2 kind=$3 t0 last out
+floor_run() { # N WINDOW KIND (trees: a slice per unit, as vigild gives each tree one)
+    local n=$1 w=$2 kind=$3 t0 last out slice=bench-floor.slice
+    [[ $kind == trees ]] && slice=bench-floor-%d.slice
     clear_stamps
     t0=$(now_ns)
-    out=$("$TOOL" start-units bench-floor "$n" "$w" bench-floor.slice -- "$TOOL" stamp "$STAMPS") ||
+    out=$("$TOOL" start-units bench-floor "$n" "$w" "$slice" -- "$TOOL" stamp "$STAMPS") ||
         fail "the floor did not start $n units: $out"
     last=$(wait_stamps "$n")
     echo "cold_${kind}_${n}_floor $(ms_between "$t0" "$last")" >>/tmp/cold.txt
@@ -94,6 +95,7 @@ for n in $BENCH_SIZES; do
     for ((rep = 0; rep < reps; rep++)); do
         floor_run "$n" 64 instances
         vigil_run "$n" instances instances_config
+        floor_run "$n" 64 trees
         vigil_run "$n" trees trees_config
         supervisord_run "$n"
         # Ordered children start one after another: 1000 of them take minutes under
@@ -103,6 +105,11 @@ for n in $BENCH_SIZES; do
             vigil_run "$n" ordered ordered_config
         fi
     done
+    # vigild keeps 64 jobs outstanding; how the floor fares with fewer and with more.
+    if ((n >= 1000)); then
+        floor_run "$n" 16 instances_w16
+        floor_run "$n" 256 instances_w256
+    fi
     pass_step "cold start and stop of $n workers measured"
 done
 # Every figure: median, min, max over the repetitions.
