@@ -15,7 +15,7 @@ vigil_empty
 clear_stamps
 assert_eq config-applied "$(instances_config "$n" | vigil_apply)" "reload result"
 wait_stamps "$n" >/dev/null
-systemd-run --quiet --unit=bench-ref "$TOOL" stamp /run/bench
+systemd-run --quiet --unit=bench-ref --property=StartLimitIntervalSec=0 "$TOOL" stamp /run/bench
 sleep "$BENCH_SETTLE"
 
 timed() { # KEY COMMAND... — wall time of COMMAND (output discarded), REPS times
