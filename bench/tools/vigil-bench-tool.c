@@ -11,7 +11,7 @@
  *   vigil-bench-tool start-units PREFIX N WINDOW SLICE -- ARGV...
  *       The floor of starting N workers: StartTransientUnit of PREFIX-<i>.service for i in
  *       [0, N), at most WINDOW calls outstanding (from the call to the job's JobRemoved
- *       signal), with the properties vigild gives a worker of the default spec
+ *       signal; at most 100 of them awaiting their reply, as in vigild), with the properties vigild gives a worker of the default spec
  *       (src/core/UnitProperties.cpp: Type=exec, Restart=no, KillMode=control-group,
  *       CollectMode=inactive, KillSignal=SIGTERM, TimeoutStopUSec=10s, SendSIGKILL=yes,
  *       accounting on, PartOf=vigil.target, Before=vigil-workers.target, four
@@ -83,11 +83,14 @@ static int cmd_stamp(const char* dir) {
 /* ---- start-units ---------------------------------------------------------------- */
 
 #define MAX_JOBS 4096
+/* Calls awaiting their reply: dbus-daemon allows 128 per connection
+ * (max_replies_per_connection); vigild keeps to 100 as well. */
+#define MAX_PENDING 100
 
 struct run {
   sd_bus* bus;
   int stop; /* stop-units instead of start-units */
-  int n, window, next, outstanding, started, failed;
+  int n, window, next, outstanding, pending, started, failed;
   const char *prefix, *slice;
   char** argv;
   char* jobs[MAX_JOBS]; /* object paths of outstanding jobs */
@@ -149,6 +152,7 @@ static void job_installed(struct run* r, const char* path) {
 static int on_reply(sd_bus_message* m, void* ud, sd_bus_error* e) {
   (void)e;
   struct run* r = ud;
+  r->pending--;
   const sd_bus_error* err = sd_bus_message_get_error(m);
   const char* path = NULL;
   if (err || sd_bus_message_read(m, "o", &path) < 0) {
@@ -232,6 +236,7 @@ static int send_next(struct run* r) {
   }
   r->next++;
   r->outstanding++;
+  r->pending++;
   return 0;
 }
 
@@ -265,7 +270,7 @@ static int cmd_units(int stop, int argc, char** argv) {
   }
   const int64_t t0 = now_ns();
   while (r.started + r.failed < r.n) {
-    while (r.next < r.n && r.outstanding < r.window)
+    while (r.next < r.n && r.outstanding < r.window && r.pending < MAX_PENDING)
       if (send_next(&r) < 0) return 1;
     k = sd_bus_process(r.bus, NULL);
     if (k < 0) {

@@ -87,6 +87,22 @@ supervisord_run() { # N
     echo "stop_instances_${n}_supervisord $(ms_between "$t0" "$(now_ns)")" >>/tmp/cold.txt
 }
 
+# Every figure: median, min, max over the repetitions; printed on exit too, so that a
+# failure late in the run keeps what was measured before it.
+summary() {
+    python3 - /tmp/cold.txt <<'PY'
+import collections, statistics, sys
+runs = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    k, v = line.split()
+    runs[k].append(float(v))
+for k, xs in sorted(runs.items()):
+    print(f"@@BENCH {k}_ms_median {statistics.median(xs):.1f}")
+    print(f"@@BENCH {k}_ms_min {min(xs):.1f}")
+    print(f"@@BENCH {k}_ms_max {max(xs):.1f}")
+PY
+}
+trap summary EXIT
 : >/tmp/cold.txt
 vigil_empty
 for n in $BENCH_SIZES; do
@@ -115,15 +131,3 @@ for n in $BENCH_SIZES; do
     fi
     pass_step "cold start and stop of $n workers measured"
 done
-# Every figure: median, min, max over the repetitions.
-python3 - /tmp/cold.txt <<'PY'
-import collections, statistics, sys
-runs = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    k, v = line.split()
-    runs[k].append(float(v))
-for k, xs in sorted(runs.items()):
-    print(f"@@BENCH {k}_ms_median {statistics.median(xs):.1f}")
-    print(f"@@BENCH {k}_ms_min {min(xs):.1f}")
-    print(f"@@BENCH {k}_ms_max {max(xs):.1f}")
-PY
