@@ -12,12 +12,8 @@
 
 V=/run/bench/crash/vigil S=/run/bench/crash/systemd P=/run/bench/crash/supervisord
 crash_config() { # OTHERS
+    bench_tree
     cat <<YAML
-tier: tier_2
-trees:
-  bench:
-    intensity: {max_restarts: 100000, period: 1h}
-    children:
       - name: victim
         command: [$TOOL, stamp, $V]
         backoff: {initial: 1ms, max: 1ms, jitter: 0}

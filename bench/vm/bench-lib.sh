@@ -91,13 +91,14 @@ vigil_empty() {
 # The worker configurations. instances_config N: one worker with N instances;
 # trees_config N: N trees of one worker each; ordered_config N: one supervisor with N
 # children, started one after another (OTP order).
+# bench_tree — the head of a configuration with one tree `bench` whose intensity never
+# stops a benchmark; its children follow.
+bench_tree() {
+    printf 'tier: tier_2\ntrees:\n  bench:\n    intensity: {max_restarts: 100000, period: 1h}\n    children:\n'
+}
 instances_config() {
+    bench_tree
     cat <<YAML
-tier: tier_2
-trees:
-  bench:
-    intensity: {max_restarts: 100000, period: 1h}
-    children:
       - name: w
         instances: $1
         command: [$TOOL, stamp, $STAMPS]
@@ -114,11 +115,7 @@ trees_config() {
     done
 }
 ordered_config() {
-    echo "tier: tier_2"
-    echo "trees:"
-    echo "  bench:"
-    echo "    intensity: {max_restarts: 100000, period: 1h}"
-    echo "    children:"
+    bench_tree
     local i
     for ((i = 0; i < $1; i++)); do
         printf '      - name: w%d\n        command: [%s, stamp, %s]\n        stop: {timeout: 10s}\n' \

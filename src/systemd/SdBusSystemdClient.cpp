@@ -345,8 +345,7 @@ struct SdBusSystemdClient::Impl {
     o.ok = result == "done";
     auto it = units.find(job->unit);
     if (o.ok && job->kind == "start" && (it == units.end() || it->second.control_group.empty()))
-      fetchControlGroup(job->unit);
-    it = units.find(job->unit);
+      fetchControlGroup(job->unit);  // sends a call; does not touch `units`
     if (it != units.end()) o.unit = it->second;
     o.unit.name = job->unit;
     // Only a stop job replaces a start job: vigild never does that to a unit it is
