@@ -11,14 +11,36 @@
 . "$(dirname "$0")/vigil-lib.sh"
 . "$(dirname "$0")/bench-lib.sh"
 
+# Where the CPU of a cold start goes: PID 1, dbus-daemon and journald (CPUUsageNSec of
+# init.scope, dbus.service, systemd-journald.service, in ms) consumed between two calls of
+# cpu_mark; the caller adds vigild's own.
+cpu_mark() {
+    local u
+    for u in init.scope dbus.service systemd-journald.service; do
+        printf '%s ' "$(systemctl show -p CPUUsageNSec --value "$u")"
+    done
+}
+cpu_since() { # KEY MARK — KEY_cpu_{pid1,dbus,journald} since MARK
+    local key=$1 i=0 a b
+    local -a before after names=(pid1 dbus journald)
+    read -r -a before <<<"$2"
+    read -r -a after <<<"$(cpu_mark)"
+    for ((i = 0; i < 3; i++)); do
+        a=${before[i]} b=${after[i]}
+        echo "${key}_cpu_${names[i]} $(((b - a) / 1000000))" >>/tmp/cold.txt
+    done
+}
+
 floor_run() { # N WINDOW KIND (trees: a slice per unit, as vigild gives each tree one)
-    local n=$1 w=$2 kind=$3 t0 last out slice=bench-floor.slice
+    local n=$1 w=$2 kind=$3 t0 last out mark slice=bench-floor.slice
     [[ $kind == trees ]] && slice=bench-floor-%d.slice
     clear_stamps
+    mark=$(cpu_mark)
     t0=$(now_ns)
     out=$("$TOOL" start-units bench-floor "$n" "$w" "$slice" -- "$TOOL" stamp "$STAMPS") ||
         fail "the floor did not start $n units: $out"
     last=$(wait_stamps "$n")
+    cpu_since "cold_${kind}_${n}_floor" "$mark"
     echo "cold_${kind}_${n}_floor $(ms_between "$t0" "$last")" >>/tmp/cold.txt
     echo "cold_${kind}_${n}_floor_first $(ms_between "$t0" "$(first_stamp)")" >>/tmp/cold.txt
     t0=$(now_ns)
@@ -34,14 +56,17 @@ floor_run() { # N WINDOW KIND (trees: a slice per unit, as vigild gives each tre
 # vigil_run N KIND CONFIG_FUNCTION — cold start: vigild started with the configuration
 # (systemctl start returns at READY=1, once every tree is up); then the stop.
 vigil_run() {
-    local n=$1 kind=$2 cfg=$3 t0 t_ready last
+    local n=$1 kind=$2 cfg=$3 t0 t_ready last mark
     systemctl stop vigild.service
     "$cfg" "$n" | vigil_write_config
     clear_stamps
+    mark=$(cpu_mark)
     t0=$(now_ns)
     systemctl start vigild.service
     t_ready=$(now_ns)
     last=$(wait_stamps "$n")
+    cpu_since "cold_${kind}_${n}_vigil" "$mark"
+    echo "cold_${kind}_${n}_vigil_cpu_vigild $(($(systemctl show -p CPUUsageNSec --value vigild.service) / 1000000))" >>/tmp/cold.txt
     echo "cold_${kind}_${n}_vigil $(ms_between "$t0" "$last")" >>/tmp/cold.txt
     echo "cold_${kind}_${n}_vigil_ready $(ms_between "$t0" "$t_ready")" >>/tmp/cold.txt
     echo "cold_${kind}_${n}_vigil_first $(ms_between "$t0" "$(first_stamp)")" >>/tmp/cold.txt

@@ -11,17 +11,26 @@
 . "$(dirname "$0")/bench-lib.sh"
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+utime() { awk '{print $14}' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 hz=$(getconf CLK_TCK)
 
-# window PID KEY — CPU % of PID over BENCH_IDLE_WINDOW seconds, and its RSS at the end.
+# window PID KEY — CPU % of PID over BENCH_IDLE_WINDOW seconds, and its memory at the end:
+# RSS (VmRSS), the anonymous part of it (heap, stacks: the process's own) and PSS (shared
+# library pages divided among the processes mapping them), from smaps_rollup.
 window() {
-    local pid=$1 key=$2 t0 t1
+    local pid=$1 key=$2 t0 t1 u0 u1
     t0=$(ticks "$pid")
+    u0=$(utime "$pid")
     sleep "$BENCH_IDLE_WINDOW"
     t1=$(ticks "$pid")
+    u1=$(utime "$pid")
     bench "${key}_cpu_percent $(python3 -c "print(round(($t1 - $t0) / $hz / $BENCH_IDLE_WINDOW * 100, 3))")"
+    # The kernel's share (system time: the cgroup files' open/read/close) and the process's.
+    bench "${key}_user_percent $(python3 -c "print(round(($u1 - $u0) / $hz / $BENCH_IDLE_WINDOW * 100, 3))")"
     bench "${key}_rss_mb $(python3 -c "print(round($(rss_kb "$pid") / 1024, 1))")"
+    bench "${key}_anon_mb $(awk '/^Anonymous:/ {printf "%.1f", $2 / 1024}' "/proc/$pid/smaps_rollup")"
+    bench "${key}_pss_mb $(awk '/^Pss:/ {printf "%.1f", $2 / 1024}' "/proc/$pid/smaps_rollup")"
 }
 
 # The pollers run in the background with their output closed: $(...) returns once nobody

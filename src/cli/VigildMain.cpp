@@ -1,5 +1,6 @@
 // vigild: the vigil supervision agent. See vigild(8).
 
+#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -40,6 +41,11 @@ int parseFailed(const CLI::App& app, const CLI::ParseError& e) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A fixed mmap threshold (mallopt(3): setting it turns glibc's dynamic one off): blocks of
+  // 128 KiB and more (the state file's text, a whole fleet's D-Bus answer) are mapped and
+  // unmapped on free, instead of raising the threshold and growing the heap, which then
+  // stays in vigild's RSS (bench/RESULTS.md, steady state).
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
   CLI::App app{"vigild: supervision trees of workers as transient systemd units"};
   app.set_version_flag("--version", fmt::format("vigild {}", vigil::util::kVersion),
                        "print the version and exit");

@@ -65,4 +65,40 @@ nlohmann::json toJson(const StatusSnapshot& s) {
   return out;
 }
 
+namespace {
+
+std::string compact(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+template <class T>
+void appendArray(std::string& out, const char* key, const std::vector<T>& items) {
+  out += ",\"";
+  out += key;
+  out += "\":[";
+  bool first = true;
+  for (const auto& item : items) {
+    if (!first) out += ',';
+    first = false;
+    out += compact(toJson(item));
+  }
+  out += ']';
+}
+
+}  // namespace
+
+std::string toJsonText(const StatusSnapshot& s, const std::vector<EventView>* events) {
+  std::string out = "{\"schema\":";
+  out += compact(nlohmann::json(kJsonSchema));
+  out += ",\"taken_realtime_usec\":";
+  out += compact(nlohmann::json(s.taken_realtime_usec));
+  out += ",\"vigild\":";
+  out += compact(toJson(s.vigild));
+  appendArray(out, "supervisors", s.supervisors);
+  appendArray(out, "workers", s.workers);
+  if (events) appendArray(out, "events", *events);
+  out += '}';
+  return out;
+}
+
 }  // namespace vigil::status

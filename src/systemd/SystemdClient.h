@@ -61,7 +61,12 @@ class SystemdClient {
 
   // Creates slice `name` as a transient unit with `limits` as its budget, or, when it
   // exists already, updates its properties at runtime (SetUnitProperties). Limits not
-  // set are sent as unlimited. `done` runs once.
+  // set are sent as unlimited. `done` runs once, when PID 1 has answered the call (the
+  // slice exists with its limits), not when the slice's start job ends: a worker started
+  // in it afterwards is created after it (PID 1 handles one connection's calls in order)
+  // and its start job waits for the slice's (Slice= implies Requires= and After=,
+  // systemd.resource-control(5)). That saves a job round trip before each tree's first
+  // worker (bench/RESULTS.md).
   virtual void ensureSlice(const std::string& name,
                            const std::string& description,
                            const core::Limits& limits,

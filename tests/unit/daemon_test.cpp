@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include <systemd/sd-event.h>
 
@@ -111,9 +112,18 @@ BOOST_AUTO_TEST_CASE(restarts_a_dead_worker_after_its_backoff_timer) {
   BOOST_TEST(runUntil([&] { return !fake.starts.empty(); }));
   BOOST_TEST(fake.starts.front().spec.name == "vigil-web-api.service");
   fake.finishStart();
-  const std::string state = daemon->stateJson();
-  BOOST_TEST(state.find("\"restarts\": 1") != std::string::npos);
-  BOOST_TEST(state.find("killed by SIGKILL") != std::string::npos);
+  const auto state = nlohmann::json::parse(daemon->stateJson());
+  std::map<std::string, int> restarts;
+  for (const auto& w : state["workers"]) restarts[w["unit"]] = w["restarts"];
+  BOOST_TEST(restarts["vigil-web-api.service"] == 1);
+  BOOST_TEST(restarts["vigil-web-jobs.service"] == 0);
+  BOOST_TEST(state["workers"].size() == 2u);
+  bool exit_event = false;
+  for (const auto& e : state["events"])
+    exit_event = exit_event ||
+                 (e["type"] == "worker-exited" &&
+                  e["message"].get<std::string>().find("killed by SIGKILL") != std::string::npos);
+  BOOST_TEST(exit_event);
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_unit_stays_loaded_while_its_restart_waits_then_is_reset) {

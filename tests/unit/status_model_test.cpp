@@ -164,4 +164,32 @@ BOOST_AUTO_TEST_CASE(units_of_a_target_are_its_workers_in_order) {
   BOOST_TEST(model.unitsOf("").size() == 9u);
 }
 
+// The state file's text (written element by element) is the document of toJson plus the
+// events, whatever the key order; bad UTF-8 in a message is replaced, not thrown on.
+BOOST_AUTO_TEST_CASE(the_state_text_is_the_status_document_with_the_events) {
+  EngineHarness h;
+  h.start(fleet(Strategy::OneForOne, 3, "100"));
+  h.upAll();
+  h.exits("vigil-t-api@2.service", killed(9));
+  daemon::StatusModel model;
+  model.update(h.engine, h.engine.takeChanged(), h.now);
+  const status::Clocks clocks{h.now, 1'700'000'000'000'000};
+  const auto snap = model.snapshot(h.engine, clocks, {}, nullptr, {});
+  BOOST_TEST_REQUIRE(snap->workers.size() == 9u);
+  std::vector<status::EventView> events(2);
+  events[0].type = "worker-exited";
+  events[0].worker = "t/api@2";
+  events[0].message = "killed by signal 9";
+  events[1].type = "operator-command";
+  events[1].message = std::string("bad \xff byte");
+
+  nlohmann::json expected = status::toJson(*snap);
+  expected["events"] =
+      nlohmann::json::array({status::toJson(events[0]), status::toJson(events[1])});
+  expected["events"][1]["message"] = "bad \xEF\xBF\xBD byte";
+  const nlohmann::json parsed = nlohmann::json::parse(status::toJsonText(*snap, &events));
+  BOOST_TEST(parsed == expected);
+  BOOST_TEST(nlohmann::json::parse(status::toJsonText(*snap, nullptr)) == status::toJson(*snap));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
