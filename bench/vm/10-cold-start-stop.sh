@@ -46,6 +46,10 @@ floor_run() { # N WINDOW KIND (trees: a slice per unit, as vigild gives each tre
     t0=$(now_ns)
     if [[ $kind == ordered ]]; then
         "$TOOL" stop-units bench-floor "$n" 1 >/dev/null || fail "the floor did not stop $n units"
+    elif [[ $kind == instances_calls ]]; then
+        # One StopUnit per unit, 64 outstanding, as vigild stops a group (one call per worker,
+        # each job watched) rather than one transaction for the slice.
+        "$TOOL" stop-units bench-floor "$n" 64 >/dev/null || fail "the floor did not stop $n units"
     else
         systemctl stop bench-floor.slice
     fi
@@ -136,6 +140,7 @@ for n in $BENCH_SIZES; do
     for ((rep = 0; rep < reps; rep++)); do
         floor_run "$n" 64 instances
         vigil_run "$n" instances instances_config
+        ((n <= 200)) && floor_run "$n" 64 instances_calls
         # vigil.yaml(5) allows at most 64 trees (kMaxTrees).
         if ((n <= 64)); then
             floor_run "$n" 64 trees

@@ -553,7 +553,17 @@ void Daemon::scheduleStateWrite() {
   // an idle vigild writes nothing, a busy one once per interval whatever the event rate.
   if (options_.state_file.empty() || !state_dirty_ || state_timer_) return;
   runOnceAfter(&state_timer_, static_cast<std::uint64_t>(options_.state_file_interval.count()),
-               &Daemon::writeState);
+               &Daemon::writeStateWhenSettled);
+}
+
+void Daemon::writeStateWhenSettled() {
+  if (client_.pendingOperations() > 0 && state_written_at_ &&
+      now() - *state_written_at_ < options_.state_file_max_delay) {
+    runOnceAfter(&state_timer_, static_cast<std::uint64_t>(options_.state_file_interval.count()),
+                 &Daemon::writeStateWhenSettled);
+    return;
+  }
+  writeState();
 }
 
 status::VigildView Daemon::info() {
@@ -649,6 +659,7 @@ std::string Daemon::stateJson() {
 void Daemon::writeState() {
   if (options_.state_file.empty()) return;
   state_dirty_ = false;
+  state_written_at_ = now();
   auto r = writeFileAtomically(options_.state_file, stateJson() + "\n");
   // Heap freed after a burst (a mass start's bus messages, this text) stays with glibc and
   // in vigild's RSS unless handed back; this runs at most every state_file_interval, and

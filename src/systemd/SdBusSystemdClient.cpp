@@ -206,6 +206,9 @@ struct SdBusSystemdClient::Impl {
   // ---- the job window (kJobWindow) ----
 
   std::size_t jobs_admitted = 0;
+  // The start of the object path of every unit named core::kUnitPrefix* ("vigil-" encoded:
+  // ".../unit/vigil_2d"), from sd_bus_path_encode in create().
+  std::string our_path_prefix;
   std::deque<std::function<void()>> jobs_waiting;
 
   // Runs issue(done') now if fewer than kJobWindow job operations are outstanding, else
@@ -625,8 +628,12 @@ struct SdBusSystemdClient::Impl {
   // ActiveState turns inactive/failed the exit details are already cached.
   static int onPropertiesChanged(sd_bus_message* m, void* ud, sd_bus_error*) {
     auto* self = static_cast<Impl*>(ud);
+    // The match covers every unit's object; most signals are other units', told apart by
+    // their path before decoding it.
+    const char* path = sd_bus_message_get_path(m);
+    if (!path || !std::string_view(path).starts_with(self->our_path_prefix)) return 0;
     char* decoded = nullptr;
-    if (sd_bus_path_decode(sd_bus_message_get_path(m), kUnitPathPrefix, &decoded) <= 0) return 0;
+    if (sd_bus_path_decode(path, kUnitPathPrefix, &decoded) <= 0) return 0;
     std::string name = decoded;
     free(decoded);
     if (!isOurUnit(name)) return 0;
@@ -695,6 +702,13 @@ SdBusSystemdClient::~SdBusSystemdClient() {
 
 util::Result<std::unique_ptr<SdBusSystemdClient>> SdBusSystemdClient::create(Bus& bus) {
   auto impl = std::make_unique<Impl>(bus.impl());
+  {
+    char* encoded = nullptr;
+    if (sd_bus_path_encode(kUnitPathPrefix, core::kUnitPrefix, &encoded) < 0 || !encoded)
+      return util::fail("encoding the unit object path prefix", ENOMEM);
+    impl->our_path_prefix = encoded;
+    free(encoded);
+  }
   sd_bus* raw = bus.impl().raw();
   auto addMatch = [&](const char* sender, const char* path, const char* iface, const char* member,
                       sd_bus_message_handler_t cb) -> int {

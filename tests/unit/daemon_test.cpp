@@ -36,8 +36,12 @@ struct DaemonFixture {
     fs::remove_all(dir);
   }
   void writeConfig(const std::string& text) { std::ofstream(dir / "vigil.yaml") << text; }
+  core::Usec state_interval{std::chrono::seconds(10)};
+  core::Usec state_max_delay{std::chrono::seconds(60)};
   void make() {
     daemon::DaemonOptions o;
+    o.state_file_interval = state_interval;
+    o.state_file_max_delay = state_max_delay;
     o.config_file = dir / "vigil.yaml";
     o.tier_dirs = {fs::path(VIGIL_FIXTURES_DIR) / ".." / ".." / "config" / "tiers"};
     o.state_file = dir / "state.json";
@@ -98,6 +102,34 @@ BOOST_AUTO_TEST_CASE(starts_workers_after_listing_existing_units_then_reports_re
   BOOST_TEST(!daemon->ready());
   fake.finishStart();
   BOOST_TEST(daemon->ready());
+}
+
+// The state file waits while jobs are outstanding (a burst), up to its maximum delay
+// after the previous write, and is written one interval after the jobs are done.
+BOOST_AUTO_TEST_CASE(the_state_file_waits_for_outstanding_jobs_within_its_maximum_delay) {
+  using std::chrono::milliseconds;
+  state_interval = milliseconds(40);
+  state_max_delay = milliseconds(700);
+  writeConfig(kTwoWorkers);
+  make();
+  const fs::path file = dir / "state.json";
+  BOOST_REQUIRE(daemon->start());
+  fake.lists[0](std::vector<core::ExistingUnit>{});
+  // The first write (vigild's start) is not held back: nothing was written before it.
+  BOOST_TEST(runUntil([&] { return fs::exists(file); }, milliseconds(1000)));
+  fs::remove(file);
+  fake.finishStart();  // a change; the second worker's start is still outstanding
+  BOOST_TEST_REQUIRE(fake.pendingOperations() == 1u);
+  const auto t0 = std::chrono::steady_clock::now();
+  BOOST_TEST(!runUntil([&] { return fs::exists(file); }, milliseconds(300)));
+  // Still outstanding: written once the maximum delay after the first write has passed.
+  BOOST_TEST(runUntil([&] { return fs::exists(file); }, milliseconds(3000)));
+  BOOST_TEST((std::chrono::steady_clock::now() - t0 >= milliseconds(300)));
+  fs::remove(file);
+  fake.finishStart();  // nothing outstanding: the next write comes one interval later
+  BOOST_TEST(fake.pendingOperations() == 0u);
+  // (sd-event may fire a timer up to 250 ms late: its default accuracy.)
+  BOOST_TEST(runUntil([&] { return fs::exists(file); }, milliseconds(2000)));
 }
 
 BOOST_AUTO_TEST_CASE(restarts_a_dead_worker_after_its_backoff_timer) {

@@ -54,3 +54,23 @@ wait_for 60 vigilctl status
 ctl_expect 0 events app -n 200
 grep -q "operator-command" <<<"$ctl_out" || fail "the history did not survive a vigild restart"
 pass_step "events history comes from the journal and survives a vigild restart"
+
+# log_level: error keeps routine events (a worker starting) out of the journal, but never
+# an operator's command or a configuration load: they are the audit trail.
+journal_count() { journalctl -b -q -o cat VIGIL_EVENT="$1" | wc -l; }
+{
+    echo "log_level: error"
+    vigil_ctl_config 3
+} | vigil_apply >/tmp/apply.txt
+assert_eq config-applied "$(cat /tmp/apply.txt)" "reload with log_level: error"
+wait_for 10 bash -c "journalctl -b -q -o cat VIGIL_EVENT=config-applied | grep -q ."
+applied=$(journal_count config-applied)
+commands=$(journal_count operator-command)
+starting=$(journal_count worker-starting)
+ctl_expect 0 restart app/a
+wait_for 30 bash -c "[[ \$(journalctl -b -q -o cat VIGIL_EVENT=operator-command | wc -l) -gt $commands ]]"
+sleep 3
+assert_eq "$starting" "$(journal_count worker-starting)" "worker-starting entries journaled at log_level: error"
+vigil_ctl_config 3 | vigil_apply >/dev/null
+wait_for 30 bash -c "[[ \$(journalctl -b -q -o cat VIGIL_EVENT=config-applied | wc -l) -gt $applied ]]"
+pass_step "log_level: error still journals operator commands and configuration loads"
