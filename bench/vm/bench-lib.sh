@@ -64,7 +64,10 @@ wait_stamps() {
     find "$STAMPS" -maxdepth 1 -type f ! -name '*.tmp' -exec cat {} + | sort -n | tail -n 1
 }
 # first_stamp — the oldest stamp (ns): when the first worker started.
-first_stamp() { find "$STAMPS" -maxdepth 1 -type f ! -name '*.tmp' -exec cat {} + | sort -n | head -n 1; }
+first_stamp() {
+    find "$STAMPS" -maxdepth 1 -type f ! -name '*.tmp' -exec cat {} + |
+        awk 'NR == 1 || $1 + 0 < m + 0 { m = $1 } END { print m }'
+}
 
 clear_stamps() { find "$STAMPS" -mindepth 1 -delete; }
 
