@@ -89,9 +89,9 @@ void appendArray(std::string& out, const char* key, const std::vector<T>& items)
 
 std::string toJsonText(const StatusSnapshot& s, const std::vector<EventView>* events) {
   std::string out = "{\"schema\":";
-  out += compact(nlohmann::json(kJsonSchema));
+  out += std::to_string(kJsonSchema);
   out += ",\"taken_realtime_usec\":";
-  out += compact(nlohmann::json(s.taken_realtime_usec));
+  out += std::to_string(s.taken_realtime_usec);
   out += ",\"vigild\":";
   out += compact(toJson(s.vigild));
   appendArray(out, "supervisors", s.supervisors);

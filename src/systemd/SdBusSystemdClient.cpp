@@ -23,6 +23,7 @@ constexpr const char* kPath = "/org/freedesktop/systemd1";
 constexpr const char* kManager = "org.freedesktop.systemd1.Manager";
 constexpr const char* kUnitPathPrefix = "/org/freedesktop/systemd1/unit";
 constexpr const char* kServiceIface = "org.freedesktop.systemd1.Service";
+constexpr const char* kUnitIface = "org.freedesktop.systemd1.Unit";
 // Upper bound on JobRemoved signals remembered while their StartUnit reply is in flight.
 constexpr std::size_t kMaxEarlyJobs = 4096;
 // Job-creating operations (start, stop, slice) outstanding in PID 1 at once, from the call
@@ -260,7 +261,7 @@ struct SdBusSystemdClient::Impl {
         [this, object](sd_bus_message** m) {
           int r = sd_bus_message_new_method_call(io.raw(), m, kDest, object.c_str(),
                                                  "org.freedesktop.DBus.Properties", "GetAll");
-          return r < 0 ? r : sd_bus_message_append(*m, "s", "org.freedesktop.systemd1.Unit");
+          return r < 0 ? r : sd_bus_message_append(*m, "s", kUnitIface);
         },
         [this, unit, kind, timeout, error, done](sd_bus_message* reply, const sd_bus_error* err) {
           JobOutcome o;
@@ -557,7 +558,8 @@ struct SdBusSystemdClient::Impl {
 
   // Reads what vigild keeps of a properties dictionary (a{sv}) of `iface` into `st`: of
   // org.freedesktop.systemd1.Unit ActiveState and SubState, of ...Service MainPID, Result,
-  // ExecMainCode and ExecMainStatus (and ControlGroup if it comes first). systemd sends every
+  // ExecMainCode and ExecMainStatus (ControlGroup comes from the slice and the name, see
+  // core::controlGroupOf, or fetchControlGroup; it is not in signals). systemd sends every
   // property flagged emits-change in each PropertiesChanged (sd_bus_emit_properties_changed
   // with no names), so all of them are always there; reading stops at the last one wanted and
   // the rest of the message is left unread. Measured (callgrind, bench/run --profile): parsing
@@ -568,7 +570,7 @@ struct SdBusSystemdClient::Impl {
                             UnitState& st,
                             bool& active_changed) {
     int wanted = 0;
-    if (iface == "org.freedesktop.systemd1.Unit") {
+    if (iface == kUnitIface) {
       wanted = 2;
     } else if (iface == kServiceIface) {
       wanted = 4;
@@ -597,8 +599,6 @@ struct SdBusSystemdClient::Impl {
       } else if (k == "Result") {
         r = readStr(st.outcome.result);
         wanted--;
-      } else if (k == "ControlGroup") {
-        r = readStr(st.control_group);
       } else if (k == "ExecMainCode") {
         std::int32_t v = 0;
         r = sd_bus_message_read(m, "v", "i", &v);
