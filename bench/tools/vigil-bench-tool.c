@@ -15,7 +15,8 @@
  *       (src/core/UnitProperties.cpp: Type=exec, Restart=no, KillMode=control-group,
  *       CollectMode=inactive, KillSignal=SIGTERM, TimeoutStopUSec=10s, SendSIGKILL=yes,
  *       accounting on, PartOf=vigil.target, Before=vigil-workers.target, four
- *       LogExtraFields, ExecStartEx with no-env-expand), in SLICE (a SLICE with "%d" in it,
+ *       LogExtraFields, ExecStartEx with no-env-expand; and what tier_2 and instances add:
+ *       TasksMax=4096, TimeoutStartUSec=90s, Environment=VIGIL_INSTANCE=<i+1>), in SLICE (a SLICE with "%d" in it,
  *       e.g. bench-floor-%d.slice, gives each unit a slice of its own, named after its
  *       index, which PID 1 creates with the unit: the floor of N trees). WINDOW 1 is the
  *       sequential floor (each start waits for the previous job). Prints "started N
@@ -183,6 +184,14 @@ static int append_properties(struct run* r, sd_bus_message* m, const char* name)
       "TimeoutStopUSec", "t", (uint64_t)10000000, "SendSIGKILL", "b", 1, "MemoryAccounting", "b",
       1, "CPUAccounting", "b", 1, "TasksAccounting", "b", 1, "IOAccounting", "b", 1);
   if (k < 0) return k;
+  /* What tier_2 adds to every worker (config/tiers/tier_2.yaml: tasks_max 4096,
+   * start_timeout 90s) and an instance's VIGIL_INSTANCE. */
+  char instance[64];
+  snprintf(instance, sizeof instance, "VIGIL_INSTANCE=%d", r->next + 1);
+  if ((k = sd_bus_message_append(m, "(sv)(sv)(sv)", "TasksMax", "t", (uint64_t)4096,
+                                 "TimeoutStartUSec", "t", (uint64_t)90000000, "Environment", "as",
+                                 1, instance)) < 0)
+    return k;
   if ((k = sd_bus_message_append(m, "(sv)(sv)", "PartOf", "as", 1, "vigil.target", "Before", "as",
                                  1, "vigil-workers.target")) < 0)
     return k;

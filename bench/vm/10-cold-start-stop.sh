@@ -57,8 +57,10 @@ floor_run() { # N WINDOW KIND (trees: a slice per unit, as vigild gives each tre
     wait_no_units 'bench-floor-*.service'
 }
 
-# vigil_run N KIND CONFIG_FUNCTION — cold start: vigild started with the configuration
-# (systemctl start returns at READY=1, once every tree is up); then the stop.
+# vigil_run N KIND CONFIG_FUNCTION [noblock] — cold start: vigild started with the
+# configuration (systemctl start returns at READY=1, once every tree is up); then the stop.
+# noblock: `systemctl start --no-block` (KIND gets _noblock): nothing waits on PID 1 for
+# the start job, so PID 1 does not send every job's signals to a waiting systemctl too.
 vigil_run() {
     local n=$1 kind=$2 cfg=$3 t0 t_ready last mark
     systemctl stop vigild.service
@@ -66,9 +68,17 @@ vigil_run() {
     clear_stamps
     mark=$(cpu_mark)
     t0=$(now_ns)
-    systemctl start vigild.service
-    t_ready=$(now_ns)
-    last=$(wait_stamps "$n")
+    if [[ ${4:-} == noblock ]]; then
+        kind=${kind}_noblock
+        systemctl start --no-block vigild.service
+        last=$(wait_stamps "$n")
+        until [[ $(systemctl is-active vigild.service) == active ]]; do sleep 0.2; done
+        t_ready=$(now_ns)
+    else
+        systemctl start vigild.service
+        t_ready=$(now_ns)
+        last=$(wait_stamps "$n")
+    fi
     cpu_since "cold_${kind}_${n}_vigil" "$mark"
     echo "cold_${kind}_${n}_vigil_cpu_vigild $(($(systemctl show -p CPUUsageNSec --value vigild.service) / 1000000))" >>/tmp/cold.txt
     echo "cold_${kind}_${n}_vigil $(ms_between "$t0" "$last")" >>/tmp/cold.txt
@@ -138,9 +148,16 @@ for n in $BENCH_SIZES; do
     reps=$BENCH_REPS
     ((n >= 1000)) && reps=$BENCH_REPS_LARGE
     for ((rep = 0; rep < reps; rep++)); do
-        floor_run "$n" 64 instances
-        vigil_run "$n" instances instances_config
+        # Alternated, so that a drift within the boot does not favour one side.
+        if ((rep % 2 == 0)); then
+            floor_run "$n" 64 instances
+            vigil_run "$n" instances instances_config
+        else
+            vigil_run "$n" instances instances_config
+            floor_run "$n" 64 instances
+        fi
         ((n <= 200)) && floor_run "$n" 64 instances_calls
+        ((n <= 200)) && vigil_run "$n" instances instances_config noblock
         # vigil.yaml(5) allows at most 64 trees (kMaxTrees).
         if ((n <= 64)); then
             floor_run "$n" 64 trees

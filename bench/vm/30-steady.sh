@@ -65,7 +65,7 @@ stop_poller() { # PID — fails if the poller died (its calls failed)
 }
 
 vigil_empty
-for n in $BENCH_SIZES; do
+for n in ${BENCH_STEADY_SIZES:-$BENCH_SIZES}; do
     clear_stamps
     assert_eq config-applied "$(instances_config "$n" | vigil_apply)" "reload result"
     wait_stamps "$n" >/dev/null

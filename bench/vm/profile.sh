@@ -22,6 +22,8 @@ ORDERED=${PROFILE_ORDERED:-50}
 CG_INSTANCES=${PROFILE_CG_INSTANCES:-200} # under callgrind
 INSTANCES=${PROFILE_INSTANCES:-1000}
 STRACED=${PROFILE_STRACED:-20} # ordered children under strace (it slows each syscall down)
+PARTS=${PROFILE_PARTS:-callgrind strace memory} # which of the three parts below to run
+want() { [[ " $PARTS " == *" $1 "* ]]; }
 OUT=/run/bench/profile
 mkdir -p "$OUT"
 note() { echo "[$(date +%T)] $*"; }
@@ -73,6 +75,7 @@ cg_life() { # LABEL — vigild's life under callgrind with the configuration alr
     [[ -s $OUT/cg.$1 ]] || fail "callgrind wrote no profile for $1"
     sed -n 's/^summary: //p' "$OUT/cg.$1" | head -n 1
 }
+if want callgrind; then
 vigil_empty
 note "callgrind: vigild with no workers"
 printf 'tier: tier_2\ntrees: {}\n' | vigil_write_config
@@ -103,6 +106,7 @@ for what in ordered instances; do
         sed -n '/file:function/,$p' | grep -v '^ *$' | head -n 40 || true
 done
 pass_step "callgrind profiles taken"
+fi
 
 events_seen() { # EVENT — how many EVENT entries vigild journaled for tree bench this boot
     journalctl -b -q -o cat VIGIL_EVENT="$1" VIGIL_TREE=bench | wc -l
@@ -156,6 +160,7 @@ PY
 }
 # shellcheck disable=SC2054 # commas inside one argument
 strace_opts=(-f -ttt -s 2048 -e trace=sendmsg,recvmsg,writev,sendto,recvfrom,read,write,openat,epoll_wait)
+if want strace; then
 # strace attaches to the running vigild (as its parent it would be the unit's main process
 # and get vigild's signals).
 note "strace: vigild starting $STRACED ordered children"
@@ -183,6 +188,7 @@ systemctl stop bench-floor.slice
 wait_no_units 'bench-floor-*.service'
 timeline "$OUT/strace.floor" ordered_floor
 pass_step "strace timelines taken"
+fi
 
 vigil_wait_running() { # N — until vigilctl reports N running workers
     local deadline=$((SECONDS + 3600))
@@ -199,7 +205,11 @@ rollup() { # KEY — VmRSS and its anonymous / file-backed parts, kB
     bench "profile_${1}_rss_kb $(awk '/^VmRSS:/ {print $2}' "/proc/$p/status")"
     bench "profile_${1}_anon_kb $(awk '/^Anonymous:/ {print $2}' "/proc/$p/smaps_rollup")"
     bench "profile_${1}_file_kb $(awk '/^Rss:/ {r=$2} /^Anonymous:/ {a=$2} END {print r - a}' "/proc/$p/smaps_rollup")"
+    echo "resident kB by mapping ($1):"
+    awk '/^[0-9a-f]+-[0-9a-f]+ / {f = NF >= 6 ? $6 : "[anon]"} /^Rss:/ {r[f] += $2} END {for (f in r) if (r[f] > 0) printf "%8d %s\n", r[f], f}' \
+        "/proc/$p/smaps" | sort -rn | head -n 20
 }
+if want memory; then
 note "memory: vigild with 0, then $INSTANCES workers"
 vigil_empty
 systemctl restart vigild.service
@@ -224,7 +234,8 @@ sleep "$BENCH_SETTLE"
 systemctl stop vigild.service
 [[ -s $OUT/massif.out ]] || fail "massif wrote no profile"
 echo "==== massif: vigild's heap adopting $INSTANCES workers ===="
-ms_print "$OUT/massif.out" | head -n 40 || true
+ms_print "$OUT/massif.out" >"$OUT/massif.txt" || true
+head -n 40 "$OUT/massif.txt"
 # The last detailed snapshot (the settled heap), by allocation site: for each site, the
 # first vigil function above the allocator (what holds the memory), summed.
 python3 - "$OUT/massif.out" "$INSTANCES" <<'PY'
@@ -243,7 +254,10 @@ for line in open(sys.argv[1]):
         m = re.match(r"\s*n(\d+): (\d+) (.*)", line)
         cur["tree"].append((depth, int(m.group(2)), m.group(3)))
 detailed = [s for s in snaps if len(s["tree"]) > 1]
-last = detailed[-1]
+# The settled heap: the last detailed snapshot still near the peak (massif's final snapshot
+# comes after vigild's teardown has freed most of it).
+peak = max(s["heap"] for s in detailed)
+last = [s for s in detailed if s["heap"] >= 0.7 * peak][-1]
 n = int(sys.argv[2])
 print(f"@@BENCH profile_heap_settled_bytes {last['heap']}")
 print(f"@@BENCH profile_heap_extra_bytes {last['extra']}")
@@ -268,3 +282,4 @@ PY
 vigild_under
 vigil_empty
 pass_step "memory profiled"
+fi

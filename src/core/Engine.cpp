@@ -1405,8 +1405,8 @@ Engine::Changes Engine::takeChanged() {
 }
 
 void Engine::recordExit(Child& c, const ExitInfo& info, std::string decision, TimePoint now) {
+  if (c.exits.size() >= kExitHistory) c.exits.erase(c.exits.begin());
   c.exits.push_back(ExitRecord{now, info, std::move(decision)});
-  while (c.exits.size() > kExitHistory) c.exits.pop_front();
   touch(c);
 }
 

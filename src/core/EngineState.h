@@ -53,11 +53,14 @@ struct Engine::Child {
   std::string blocked_on;
   bool deferred = false;
   std::optional<ExitInfo> last_exit;
-  std::deque<ExitRecord> exits;  // the last kExitHistory, oldest first
-  bool pending_start = false;    // reload: added or replaced, to be started by resume()
-  bool operator_stop = false;    // the stop in flight is an operator's: end in Stopped
-  std::string stopped_by;        // the operator whose stop (or restart) is in flight
-  bool frozen = false;           // suspended by an operator
+  // The last kExitHistory, oldest first. A vector, not a deque: an empty std::deque
+  // allocates its map and a 512-byte block (libstdc++), which was most of a Child's heap
+  // (massif, bench/RESULTS.md); a vector of at most five allocates on the first exit.
+  std::vector<ExitRecord> exits;
+  bool pending_start = false;  // reload: added or replaced, to be started by resume()
+  bool operator_stop = false;  // the stop in flight is an operator's: end in Stopped
+  std::string stopped_by;      // the operator whose stop (or restart) is in flight
+  bool frozen = false;         // suspended by an operator
   TimePoint frozen_since{0};
   bool limits_overridden = false;  // unit.limits were changed live by an operator
 

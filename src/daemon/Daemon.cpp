@@ -601,7 +601,7 @@ void Daemon::status(const std::string& target, SnapshotDone done) {
     }
   }
   std::vector<std::pair<std::string, std::string>> units;
-  for (const auto& unit : model_.unitsOf(target)) {
+  for (const auto& unit : model_.unitsOf(engine_, target, now())) {
     auto st = client_.unitState(unit);
     if (st && st->running() && !st->control_group.empty())
       units.emplace_back(unit, st->control_group);

@@ -12,8 +12,8 @@ bool within(const std::string& path, const std::string& target) {
 }
 }  // namespace
 
-StatusModel::Bucket StatusModel::bucketOf(const core::WorkerStatus& w) {
-  switch (w.state) {
+StatusModel::Bucket StatusModel::bucketOf(core::ChildState state) {
+  switch (state) {
     case core::ChildState::Running:
       return Bucket::Running;
     case core::ChildState::Waiting:
@@ -23,22 +23,22 @@ StatusModel::Bucket StatusModel::bucketOf(const core::WorkerStatus& w) {
   }
 }
 
-void StatusModel::count(const core::WorkerStatus& w, int delta) {
-  unsigned& c = bucketOf(w) == Bucket::Running   ? counts_.running
-                : bucketOf(w) == Bucket::Backoff ? counts_.backoff
-                                                 : counts_.other;
+void StatusModel::count(Bucket b, int delta) {
+  unsigned& c = b == Bucket::Running   ? counts_.running
+                : b == Bucket::Backoff ? counts_.backoff
+                                       : counts_.other;
   c = static_cast<unsigned>(static_cast<int>(c) + delta);
 }
 
 void StatusModel::rebuild(const core::Engine& engine, core::TimePoint now) {
-  workers_ = engine.workers(now);
   supervisors_ = engine.supervisors(now);
-  worker_index_.clear();
+  buckets_.clear();
   supervisor_index_.clear();
   counts_ = {};
-  for (std::size_t i = 0; i < workers_.size(); ++i) {
-    worker_index_[workers_[i].unit] = i;
-    count(workers_[i], +1);
+  for (const auto& w : engine.workers(now)) {
+    const Bucket b = bucketOf(w.state);
+    buckets_.emplace(w.unit, b);
+    count(b, +1);
   }
   for (std::size_t i = 0; i < supervisors_.size(); ++i) {
     supervisor_index_[supervisors_[i].path] = i;
@@ -55,14 +55,13 @@ void StatusModel::update(const core::Engine& engine,
     return;
   }
   for (const auto& unit : changes.units) {
-    auto it = worker_index_.find(unit);
-    if (it == worker_index_.end()) continue;  // not a worker of the tree (a removed unit)
+    auto it = buckets_.find(unit);
+    if (it == buckets_.end()) continue;  // not a worker of the tree (a removed unit)
     auto fresh = engine.worker(unit, now);
     if (!fresh) continue;
-    core::WorkerStatus& w = workers_[it->second];
-    count(w, -1);
-    w = std::move(*fresh);
-    count(w, +1);
+    count(it->second, -1);
+    it->second = bucketOf(fresh->state);
+    count(it->second, +1);
   }
   for (const auto& path : changes.supervisors) {
     auto it = supervisor_index_.find(path);
@@ -77,9 +76,11 @@ void StatusModel::update(const core::Engine& engine,
   }
 }
 
-std::vector<std::string> StatusModel::unitsOf(const std::string& target) const {
+std::vector<std::string> StatusModel::unitsOf(const core::Engine& engine,
+                                              const std::string& target,
+                                              core::TimePoint now) const {
   std::vector<std::string> out;
-  for (const auto& w : workers_) {
+  for (const auto& w : engine.workers(now)) {
     if (within(w.worker, target)) out.push_back(w.unit);
   }
   return out;
@@ -103,7 +104,7 @@ std::shared_ptr<const status::StatusSnapshot> StatusModel::snapshot(
     auto live = engine.supervisor(s.path, clocks.monotonic);  // the window slides with time
     snap->supervisors.push_back(status::supervisorView(live ? *live : s));
   }
-  for (const auto& w : workers_) {
+  for (const auto& w : engine.workers(clocks.monotonic)) {
     if (!within(w.worker, target)) continue;
     auto owner = states.find(w.supervisor);
     status::WorkerView v = status::workerView(

@@ -154,14 +154,15 @@ BOOST_AUTO_TEST_CASE(units_of_a_target_are_its_workers_in_order) {
   h.start(fleet(Strategy::OneForOne, 3, "100"));
   daemon::StatusModel model;
   model.update(h.engine, h.engine.takeChanged(), h.now);
-  BOOST_TEST(model.unitsOf("t/api") ==
+  BOOST_TEST(model.unitsOf(h.engine, "t/api", h.now) ==
              (std::vector<std::string>{"vigil-t-api@1.service", "vigil-t-api@2.service",
                                        "vigil-t-api@3.service"}));
-  BOOST_TEST(model.unitsOf("t/api@2") == std::vector<std::string>{"vigil-t-api@2.service"});
-  BOOST_TEST(model.unitsOf("t/sub") ==
+  BOOST_TEST(model.unitsOf(h.engine, "t/api@2", h.now) ==
+             std::vector<std::string>{"vigil-t-api@2.service"});
+  BOOST_TEST(model.unitsOf(h.engine, "t/sub", h.now) ==
              (std::vector<std::string>{"vigil-t-sub-x.service", "vigil-t-sub-y.service"}));
-  BOOST_TEST(model.unitsOf("u").size() == 2u);
-  BOOST_TEST(model.unitsOf("").size() == 9u);
+  BOOST_TEST(model.unitsOf(h.engine, "u", h.now).size() == 2u);
+  BOOST_TEST(model.unitsOf(h.engine, "", h.now).size() == 9u);
 }
 
 // The state file's text (written element by element) is the document of toJson plus the
