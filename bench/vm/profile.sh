@@ -13,6 +13,8 @@
 #      for the floor client; plus vigild's syscalls per child.
 #   3. memory: VmRSS split into anonymous and file-backed pages (smaps_rollup) at 0 and N
 #      instances, and a massif profile of the heap at N instances.
+#   4. notify: what vigild's sd_notify messages (STATUS= at most twice a second) cost PID 1
+#      in an ordered start, by letting PID 1 ignore them in alternate rounds.
 # vm-timeout: 7200
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vigil-lib.sh"
@@ -22,7 +24,7 @@ ORDERED=${PROFILE_ORDERED:-50}
 CG_INSTANCES=${PROFILE_CG_INSTANCES:-200} # under callgrind
 INSTANCES=${PROFILE_INSTANCES:-1000}
 STRACED=${PROFILE_STRACED:-20} # ordered children under strace (it slows each syscall down)
-PARTS=${PROFILE_PARTS:-callgrind strace memory} # which of the three parts below to run
+PARTS=${PROFILE_PARTS:-callgrind strace memory notify} # which of the parts below to run
 want() { [[ " $PARTS " == *" $1 "* ]]; }
 OUT=/run/bench/profile
 mkdir -p "$OUT"
@@ -282,4 +284,62 @@ PY
 vigild_under
 vigil_empty
 pass_step "memory profiled"
+fi
+
+# ---- 4. what vigild's notifications cost PID 1 ---------------------------------------------
+# The ordered start of PROFILE_NOTIFY_ORDERED children (50), PROFILE_NOTIFY_ROUNDS (3) times
+# each way, alternately: as packaged, and with PID 1 ignoring vigild's sd_notify messages (a
+# drop-in: Type=exec, NotifyAccess=none, no watchdog: each STATUS= datagram is dropped after
+# one log line instead of updating vigild.service and broadcasting its properties). Wall time
+# to the last child's stamp and PID 1's CPU (init.scope) over it.
+if want notify; then
+    NN=${PROFILE_NOTIFY_ORDERED:-50}
+    : >/tmp/notify.txt
+    notify_round() { # LABEL [quiet]
+        local d=/run/systemd/system/vigild.service.d t0 last cpu0 cpu1
+        systemctl stop vigild.service
+        rm -rf "$d"
+        if [[ ${2:-} == quiet ]]; then
+            mkdir -p "$d"
+            printf '[Service]\nType=exec\nNotifyAccess=none\nWatchdogSec=0\n' >"$d/quiet.conf"
+        fi
+        systemctl daemon-reload
+        ordered_config "$NN" | vigil_write_config
+        clear_stamps
+        cpu0=$(systemctl show -p CPUUsageNSec --value init.scope)
+        t0=$(now_ns)
+        systemctl start vigild.service
+        last=$(wait_stamps "$NN")
+        cpu1=$(systemctl show -p CPUUsageNSec --value init.scope)
+        echo "$1 $(ms_between "$t0" "$last") $(((cpu1 - cpu0) / 1000000))" >>/tmp/notify.txt
+        vigilctl stop bench >/dev/null
+        wait_no_units 'vigil-bench*.service'
+        vigil_empty
+    }
+    note "notify: $NN ordered children, with and without PID 1 reading vigild's notifications"
+    for ((round = 0; round < ${PROFILE_NOTIFY_ROUNDS:-3}; round++)); do
+        if ((round % 2 == 0)); then
+            notify_round packaged
+            notify_round quiet quiet
+        else
+            notify_round quiet quiet
+            notify_round packaged
+        fi
+    done
+    rm -rf /run/systemd/system/vigild.service.d
+    systemctl daemon-reload
+    systemctl restart vigild.service
+    python3 - /tmp/notify.txt <<'PY'
+import collections, statistics, sys
+runs = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    label, wall, cpu = line.split()
+    runs[label].append((float(wall), float(cpu)))
+for label, xs in sorted(runs.items()):
+    walls, cpus = [w for w, _ in xs], [c for _, c in xs]
+    print(f"@@BENCH profile_notify_{label}_ms_median {statistics.median(walls):.1f}")
+    print(f"@@BENCH profile_notify_{label}_pid1_cpu_ms_median {statistics.median(cpus):.1f}")
+    print(f"notify {label}: wall {walls}, PID 1 CPU ms {cpus}")
+PY
+    pass_step "notification cost measured"
 fi

@@ -122,7 +122,8 @@ std::unique_ptr<Engine::Sup> Engine::buildSup(std::shared_ptr<const SupervisorSp
         c->index = sup->children.size();
         c->worker = cs.worker;
         c->instance = i;
-        c->unit = buildUnitSpec(*cs.worker, sup->path, i);
+        UnitSpec u = buildUnitSpec(*cs.worker, sup->path, i);
+        c->unit = ChildUnit{std::move(u.name), std::move(u.fingerprint), u.limits};
         sup->children.push_back(std::move(c));
       }
     } else {
@@ -786,7 +787,8 @@ void Engine::startChild(Child& c, TimePoint now) {
   c.deferred = false;
   Action a;
   a.kind = Action::Kind::Start;
-  a.unit = c.unit;
+  a.unit = buildUnitSpec(*c.worker, c.owner->path, c.instance);
+  a.unit.limits = c.unit.limits;  // an operator's live limits, if any
   // systemd enforces start_timeout itself (TimeoutStartUSec, Result=timeout); vigild's
   // own wait is a backstop for a PID 1 that does not answer.
   a.timeout = c.worker->start_timeout + kStopJobMargin;

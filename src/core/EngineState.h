@@ -34,12 +34,22 @@ struct Engine::Step {
   bool fired = false;  // Delay: the timer fired; Slice: the slice result came
 };
 
+// What a worker child keeps of its unit between starts. The whole UnitSpec (argv,
+// environment, journal fields, ...) is rebuilt from the WorkerSpec when a start is sent
+// (buildUnitSpec is pure and cheap next to the D-Bus call): kept per child it was about
+// 1 KB per worker, half of vigild's heap at 1000 workers (massif, bench/RESULTS.md).
+struct ChildUnit {
+  std::string name;         // vigil-web-api@2.service
+  std::string fingerprint;  // of the configured spec (UnitSpec::fingerprint)
+  Limits limits;            // the configured limits, or an operator's (limits_overridden)
+};
+
 struct Engine::Child {
   Sup* owner = nullptr;
   std::size_t index = 0;
   std::shared_ptr<const WorkerSpec> worker;  // a worker child ...
   unsigned instance = 0;
-  UnitSpec unit;
+  ChildUnit unit;            // workers only
   std::unique_ptr<Sup> sup;  // ... or a nested supervisor
   ChildState state = ChildState::Idle;
   TimePoint started_at{0};

@@ -1,5 +1,6 @@
 #include <boost/test/unit_test.hpp>
 
+#include "core/UnitSpec.h"
 #include "support/EngineHarness.h"
 
 using namespace vigil;
@@ -53,6 +54,41 @@ BOOST_AUTO_TEST_CASE(instances_of_one_worker_start_together) {
   BOOST_TEST(h.started == std::vector<std::string>{"vigil-t-w@2.service"});
   h.up("vigil-t-w@2.service");
   BOOST_TEST(h.started == std::vector<std::string>{"vigil-t-z.service"});
+}
+
+// A child keeps only its unit's name, fingerprint and limits; each start rebuilds the
+// whole spec from the worker's configuration: the first start and a restart send the same
+// StartTransientUnit properties as buildUnitSpec gives, for every instance.
+BOOST_AUTO_TEST_CASE(every_start_sends_the_whole_spec_of_its_instance) {
+  EngineHarness h;
+  auto w = worker("w");
+  w->instances = 2;
+  w->command = {"/bin/sleep", "100"};
+  w->environment = {{"MODE", "fast"}};
+  w->limits.memory_max = 64u << 20;
+  h.start(config({tree("t", Strategy::OneForOne, {w})}));
+  auto sameAsBuilt = [&](const core::Action& a, unsigned instance) {
+    const core::UnitSpec want = core::buildUnitSpec(*w, {"t"}, instance);
+    BOOST_TEST(a.unit.name == want.name);
+    BOOST_TEST(a.unit.slice == want.slice);
+    BOOST_TEST(a.unit.description == want.description);
+    BOOST_TEST(a.unit.argv == want.argv);
+    BOOST_TEST(a.unit.environment == want.environment);
+    BOOST_TEST((a.unit.log_fields == want.log_fields));
+    BOOST_TEST((a.unit.limits == want.limits));
+    BOOST_TEST(a.unit.fingerprint == want.fingerprint);
+  };
+  BOOST_TEST_REQUIRE(h.all_actions.size() >= 2u);
+  const auto n = h.all_actions.size();
+  sameAsBuilt(h.all_actions[n - 2], 1);
+  sameAsBuilt(h.all_actions[n - 1], 2);
+  BOOST_TEST(h.all_actions[n - 1].unit.environment ==
+             (std::vector<std::string>{"MODE=fast", "VIGIL_INSTANCE=2"}));
+  h.upAll();
+  h.exits("vigil-t-w@2.service", killed(9));
+  h.advance(2s);
+  BOOST_TEST(h.started == std::vector<std::string>{"vigil-t-w@2.service"});
+  sameAsBuilt(h.all_actions.back(), 2);
 }
 
 BOOST_AUTO_TEST_CASE(one_for_one_restarts_only_the_failed_child_after_backoff) {
