@@ -127,6 +127,7 @@ void Daemon::publish(const core::Event& e) {
 }
 
 void Daemon::notify(const std::string& text) {
+  if (options_.notifier) options_.notifier(text);
   if (options_.notify) sd_notify(0, text.c_str());
 }
 
@@ -393,8 +394,13 @@ void Daemon::scheduleStatus() {
   // STATUS= at most once per kStatusDelay: each one makes PID 1 update vigild's unit and
   // broadcast PropertiesChanged, which on a crash would compete with the restart; and a
   // worker that is back within the delay leaves the text unchanged, so nothing is sent.
-  runOnceAfter(&status_timer_, static_cast<std::uint64_t>(kStatusDelay.count()),
-               &Daemon::updateStatus);
+  core::Usec delay = kStatusDelay;
+  if (status_sent_at_) {
+    const core::Usec since = now() - *status_sent_at_;
+    if (since < options_.status_min_interval)
+      delay = std::max(delay, options_.status_min_interval - since);
+  }
+  runOnceAfter(&status_timer_, static_cast<std::uint64_t>(delay.count()), &Daemon::updateStatus);
 }
 
 void Daemon::runOnceAfter(sd_event_source** slot, std::uint64_t usec, void (Daemon::*fn)()) {
@@ -529,6 +535,7 @@ void Daemon::updateStatus() {
   if (status != last_status_) {
     notify("STATUS=" + status);
     last_status_ = status;
+    status_sent_at_ = now();
   }
 }
 

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 
 #include <systemd/sd-event.h>
@@ -38,8 +39,12 @@ struct DaemonFixture {
   void writeConfig(const std::string& text) { std::ofstream(dir / "vigil.yaml") << text; }
   core::Usec state_interval{std::chrono::seconds(10)};
   core::Usec state_max_delay{std::chrono::seconds(60)};
+  core::Usec status_min_interval{std::chrono::seconds(5)};
+  std::function<void(const std::string&)> notifier;
   void make() {
     daemon::DaemonOptions o;
+    o.status_min_interval = status_min_interval;
+    o.notifier = notifier;
     o.state_file_interval = state_interval;
     o.state_file_max_delay = state_max_delay;
     o.config_file = dir / "vigil.yaml";
@@ -102,6 +107,35 @@ BOOST_AUTO_TEST_CASE(starts_workers_after_listing_existing_units_then_reports_re
   BOOST_TEST(!daemon->ready());
   fake.finishStart();
   BOOST_TEST(daemon->ready());
+}
+
+// STATUS= with the counts: the first change after a quiet spell is sent within about half
+// a second, the next no sooner than status_min_interval after it (each one costs PID 1 a
+// broadcast of vigild.service's properties).
+BOOST_AUTO_TEST_CASE(status_updates_are_spaced_by_their_minimum_interval) {
+  using std::chrono::milliseconds;
+  using Clock = std::chrono::steady_clock;
+  std::vector<std::pair<Clock::time_point, std::string>> sent;
+  notifier = [&](const std::string& text) {
+    if (text.starts_with("STATUS=") && text.find(" running, ") != std::string::npos)
+      sent.emplace_back(Clock::now(), text.substr(7));
+  };
+  status_min_interval = milliseconds(1500);
+  writeConfig(kTwoWorkers);
+  make();
+  BOOST_REQUIRE(daemon->start());
+  fake.lists[0](std::vector<core::ExistingUnit>{});
+  fake.finishStart();
+  fake.finishStart();
+  const auto up = Clock::now();
+  BOOST_REQUIRE(runUntil([&] { return !sent.empty(); }, milliseconds(2000)));
+  BOOST_TEST(sent[0].second == "2 running, 0 in backoff, 0 other; 0 failed tree(s)");
+  BOOST_TEST((sent[0].first - up < milliseconds(1200)));
+  // A crash right after: the restart is under way at once, its STATUS= waits.
+  fake.unitExits("vigil-web-api.service", core::UnitOutcome{"signal", 2, 9});
+  BOOST_REQUIRE(runUntil([&] { return sent.size() >= 2; }, milliseconds(4000)));
+  BOOST_TEST(sent[1].second == "1 running, 0 in backoff, 1 other; 0 failed tree(s)");
+  BOOST_TEST((sent[1].first - sent[0].first >= milliseconds(1450)));
 }
 
 // The state file waits while jobs are outstanding (a burst), up to its maximum delay
