@@ -1407,6 +1407,7 @@ Engine::Changes Engine::takeChanged() {
 }
 
 void Engine::recordExit(Child& c, const ExitInfo& info, std::string decision, TimePoint now) {
+  if (c.exits.capacity() < kExitHistory) c.exits.reserve(kExitHistory);
   if (c.exits.size() >= kExitHistory) c.exits.erase(c.exits.begin());
   c.exits.push_back(ExitRecord{now, info, std::move(decision)});
   touch(c);
@@ -1495,10 +1496,24 @@ SupervisorStatus supervisorStatus(const Engine::Sup& s, TimePoint now) {
 }  // namespace
 
 std::vector<WorkerStatus> Engine::workers(TimePoint now) const {
+  return workers(now, "");
+}
+
+std::vector<WorkerStatus> Engine::workers(TimePoint now, const std::string& target) const {
   (void)now;
   std::vector<WorkerStatus> out;
   std::vector<const Sup*> stack;
-  for (auto it = roots_.rbegin(); it != roots_.rend(); ++it) stack.push_back(it->get());
+  if (target.empty()) {
+    for (auto it = roots_.rbegin(); it != roots_.rend(); ++it) stack.push_back(it->get());
+  } else {
+    auto r = resolve(target);
+    if (!r) return out;
+    if (!r->sup) {
+      for (const Child* c : r->workers) out.push_back(workerStatus(*c));
+      return out;
+    }
+    stack.push_back(r->sup);
+  }
   while (!stack.empty()) {
     const Sup* s = stack.back();
     stack.pop_back();

@@ -243,6 +243,10 @@ class Engine {
   std::set<std::string> liveUnits() const;
   // Every worker instance / supervisor, in configuration order (depth first).
   std::vector<WorkerStatus> workers(TimePoint now) const;
+  // The worker instances at or below `target` ("" = all; a supervisor path "tree/sub", a
+  // worker path "tree/w" or one instance "tree/w@2"), in the same order; empty for an
+  // unknown target. O(size of the answer) after the target's lookup.
+  std::vector<WorkerStatus> workers(TimePoint now, const std::string& target) const;
   std::vector<SupervisorStatus> supervisors(TimePoint now) const;
   // One worker instance by unit name / one supervisor by path ("tree/sub"); nullopt when
   // not in the tree. O(log n + depth).

@@ -63,6 +63,7 @@ struct UnitSpec {
   // VIGIL_SPEC carries the fingerprint, read back on re-adoption.
   std::vector<std::pair<std::string, std::string>> log_fields;
   std::string fingerprint;  // hex digest of everything above except log_fields
+  bool operator==(const UnitSpec&) const = default;
 };
 
 // A unit found at startup whose name has our prefix.

@@ -391,9 +391,10 @@ void Daemon::resetFailedUnits(const core::Engine::Changes& changes) {
 
 void Daemon::scheduleStatus() {
   if (stopping_ || status_timer_) return;
-  // STATUS= at most once per kStatusDelay: each one makes PID 1 update vigild's unit and
-  // broadcast PropertiesChanged, which on a crash would compete with the restart; and a
-  // worker that is back within the delay leaves the text unchanged, so nothing is sent.
+  // STATUS= kStatusDelay after a change, and at most once per status_min_interval: each
+  // one makes PID 1 update vigild's unit and broadcast PropertiesChanged, which competes
+  // with the workers' jobs (bench/RESULTS.md); a worker that is back within the delay
+  // leaves the text unchanged, so nothing is sent.
   core::Usec delay = kStatusDelay;
   if (status_sent_at_) {
     const core::Usec since = now() - *status_sent_at_;

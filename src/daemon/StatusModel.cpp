@@ -80,9 +80,7 @@ std::vector<std::string> StatusModel::unitsOf(const core::Engine& engine,
                                               const std::string& target,
                                               core::TimePoint now) const {
   std::vector<std::string> out;
-  for (const auto& w : engine.workers(now)) {
-    if (within(w.worker, target)) out.push_back(w.unit);
-  }
+  for (const auto& w : engine.workers(now, target)) out.push_back(w.unit);
   return out;
 }
 
@@ -104,8 +102,7 @@ std::shared_ptr<const status::StatusSnapshot> StatusModel::snapshot(
     auto live = engine.supervisor(s.path, clocks.monotonic);  // the window slides with time
     snap->supervisors.push_back(status::supervisorView(live ? *live : s));
   }
-  for (const auto& w : engine.workers(clocks.monotonic)) {
-    if (!within(w.worker, target)) continue;
+  for (const auto& w : engine.workers(clocks.monotonic, target)) {
     auto owner = states.find(w.supervisor);
     status::WorkerView v = status::workerView(
         w, owner == states.end() ? core::SupervisorState::Running : owner->second, clocks);

@@ -2,10 +2,10 @@
 // The per-state counts behind vigild's STATUS= line and the status of every supervisor,
 // kept up to date from the engine's change set (Engine::takeChanged) in O(changes) per
 // input, never by re-reading the fleet; and the one place where a StatusSnapshot is
-// composed. Workers' statuses are not copied here: a snapshot reads them from the engine
-// when it is asked for (it is O(answer) anyway), and what the model keeps per worker is its
-// unit name and count bucket. Measured (massif, bench/run --profile): a copy of every
-// WorkerStatus was about 680 bytes per worker, re-allocated on every change.
+// composed. Workers' statuses are not copied here: a snapshot reads those of its target
+// from the engine (Engine::workers(now, target), O(answer) as composing is), and what the
+// model keeps per worker is its unit name and count bucket. Measured (massif, bench/run --profile):
+// a copy of every WorkerStatus was about 680 bytes per worker, re-allocated on every change.
 
 #include <cstdint>
 #include <functional>
@@ -48,7 +48,7 @@ class StatusModel {
   const Counts& counts() const { return counts_; }
 
   // Worker unit names at or below `target` ("" = all; a supervisor path, a worker path, or
-  // one instance), in order. The caller has checked that the target exists. O(fleet).
+  // one instance), in order. The caller has checked that the target exists.
   std::vector<std::string> unitsOf(const core::Engine& engine,
                                    const std::string& target,
                                    core::TimePoint now) const;
@@ -56,7 +56,7 @@ class StatusModel {
   // Composes the snapshot of everything, or of the workers at or below `target` (and the
   // supervisors on the way), at `clocks`. Reads supervisors' intensity windows from
   // `engine` (they slide with time), workers from `engine`, unit facts through `facts`,
-  // figures from `sampler`. O(fleet) to filter, O(size of the answer) to compose.
+  // figures from `sampler`. O(size of the answer).
   std::shared_ptr<const status::StatusSnapshot> snapshot(const core::Engine& engine,
                                                          const status::Clocks& clocks,
                                                          const FactsFn& facts,

@@ -5,6 +5,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "core/UnitSpec.h"
 #include "support/EngineHarness.h"
 
 using namespace vigil;
@@ -376,6 +377,10 @@ BOOST_AUTO_TEST_CASE(set_limits_last_until_the_next_reload) {
   h.advance(2s);
   BOOST_TEST(h.started == std::vector<std::string>{kA});
   BOOST_TEST(*h.all_actions.back().unit.limits.memory_max == 32u << 20);
+  // ... and otherwise the whole spec of the configuration (each start rebuilds it).
+  core::UnitSpec want = core::buildUnitSpec(*cfg.trees[0].children[0].worker, {"t"}, 0);
+  want.limits.memory_max = 32u << 20;
+  BOOST_TEST((h.all_actions.back().unit == want));
   h.up(kA);
   // ... a reload puts the configured one back, live, without restarting.
   h.reload(cfg);

@@ -1,9 +1,13 @@
 // The status model follows the engine by its change set alone (O(changes) per input).
 // Property: after any sequence of inputs (job results, exits, timers, operator commands,
 // reloads), the model updated incrementally composes exactly the snapshot that a model
-// rebuilt from the whole engine composes, and its STATUS= counts are the same.
+// rebuilt from the whole engine composes, and its STATUS= counts are the same; and every
+// worker whose status changed is in the engine's change set (the daemon re-reads, resets
+// and writes the state file from it).
 
+#include <map>
 #include <random>
+#include <sstream>
 
 #include <boost/test/unit_test.hpp>
 
@@ -37,6 +41,23 @@ std::string snapshotJson(const daemon::StatusModel& m, const core::Engine& e, co
   return status::toJson(*m.snapshot(e, clocks, {}, nullptr, {})).dump();
 }
 
+// What a worker's status holds, by unit (absolute times: nothing here moves with the clock).
+std::map<std::string, std::string> workerStates(const core::Engine& e, core::TimePoint now) {
+  std::map<std::string, std::string> out;
+  const auto t = [](const std::optional<core::TimePoint>& p) {
+    return p ? std::to_string(p->count()) : std::string("-");
+  };
+  for (const auto& w : e.workers(now)) {
+    std::ostringstream o;
+    o << static_cast<int>(w.state) << ' ' << w.frozen << ' ' << t(w.frozen_since) << ' '
+      << w.restarts << ' ' << w.failures << ' ' << w.last_exit << ' ' << w.last_exit_reason << ' '
+      << t(w.since) << ' ' << t(w.next_restart) << ' ' << w.exits.size() << ' '
+      << w.limits_overridden << ' ' << w.limits.memory_max.value_or(0) << ' ' << w.position;
+    out[w.unit] = o.str();
+  }
+  return out;
+}
+
 template <class T>
 const T& pick(std::mt19937_64& rng, const std::vector<T>& v) {
   return v[std::uniform_int_distribution<std::size_t>(0, v.size() - 1)(rng)];
@@ -58,6 +79,7 @@ BOOST_AUTO_TEST_CASE(incremental_updates_compose_the_same_snapshot_as_a_rebuild)
                                             Command::Kind::Freeze,    Command::Kind::Thaw,
                                             Command::Kind::SetLimits, Command::Kind::Scale};
   std::size_t steps_checked = 0;
+  std::size_t worker_changes_checked = 0;  // changed workers found in a partial change set
   for (std::uint64_t seed = 1; seed <= 25; ++seed) {
     std::mt19937_64 rng(seed);
     EngineHarness h(seed);
@@ -67,6 +89,7 @@ BOOST_AUTO_TEST_CASE(incremental_updates_compose_the_same_snapshot_as_a_rebuild)
     daemon::StatusModel model;
     h.start(fleet(s, 3, "100"));
     model.update(h.engine, h.engine.takeChanged(), h.now);
+    auto before = workerStates(h.engine, h.now);
     for (int step = 0; step < 250; ++step) {
       const int op = std::uniform_int_distribution<int>(0, 9)(rng);
       if (op <= 1 && !h.started.empty()) {
@@ -110,7 +133,21 @@ BOOST_AUTO_TEST_CASE(incremental_updates_compose_the_same_snapshot_as_a_rebuild)
           }
         }
       }
-      model.update(h.engine, h.engine.takeChanged(), h.now);
+      const core::Engine::Changes changes = h.engine.takeChanged();
+      auto after = workerStates(h.engine, h.now);
+      if (!changes.all) {
+        BOOST_TEST_REQUIRE(after.size() == before.size(), "seed " << seed << " step " << step);
+        for (const auto& [unit, state] : after) {
+          if (before[unit] == state) continue;
+          BOOST_TEST_REQUIRE(changes.units.count(unit) == 1u,
+                             "seed " << seed << " step " << step << " op " << op << ": " << unit
+                                     << " changed (" << before[unit] << " -> " << state
+                                     << ") but is not in the change set");
+          worker_changes_checked++;
+        }
+      }
+      before = std::move(after);
+      model.update(h.engine, changes, h.now);
       daemon::StatusModel fresh;
       core::Engine::Changes all;
       all.all = true;
@@ -135,6 +172,7 @@ BOOST_AUTO_TEST_CASE(incremental_updates_compose_the_same_snapshot_as_a_rebuild)
     }
   }
   BOOST_TEST(steps_checked == 25u * 250u);
+  BOOST_TEST(worker_changes_checked > 1000u);  // the change-set property was exercised
 }
 
 BOOST_AUTO_TEST_CASE(an_exit_touches_only_that_worker_and_its_supervisors) {
