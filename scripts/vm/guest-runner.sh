@@ -135,8 +135,10 @@ for t in "${TESTS[@]}"; do
     else
         jargs=(--since="@$start")
     fi
-    journalctl -b --no-pager -q -o short-monotonic -n "$JOURNAL_LINES" "${jargs[@]}" \
-        >"$OUT_DIR/$name.journal" 2>&1
+    # The last lines (what led to the failure): with --after-cursor, journalctl's -n keeps
+    # the first N instead, which for a hang shows only its harmless start.
+    journalctl -b --no-pager -q -o short-monotonic "${jargs[@]}" 2>&1 | tail -n "$JOURNAL_LINES" \
+        >"$OUT_DIR/$name.journal"
     [[ -s $OUT_DIR/$name.journal ]] || echo "(nothing logged while the test ran)" >"$OUT_DIR/$name.journal"
     emit_framed JOURNAL "$name" <"$OUT_DIR/$name.journal"
 done

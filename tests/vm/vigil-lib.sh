@@ -215,7 +215,10 @@ vigil_start_ctl_tree() {
 ctl_expect() {
     local want=$1 rc=0
     shift
-    ctl_out=$(vigilctl "$@" 2>/tmp/ctl-err) || rc=$?
+    # A vigilctl that hangs fails here, naming its command, rather than the whole test
+    # at its timeout.
+    ctl_out=$(timeout 120 vigilctl "$@" 2>/tmp/ctl-err) || rc=$?
     ctl_err=$(cat /tmp/ctl-err)
+    ((rc != 124)) || fail "vigilctl $*: no answer within 120 s; stdout: $ctl_out; stderr: $ctl_err"
     [[ $rc == "$want" ]] || fail "vigilctl $*: exit $rc, expected $want; stdout: $ctl_out; stderr: $ctl_err"
 }
