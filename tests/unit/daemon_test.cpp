@@ -56,6 +56,8 @@ struct DaemonFixture {
     o.notify = false;
     daemon = std::make_unique<daemon::Daemon>(o, event, fake);
   }
+  // vigild started with kTwoWorkers, no existing units, both start jobs done.
+  void startTwoWorkersUp();
   // Runs the loop until `pred` holds or `limit` passes.
   template <typename Pred>
   bool runUntil(Pred pred, std::chrono::milliseconds limit = std::chrono::milliseconds(2000)) {
@@ -87,6 +89,15 @@ trees:
       - name: jobs
         command: [/usr/bin/sleep, "1000"]
 )";
+
+void DaemonFixture::startTwoWorkersUp() {
+  writeConfig(kTwoWorkers);
+  make();
+  BOOST_REQUIRE(daemon->start());
+  fake.lists[0](std::vector<core::ExistingUnit>{});
+  fake.finishStart();
+  fake.finishStart();
+}
 
 }  // namespace
 
@@ -121,12 +132,7 @@ BOOST_AUTO_TEST_CASE(status_updates_are_spaced_by_their_minimum_interval) {
       sent.emplace_back(Clock::now(), text.substr(7));
   };
   status_min_interval = milliseconds(3000);
-  writeConfig(kTwoWorkers);
-  make();
-  BOOST_REQUIRE(daemon->start());
-  fake.lists[0](std::vector<core::ExistingUnit>{});
-  fake.finishStart();
-  fake.finishStart();
+  startTwoWorkersUp();
   const auto up = Clock::now();
   BOOST_REQUIRE(runUntil([&] { return !sent.empty(); }, milliseconds(2500)));
   BOOST_TEST(sent[0].second == "2 running, 0 in backoff, 0 other; 0 failed tree(s)");
@@ -176,12 +182,7 @@ BOOST_AUTO_TEST_CASE(the_state_file_waits_for_outstanding_jobs_within_its_maximu
 }
 
 BOOST_AUTO_TEST_CASE(restarts_a_dead_worker_after_its_backoff_timer) {
-  writeConfig(kTwoWorkers);
-  make();
-  BOOST_REQUIRE(daemon->start());
-  fake.lists[0](std::vector<core::ExistingUnit>{});
-  fake.finishStart();
-  fake.finishStart();
+  startTwoWorkersUp();
   fake.unitExits("vigil-web-api.service", {"signal", 2, 9});
   BOOST_TEST(fake.starts.empty());
   BOOST_TEST(runUntil([&] { return !fake.starts.empty(); }));
@@ -231,12 +232,7 @@ BOOST_AUTO_TEST_CASE(a_failed_unit_stays_loaded_while_its_restart_waits_then_is_
 }
 
 BOOST_AUTO_TEST_CASE(an_invalid_reload_changes_nothing) {
-  writeConfig(kTwoWorkers);
-  make();
-  BOOST_REQUIRE(daemon->start());
-  fake.lists[0](std::vector<core::ExistingUnit>{});
-  fake.finishStart();
-  fake.finishStart();
+  startTwoWorkersUp();
   const auto before = fake.log;
   writeConfig("trees:\n  web:\n    strategy: one_for_some\n    children: []\n");
   auto r = daemon->reload();
@@ -248,12 +244,7 @@ BOOST_AUTO_TEST_CASE(an_invalid_reload_changes_nothing) {
 }
 
 BOOST_AUTO_TEST_CASE(a_valid_reload_applies_only_the_difference) {
-  writeConfig(kTwoWorkers);
-  make();
-  BOOST_REQUIRE(daemon->start());
-  fake.lists[0](std::vector<core::ExistingUnit>{});
-  fake.finishStart();
-  fake.finishStart();
+  startTwoWorkersUp();
   fake.log.clear();
   std::string changed = kTwoWorkers;
   changed.replace(changed.find("- name: jobs"), 12, "- name: cron");
@@ -274,12 +265,7 @@ BOOST_AUTO_TEST_CASE(refuses_to_start_with_an_invalid_configuration) {
 }
 
 BOOST_AUTO_TEST_CASE(sigterm_leaves_the_workers_running_when_only_vigild_stops) {
-  writeConfig(kTwoWorkers);
-  make();
-  BOOST_REQUIRE(daemon->start());
-  fake.lists[0](std::vector<core::ExistingUnit>{});
-  fake.finishStart();
-  fake.finishStart();
+  startTwoWorkersUp();
   fake.log.clear();
   daemon->shutdown();
   BOOST_TEST(fake.log == std::vector<std::string>{"query stack stop"});
@@ -293,12 +279,7 @@ BOOST_AUTO_TEST_CASE(sigterm_leaves_the_workers_running_when_only_vigild_stops) 
 }
 
 BOOST_AUTO_TEST_CASE(sigterm_when_vigil_stops_as_a_whole_stops_the_tree_in_order_then_exits) {
-  writeConfig(kTwoWorkers);
-  make();
-  BOOST_REQUIRE(daemon->start());
-  fake.lists[0](std::vector<core::ExistingUnit>{});
-  fake.finishStart();
-  fake.finishStart();
+  startTwoWorkersUp();
   fake.log.clear();
   daemon->shutdown();
   fake.stack_queries[0](true);
@@ -345,12 +326,7 @@ trees:
 }
 
 BOOST_AUTO_TEST_CASE(an_operator_stop_and_restart_are_followed_not_fought) {
-  writeConfig(kTwoWorkers);
-  make();
-  BOOST_REQUIRE(daemon->start());
-  fake.lists[0](std::vector<core::ExistingUnit>{});
-  fake.finishStart();
-  fake.finishStart();
+  startTwoWorkersUp();
   core::UnitOutcome stop{"success", 2, 15};
   stop.stop_job = true;
   fake.unitExits("vigil-web-api.service", stop);
