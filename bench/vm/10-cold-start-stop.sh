@@ -144,35 +144,49 @@ PY
 trap summary EXIT
 : >/tmp/cold.txt
 vigil_empty
+# BENCH_KINDS: which of the races run (all by default).
+want() { [[ " ${BENCH_KINDS:-instances trees supervisord ordered} " == *" $1 "* ]]; }
 for n in $BENCH_SIZES; do
     reps=$BENCH_REPS
     ((n >= 1000)) && reps=$BENCH_REPS_LARGE
     for ((rep = 0; rep < reps; rep++)); do
         # Alternated, so that a drift within the boot does not favour one side.
-        if ((rep % 2 == 0)); then
-            floor_run "$n" 64 instances
-            vigil_run "$n" instances instances_config
-        else
-            vigil_run "$n" instances instances_config
-            floor_run "$n" 64 instances
+        if want instances; then
+            if ((rep % 2 == 0)); then
+                floor_run "$n" 64 instances
+                vigil_run "$n" instances instances_config
+            else
+                vigil_run "$n" instances instances_config
+                floor_run "$n" 64 instances
+            fi
+            ((n <= 200)) && floor_run "$n" 64 instances_calls
+            ((n <= 200)) && vigil_run "$n" instances instances_config noblock
         fi
-        ((n <= 200)) && floor_run "$n" 64 instances_calls
-        ((n <= 200)) && vigil_run "$n" instances instances_config noblock
         # vigil.yaml(5) allows at most 64 trees (kMaxTrees).
-        if ((n <= 64)); then
-            floor_run "$n" 64 trees
-            vigil_run "$n" trees trees_config
+        if want trees && ((n <= 64)); then
+            if ((rep % 2 == 0)); then
+                floor_run "$n" 64 trees
+                vigil_run "$n" trees trees_config
+            else
+                vigil_run "$n" trees trees_config
+                floor_run "$n" 64 trees
+            fi
         fi
-        supervisord_run "$n"
+        want supervisord && supervisord_run "$n"
         # Ordered children start one after another: 1000 of them take minutes under
         # emulation, so the sequential figures stop at 200.
-        if ((n <= 200)); then
-            floor_run "$n" 1 ordered
-            vigil_run "$n" ordered ordered_config
+        if want ordered && ((n <= 200)); then
+            if ((rep % 2 == 0)); then
+                floor_run "$n" 1 ordered
+                vigil_run "$n" ordered ordered_config
+            else
+                vigil_run "$n" ordered ordered_config
+                floor_run "$n" 1 ordered
+            fi
         fi
     done
     # vigild keeps 64 jobs outstanding; how the floor fares with fewer and with more.
-    if ((n >= 1000)); then
+    if want instances && ((n >= 1000)); then
         floor_run "$n" 16 instances_w16
         floor_run "$n" 256 instances_w256
     fi

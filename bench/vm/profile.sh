@@ -13,8 +13,10 @@
 #      for the floor client; plus vigild's syscalls per child.
 #   3. memory: VmRSS split into anonymous and file-backed pages (smaps_rollup) at 0 and N
 #      instances, and a massif profile of the heap at N instances.
-#   4. notify: what vigild's sd_notify messages (STATUS= at most twice a second) cost PID 1
+#   4. notify: what vigild's sd_notify messages (STATUS=) cost PID 1
 #      in an ordered start, by letting PID 1 ignore them in alternate rounds.
+#   5. startup: vigild's own start under strace, from execve to its workers' calls (not in
+#      the default PROFILE_PARTS).
 # vm-timeout: 7200
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vigil-lib.sh"
@@ -282,6 +284,28 @@ for owner, size in by_owner.most_common(25):
     print(f"{size:>10} B {size / n:>8.0f} B/worker  {owner}")
 PY
 vigild_under
+# PROFILE_MEMORY_TUNABLES: glibc malloc tunables to try (space-separated variants, each a
+# GLIBC_TUNABLES value): the cold start of N again with vigild under each, keys _tunedK.
+k=0
+for tunables in ${PROFILE_MEMORY_TUNABLES:-}; do
+    k=$((k + 1))
+    echo "memory variant $k: GLIBC_TUNABLES=$tunables"
+    vigil_empty
+    mkdir -p /run/systemd/system/vigild.service.d
+    printf '[Service]\nEnvironment=GLIBC_TUNABLES=%s\n' "$tunables" \
+        >/run/systemd/system/vigild.service.d/tunables.conf
+    systemctl daemon-reload
+    systemctl restart vigild.service
+    clear_stamps
+    instances_config "$INSTANCES" | vigil_apply >/dev/null
+    wait_stamps "$INSTANCES" 3600 >/dev/null
+    vigil_wait_running "$INSTANCES"
+    sleep "$BENCH_SETTLE"
+    rollup "mem_${INSTANCES}_tuned$k"
+    rm -f /run/systemd/system/vigild.service.d/tunables.conf
+    systemctl daemon-reload
+done
+((k == 0)) || systemctl restart vigild.service
 vigil_empty
 pass_step "memory profiled"
 fi
@@ -342,4 +366,72 @@ for label, xs in sorted(runs.items()):
     print(f"notify {label}: wall {walls}, PID 1 CPU ms {cpus}")
 PY
     pass_step "notification cost measured"
+fi
+
+# ---- 5. vigild's own start ------------------------------------------------------------------
+# The cold start of PROFILE_STARTUP_INSTANCES (50) instances with vigild.service started
+# under strace: a timeline from its execve to its last worker's StartTransientUnit, with the
+# D-Bus calls it sends, the files it opens, and every gap of 5 ms or more between two of its
+# syscalls (what it waited for), to tell where the time before the first worker goes.
+if want startup; then
+    SN=${PROFILE_STARTUP_INSTANCES:-50}
+    note "startup: vigild under strace starting $SN instances"
+    vigil_empty
+    systemctl stop vigild.service
+    instances_config "$SN" | vigil_write_config
+    clear_stamps
+    vigild_under strace -f -ttt -s 512 -o "$OUT/strace.startup" \
+        -e trace=execve,openat,connect,sendmsg,recvmsg,epoll_wait,ppoll,read,write,writev
+    wait_stamps "$SN" >/dev/null
+    systemctl stop vigild.service
+    python3 - "$OUT/strace.startup" <<'PY'
+import re, sys
+members = ("Hello", "AddMatch", "Subscribe", "RequestName", "ListUnitsByPatterns",
+           "StartTransientUnit", "GetAll", "GetUnit", "SetUnitProperties", "ResetFailedUnit")
+t0 = prev = None
+first_start = None
+starts = 0
+for line in open(sys.argv[1]):
+    m = re.match(r'(\d+)\s+(\d+\.\d+)\s+(\w+)\((.*)', line)
+    if not m:
+        continue
+    t, call, rest = float(m.group(2)), m.group(3), m.group(4)
+    if t0 is None:
+        if call != "execve" or "vigild" not in rest:
+            continue
+        t0 = prev = t
+    rel = (t - t0) * 1e3
+    what = ""
+    if call == "openat":
+        f = re.search(r'"([^"]+)"', rest)
+        what = f"open {f.group(1) if f else '?'}"
+    elif call in ("sendmsg", "writev", "write"):
+        mem = next((x for x in members if x in rest), None)
+        if mem == "StartTransientUnit":
+            starts += 1
+            if first_start is None:
+                first_start = rel
+            if starts > 1:
+                mem = None
+        if mem:
+            what = f"send {mem}"
+        elif "READY=1" in rest:
+            what = "READY=1"
+        elif "config-applied" in rest:
+            what = "journal: config-applied"
+    gap = (t - prev) * 1e3
+    if gap >= 5:
+        print(f"{rel:9.1f} ms  (+{gap:6.1f} ms waiting before {call})")
+    if what:
+        print(f"{rel:9.1f} ms  {what}")
+    prev = t
+if t0 is None:
+    print("startup: no execve of vigild in the trace")
+elif first_start is not None:
+    print(f"@@BENCH profile_startup_first_start_ms {first_start:.1f}")
+    print(f"startup: first StartTransientUnit {first_start:.1f} ms after execve; {starts} in all")
+PY
+    vigild_under
+    vigil_empty
+    pass_step "vigild's start traced"
 fi

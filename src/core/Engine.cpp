@@ -526,7 +526,7 @@ void Engine::resume(Sup& sup, const Limits* old_limits, TimePoint now) {
 
   const bool slice_exists =
       sup.state != SupervisorState::Idle && sup.state != SupervisorState::Failed;
-  if (old_limits && slice_exists && !(*old_limits == sup.spec->limits)) sliceAction(sup);
+  if (old_limits && slice_exists && !(*old_limits == sup.budget())) sliceAction(sup);
 
   switch (sup.state) {
     case SupervisorState::Starting:
@@ -698,7 +698,9 @@ void Engine::sliceAction(const Sup& sup) {
   a.kind = Action::Kind::Slice;
   a.unit.name = sliceName(sup.path);
   a.unit.description = fmt::format("vigil supervisor {}", sup.pathString());
-  a.unit.limits = sup.spec->limits;
+  // An operator's live budget lasts until the next reload, across restarts of the
+  // supervisor, as a worker's live limits do.
+  a.unit.limits = sup.budget();
   act(std::move(a));
 }
 

@@ -2,8 +2,11 @@
 
 #include <string.h>
 
+#include <algorithm>
 #include <cstring>
 #include <deque>
+#include <map>
+#include <optional>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -24,6 +27,7 @@ constexpr const char* kManager = "org.freedesktop.systemd1.Manager";
 constexpr const char* kUnitPathPrefix = "/org/freedesktop/systemd1/unit";
 constexpr const char* kServiceIface = "org.freedesktop.systemd1.Service";
 constexpr const char* kUnitIface = "org.freedesktop.systemd1.Unit";
+constexpr const char* kSliceIface = "org.freedesktop.systemd1.Slice";
 // Upper bound on JobRemoved signals remembered while their StartUnit reply is in flight.
 constexpr std::size_t kMaxEarlyJobs = 4096;
 // Job-creating operations (start, stop, slice) outstanding in PID 1 at once, from the call
@@ -161,6 +165,44 @@ int buildSliceMessage(sd_bus* bus,
 
 #undef CHECK
 
+// A slice budget's cgroup limits as PID 1 reports them on org.freedesktop.systemd1.Slice
+// (all type t): what sliceProperties sends, an unset limit as UINT64_MAX, which is also
+// what PID 1 reports for a limit never set (CGROUP_LIMIT_MAX, USEC_INFINITY,
+// CGROUP_WEIGHT_INVALID, and for TasksMax, which a slice does not get from
+// DefaultTasksMax=). The *Accounting switches are left out: a worker's own switches make
+// PID 1 enable the controllers along its slices anyway.
+using SliceLimits = std::map<std::string, std::uint64_t>;
+
+SliceLimits sliceLimits(const core::Limits& budget) {
+  SliceLimits out;
+  for (const auto& p : core::limitProperties(budget, core::UnsetLimits::Infinity, false))
+    if (const auto* v = std::get_if<std::uint64_t>(&p.value)) out[p.name] = *v;
+  return out;
+}
+
+bool unlimited(const SliceLimits& l) {
+  return std::all_of(l.begin(), l.end(), [](const auto& kv) { return kv.second == UINT64_MAX; });
+}
+
+// Reads the limits named in `wanted` from a GetAll reply of the Slice interface into `out`;
+// other properties are skipped. Returns a negative errno on an unreadable reply.
+int readSliceLimits(sd_bus_message* m, const SliceLimits& wanted, SliceLimits& out) {
+  int r = sd_bus_message_enter_container(m, 'a', "{sv}");
+  if (r < 0) return r;
+  while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+    const char* key = nullptr;
+    if ((r = sd_bus_message_read(m, "s", &key)) < 0) return r;
+    std::uint64_t v = 0;
+    if (wanted.count(key) && sd_bus_message_read(m, "v", "t", &v) >= 0) {
+      out[key] = v;
+    } else if ((r = sd_bus_message_skip(m, "v")) < 0) {
+      return r;
+    }
+    if ((r = sd_bus_message_exit_container(m)) < 0) return r;
+  }
+  return r < 0 ? r : sd_bus_message_exit_container(m);
+}
+
 }  // namespace
 
 struct SdBusSystemdClient::Impl {
@@ -175,6 +217,11 @@ struct SdBusSystemdClient::Impl {
   // (SetUnitProperties) or it is reset. A failed unit whose digest equals its next start's
   // is restarted in place.
   std::map<std::string, std::uint64_t> created_with;
+  // The supervisors' slices (core::sliceName) and the budget PID 1 holds for each as far
+  // as vigild knows: the one it set (a creation or a whole update; none for a slice left
+  // to PID 1 to load implicitly), or nullopt when others may have set limits (a slice a
+  // previous vigild left, listed at start; an operator's partial `set`). See ensureSlice.
+  std::map<std::string, std::optional<core::Limits>> slices;
 
   void resetFailed(const std::string& name) {
     created_with.erase(name);
@@ -845,29 +892,96 @@ void SdBusSystemdClient::ensureSlice(const std::string& name,
                                      core::Usec timeout,
                                      JobDone done) {
   Impl* impl = impl_.get();
-  impl->withJobSlot(std::move(done), [impl, name, description, limits, timeout](JobDone release) {
+  const SliceLimits wanted = sliceLimits(limits);
+  const auto succeed = [impl, name, limits, done]() {
+    impl->slices[name] = limits;
+    impl->post([name, done]() {
+      JobOutcome o;
+      o.unit.name = name;
+      o.ok = true;
+      done(o);
+    });
+  };
+  const auto known = impl->slices.find(name);
+  if (known == impl->slices.end() && unlimited(wanted)) {
+    // No budget and no slice vigild knows of: nothing to create. The first worker's
+    // Slice= makes PID 1 load it implicitly, with no limits (systemd.slice(5)); creating a
+    // transient slice cost PID 1 more than the worker itself (bench/RESULTS.md, trees).
+    succeed();
+    return;
+  }
+  if (known != impl->slices.end() && known->second && sliceLimits(*known->second) == wanted) {
+    succeed();  // PID 1 holds this budget already: no call
+    return;
+  }
+  const bool create = known == impl->slices.end();
+  const bool read_first = !create && !known->second;
+  impl->withJobSlot(std::move(done), [impl, name, description, limits, wanted, timeout, create,
+                                      read_first](JobDone release) {
+    const auto finish = [impl, name, limits, release](const char* method, const sd_bus_error* e) {
+      JobOutcome o;
+      o.unit.name = name;
+      o.ok = e == nullptr;
+      if (e) o.error = fmt::format("{} failed: {}", method, errorText(-EIO, e));
+      // After a failure, what PID 1 holds is not known: read it at the next ensureSlice.
+      impl->slices[name] = o.ok ? std::optional<core::Limits>(limits) : std::nullopt;
+      release(o);
+    };
+    // SetUnitProperties(runtime) with the whole budget. It writes a drop-in per property
+    // under /run/systemd/system.control, so it is sent only when a limit differs.
+    const auto update = [impl, name, description, limits, finish]() {
+      impl->call(
+          [impl, name, description, limits](sd_bus_message** m) {
+            return buildSliceMessage(impl->io.raw(), name, description, limits, true, m);
+          },
+          [finish](sd_bus_message*, const sd_bus_error* e) { finish("SetUnitProperties", e); });
+    };
+    // GetAll of the slice's limits (PID 1 answers for any name: a slice not loaded reports
+    // none), then the update if one differs.
+    const auto readThenUpdate = [impl, name, wanted, finish, update]() {
+      char* encoded = nullptr;
+      if (sd_bus_path_encode(kUnitPathPrefix, name.c_str(), &encoded) < 0) {
+        update();
+        return;
+      }
+      const std::string object = encoded;
+      free(encoded);
+      impl->call(
+          [impl, object](sd_bus_message** m) {
+            int r = sd_bus_message_new_method_call(impl->io.raw(), m, kDest, object.c_str(),
+                                                   "org.freedesktop.DBus.Properties", "GetAll");
+            return r < 0 ? r : sd_bus_message_append(*m, "s", kSliceIface);
+          },
+          [wanted, finish, update](sd_bus_message* reply, const sd_bus_error* e) {
+            SliceLimits held;
+            if (!e && readSliceLimits(reply, wanted, held) >= 0 && held == wanted) {
+              finish("GetAll", nullptr);
+              return;
+            }
+            update();
+          });
+    };
+    if (read_first) {
+      readThenUpdate();
+      return;
+    }
+    if (!create) {
+      update();
+      return;
+    }
     impl->call(
         [impl, name, description, limits](sd_bus_message** m) {
           return buildSliceMessage(impl->io.raw(), name, description, limits, false, m);
         },
-        [impl, name, description, limits, timeout, release](sd_bus_message*,
-                                                            const sd_bus_error* err) {
+        [impl, name, timeout, finish, readThenUpdate, release](sd_bus_message*,
+                                                               const sd_bus_error* err) {
           if (err && sd_bus_error_has_name(err, "org.freedesktop.systemd1.UnitExists")) {
             // Already there (e.g. created by a previous vigild): update it in place.
-            impl->call(
-                [impl, name, description, limits](sd_bus_message** m) {
-                  return buildSliceMessage(impl->io.raw(), name, description, limits, true, m);
-                },
-                [name, release](sd_bus_message*, const sd_bus_error* e) {
-                  JobOutcome o;
-                  o.unit.name = name;
-                  o.ok = e == nullptr;
-                  if (e) o.error = fmt::format("SetUnitProperties failed: {}", errorText(-EIO, e));
-                  release(o);
-                });
+            readThenUpdate();
             return;
           }
           if (err && outcomeUnknown(err)) {
+            impl->slices[name] = std::nullopt;
             impl->resolve(name, "start", timeout,
                           fmt::format("StartTransientUnit failed: {}", errorText(-EIO, err)),
                           release);
@@ -877,11 +991,7 @@ void SdBusSystemdClient::ensureSlice(const std::string& name,
           // Workers' calls that follow are handled after this one (PID 1 takes one
           // connection's calls in order) and their start jobs wait for the slice's (Slice=
           // implies Requires= and After=), so nothing waits for the slice's JobRemoved.
-          JobOutcome o;
-          o.unit.name = name;
-          o.ok = err == nullptr;
-          if (err) o.error = fmt::format("StartTransientUnit failed: {}", errorText(-EIO, err));
-          release(o);
+          finish("StartTransientUnit", err);
         });
   });
 }
@@ -927,7 +1037,8 @@ void SdBusSystemdClient::listManagedUnits(
                                                "ListUnitsByPatterns");
         if (r < 0) return r;
         r = sd_bus_message_append(*m, "as", 0);
-        return r < 0 ? r : sd_bus_message_append(*m, "as", 1, "vigil-*.service");
+        // The slices too: a previous vigild's may carry a budget (ensureSlice).
+        return r < 0 ? r : sd_bus_message_append(*m, "as", 2, "vigil-*.service", "vigil-*.slice");
       },
       [impl, done](sd_bus_message* reply, const sd_bus_error* err) {
         if (err) {
@@ -949,6 +1060,11 @@ void SdBusSystemdClient::listManagedUnits(
           r = sd_bus_message_read(reply, "(ssssssouso)", &name, &desc, &load, &active, &sub,
                                   &following, &path, &jid, &jtype, &jpath);
           if (r <= 0) break;
+          const std::string_view n = name;
+          if (n.starts_with(core::kUnitPrefix) && n.ends_with(".slice")) {
+            impl->slices.try_emplace(name, std::nullopt);
+            continue;
+          }
           if (!isOurUnit(name)) continue;
           UnitState& st = impl->units[name];
           st.name = name;
@@ -1058,6 +1174,8 @@ void SdBusSystemdClient::setUnitLimits(const std::string& name,
   Impl* impl = impl_.get();
   const auto props = core::limitProperties(limits, core::UnsetLimits::Omit, false);
   impl->created_with.erase(name);  // it differs from its creation now
+  // A slice's budget is no longer the one vigild set: ensureSlice reads it next time.
+  if (auto s = impl->slices.find(name); s != impl->slices.end()) s->second.reset();
   impl->call(
       [impl, name, props](sd_bus_message** m) {
         return buildSetPropertiesMessage(impl->io.raw(), name, props, m);

@@ -59,12 +59,23 @@ class SystemdClient {
   // The vigil units PID 1 last reported failed (from the signals seen; no call).
   virtual std::vector<std::string> failedUnits() const = 0;
 
-  // Creates slice `name` as a transient unit with `limits` as its budget, or, when it
-  // exists already, updates its properties at runtime (SetUnitProperties). Limits not
-  // set are sent as unlimited. `done` runs once, when PID 1 has answered the call (the
-  // slice exists with its limits), not when the slice's start job ends: a worker started
-  // in it afterwards is created after it (PID 1 handles one connection's calls in order)
-  // and its start job waits for the slice's (Slice= implies Requires= and After=,
+  // Makes slice `name` hold `limits` as its budget (limits not set: none, sent as
+  // infinity), with as few calls to PID 1 as that takes:
+  //  - an empty budget for a slice vigild does not know: no call. PID 1 loads the slice
+  //    implicitly when the first worker names it in Slice= (systemd.slice(5)), with no
+  //    limits. Measured: a transient slice per tree cost PID 1 more CPU than the tree's
+  //    worker (bench/RESULTS.md, cold start of trees).
+  //  - the budget vigild last set on it: no call.
+  //  - a slice vigild has not created: StartTransientUnit with `description`.
+  //  - a slice whose budget is unknown (left by a previous vigild: listManagedUnits lists
+  //    slices too; or changed by setUnitLimits): GetAll of its limits, then
+  //    SetUnitProperties only if one differs (each property set at runtime is a drop-in file
+  //    PID 1 writes under /run/systemd/system.control).
+  //  - otherwise SetUnitProperties.
+  // `done` runs once (never inside this call), when PID 1 has answered (the slice exists
+  // with its limits), not when the slice's start job ends: a worker started in it
+  // afterwards is created after it (PID 1 handles one connection's calls in order) and its
+  // start job waits for the slice's (Slice= implies Requires= and After=,
   // systemd.resource-control(5)). That saves a job round trip before each tree's first
   // worker (bench/RESULTS.md).
   virtual void ensureSlice(const std::string& name,
@@ -97,6 +108,8 @@ class SystemdClient {
 
   // Units named vigil-*.service known to PID 1, with the fingerprint vigild stamped on
   // them (LogExtraFields VIGIL_SPEC). Used to re-adopt workers after a vigild restart.
+  // The vigil-*.slice units listed with them are remembered by the adapter (ensureSlice),
+  // not returned.
   virtual void listManagedUnits(
       std::function<void(util::Result<std::vector<core::ExistingUnit>>)> done) = 0;
 

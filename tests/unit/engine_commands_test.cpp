@@ -391,6 +391,52 @@ BOOST_AUTO_TEST_CASE(set_limits_last_until_the_next_reload) {
   BOOST_TEST(*h.unit_actions[0].unit.limits.memory_max == core::kUnlimited);
 }
 
+// The Slice action sent the configured budget whenever a supervisor (re)started, so an
+// operator's live budget was lost at the supervisor's first restart, and one set while it
+// was stopped never applied.
+BOOST_AUTO_TEST_CASE(a_live_budget_lasts_across_supervisor_restarts_until_the_next_reload) {
+  EngineHarness h;
+  auto cfg = fleet();
+  h.start(cfg);
+  h.upAll();
+  const auto lastSlice = [&h]() -> const core::Action* {
+    for (auto it = h.all_actions.rbegin(); it != h.all_actions.rend(); ++it)
+      if (it->kind == core::Action::Kind::Slice && it->unit.name == "vigil-t-sub.slice")
+        return &*it;
+    return nullptr;
+  };
+  Command set = cmd(Command::Kind::SetLimits, "t/sub");
+  set.limits.memory_max = 32u << 20;
+  const auto s = accept(h, set);
+  h.engine.onActionResult(s, "vigil-t-sub.slice", true, "", h.now);
+  h.unit_actions.clear();
+  h.collect();
+  h.all_actions.clear();
+  // An operator's restart of the supervisor: its slice keeps the live budget.
+  accept(h, cmd(Command::Kind::Restart, "t/sub"));
+  h.stopAllDone();
+  h.upAll();
+  BOOST_TEST_REQUIRE(lastSlice());
+  BOOST_TEST((lastSlice()->unit.limits.memory_max == std::optional<std::uint64_t>(32u << 20)));
+  // Stopped, a new budget is kept for its next start, and sent then.
+  accept(h, cmd(Command::Kind::Stop, "t/sub"));
+  h.stopAllDone();
+  set.limits.memory_max = 48u << 20;
+  accept(h, set);
+  BOOST_TEST(h.unit_actions.empty());  // no slice to change while it is stopped
+  h.all_actions.clear();
+  accept(h, cmd(Command::Kind::Start, "t/sub"));
+  h.upAll();
+  BOOST_TEST_REQUIRE(lastSlice());
+  BOOST_TEST((lastSlice()->unit.limits.memory_max == std::optional<std::uint64_t>(48u << 20)));
+  // A reload puts the configured budget (none) back on the live slice.
+  h.all_actions.clear();
+  h.reload(cfg);
+  BOOST_TEST_REQUIRE(lastSlice());
+  BOOST_TEST((lastSlice()->unit.limits == cfg.trees[0].children[2].supervisor->limits));
+  BOOST_TEST(h.started.empty());
+}
+
 BOOST_AUTO_TEST_CASE(scale_up_and_down_then_a_reload_restores_the_configured_count) {
   EngineHarness h;
   auto cfg = fleet();

@@ -15,6 +15,19 @@ rm -f /run/jobs.stop /run/jobs.max
     sleep 0.2
 done) &
 sampler=$!
+# vigild's STATUS= during the ramp (vigild(8): at most one update every 5 s), sampled every
+# 0.2 s: each new text with the time it was seen.
+rm -f /run/status.stop /run/status.log
+(last=; while [ ! -e /run/status.stop ]; do
+    t=$(systemctl show -p StatusText --value vigild.service)
+    if [[ $t != "$last" ]]; then
+        read -r up _ </proc/uptime
+        echo "$up $t" >>/run/status.log
+        last=$t
+    fi
+    sleep 0.2
+done) &
+status_sampler=$!
 result=$(vigil_apply <<YAML
 tier: tier_2
 trees:
@@ -41,6 +54,26 @@ echo "most start jobs queued in PID 1 at once: $max_jobs"
 ((max_jobs <= 64)) || fail "$max_jobs start jobs queued at once (window: 64)"
 ((max_jobs >= 8)) || fail "only $max_jobs start jobs at once: the starts did not run concurrently"
 pass_step "200 instances active, none failed, at most 64 jobs in PID 1 at once"
+
+wait_for 30 bash -c '[[ $(systemctl show -p StatusText --value vigild.service) == "200 running,"* ]]'
+sleep 1
+touch /run/status.stop
+wait "$status_sampler" 2>/dev/null || true
+cat /run/status.log
+# The first line is the text before the ramp (seen when sampling began): the gaps that
+# count are those between the updates seen after it.
+python3 - /run/status.log <<'PY'
+import sys
+times = [float(line.split()[0]) for line in open(sys.argv[1])][1:]
+if len(times) < 2:
+    sys.exit(f"only {len(times)} STATUS= update(s) seen during a ramp of 200: nothing to check")
+gaps = [b - a for a, b in zip(times, times[1:])]
+print(f"{len(times)} updates, smallest gap {min(gaps):.2f} s")
+# 5 s apart, less the sampling period and the time systemctl show takes under emulation.
+if min(gaps) < 4.0:
+    sys.exit(f"STATUS= updates {min(gaps):.2f} s apart (at most one per 5 s)")
+PY
+pass_step "STATUS= followed the ramp at most once per 5 s and ended at 200 running"
 
 # Removing them stops them all.
 assert_eq config-applied "$(vigil_single_worker_config | vigil_apply)" "reload result"

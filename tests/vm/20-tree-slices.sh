@@ -2,8 +2,11 @@
 # A two-level tree: each supervisor is a slice that mirrors its place (vigil-pipe.slice >
 # vigil-pipe-parse.slice), created by vigild with the supervisor's budget, which the
 # kernel then enforces for all workers below it together. Changing the budget in the
-# configuration updates the live slice; removing it removes the limit.
-# vm-timeout: 300
+# configuration updates the live slice; removing it removes the limit. A tree without a
+# budget gets no slice call (PID 1 loads its slice implicitly); a vigild restart with
+# unchanged budgets changes nothing on the slices, and a budget changed while vigild was
+# down applies when it starts.
+# vm-timeout: 420
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vigil-lib.sh"
 
@@ -70,3 +73,58 @@ assert_eq config-applied "$result" "reload result"
 wait_for 30 bash -c "[ \$(cat $root/memory.max) = 314572800 ]"
 wait_for 30 bash -c "[ \$(cat $root/pids.max) = max ]"
 pass_step "budget changes apply to the live slice; a removed limit is lifted"
+
+pipe_and_plain() { # PIPE_MEMORY_MAX PLAIN_LIMITS_LINE
+    cat <<YAML
+tier: tier_2
+trees:
+  pipe:
+    limits: {memory_max: $1}
+    children:
+      - {name: fetch, command: [$VIGIL_WORKER_BIN]}
+      - name: parse
+        strategy: one_for_all
+        limits: {memory_max: 128M, cpu_quota: 150%}
+        children:
+          - {name: csv, command: [$VIGIL_WORKER_BIN]}
+          - {name: json, command: [$VIGIL_WORKER_BIN]}
+  plain:
+    $2
+    children:
+      - {name: p, command: [$VIGIL_WORKER_BIN]}
+YAML
+}
+assert_eq config-applied "$(pipe_and_plain 300M 'strategy: one_for_one' | vigil_apply)" "reload result"
+wait_unit_active vigil-plain-p.service 90
+assert_eq /vigil.slice/vigil-plain.slice/vigil-plain-p.service \
+    "$(unit_prop vigil-plain-p.service ControlGroup)" "budget-less tree's worker ControlGroup"
+assert_eq no "$(unit_prop vigil-plain.slice Transient)" "budget-less tree: PID 1's implicit slice"
+echo "budget-less tree's slice: $(unit_prop vigil-plain.slice Description)"
+assert_eq "" "$(unit_prop vigil-plain.slice DropInPaths)" "budget-less tree: no drop-in on its slice"
+assert_eq max "$(cat /sys/fs/cgroup/vigil.slice/vigil-plain.slice/memory.max)" "plain memory.max"
+assert_eq config-applied "$(pipe_and_plain 300M 'limits: {memory_max: 64M}' | vigil_apply)" \
+    "reload result"
+wait_for 30 bash -c "[ \$(cat /sys/fs/cgroup/vigil.slice/vigil-plain.slice/memory.max) = 67108864 ]"
+pass_step "a tree without a budget gets PID 1's implicit slice; a budget added later applies live"
+
+# What PID 1 wrote for the slices' runtime properties (drop-ins), with their times.
+slice_dropins() {
+    find /run/systemd/system.control /run/systemd/transient -path '*vigil-*.slice*' -type f \
+        -printf '%p %T@\n' 2>/dev/null | sort
+}
+before=$(slice_dropins)
+[[ -n $before ]] || fail "no runtime settings found for the slices"
+fetch_pid=$(main_pid vigil-pipe-fetch.service)
+systemctl restart vigild.service
+assert_eq "$before" "$(slice_dropins)" "slice settings after a vigild restart"
+assert_eq "$fetch_pid" "$(main_pid vigil-pipe-fetch.service)" "fetch adopted, not restarted"
+assert_eq 314572800 "$(cat $root/memory.max)" "tree slice memory.max after the restart"
+pass_step "a vigild restart with unchanged budgets writes nothing for the slices"
+
+systemctl stop vigild.service
+pipe_and_plain 200M 'strategy: one_for_one' | vigil_write_config
+systemctl start vigild.service
+wait_for 30 bash -c "[ \$(cat $root/memory.max) = 209715200 ]"
+wait_for 30 bash -c "[ \$(cat /sys/fs/cgroup/vigil.slice/vigil-plain.slice/memory.max) = max ]"
+assert_eq "$fetch_pid" "$(main_pid vigil-pipe-fetch.service)" "fetch adopted, not restarted"
+pass_step "budgets changed while vigild was down apply when it starts"
