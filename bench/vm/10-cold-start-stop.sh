@@ -144,45 +144,37 @@ PY
 trap summary EXIT
 : >/tmp/cold.txt
 vigil_empty
+# race N WINDOW KIND CONFIG_FUNCTION — the floor and vigil, alternating which goes first
+# from one repetition ($rep) to the next, so that a drift within the boot favours neither.
+race() {
+    if ((rep % 2 == 0)); then
+        floor_run "$1" "$2" "$3"
+        vigil_run "$1" "$3" "$4"
+    else
+        vigil_run "$1" "$3" "$4"
+        floor_run "$1" "$2" "$3"
+    fi
+}
 # BENCH_KINDS: which of the races run (all by default).
 want() { [[ " ${BENCH_KINDS:-instances trees supervisord ordered} " == *" $1 "* ]]; }
 for n in $BENCH_SIZES; do
     reps=$BENCH_REPS
     ((n >= 1000)) && reps=$BENCH_REPS_LARGE
     for ((rep = 0; rep < reps; rep++)); do
-        # Alternated, so that a drift within the boot does not favour one side.
         if want instances; then
-            if ((rep % 2 == 0)); then
-                floor_run "$n" 64 instances
-                vigil_run "$n" instances instances_config
-            else
-                vigil_run "$n" instances instances_config
-                floor_run "$n" 64 instances
-            fi
+            race "$n" 64 instances instances_config
             ((n <= 200)) && floor_run "$n" 64 instances_calls
             ((n <= 200)) && vigil_run "$n" instances instances_config noblock
         fi
         # vigil.yaml(5) allows at most 64 trees (kMaxTrees).
         if want trees && ((n <= 64)); then
-            if ((rep % 2 == 0)); then
-                floor_run "$n" 64 trees
-                vigil_run "$n" trees trees_config
-            else
-                vigil_run "$n" trees trees_config
-                floor_run "$n" 64 trees
-            fi
+            race "$n" 64 trees trees_config
         fi
         want supervisord && supervisord_run "$n"
         # Ordered children start one after another: 1000 of them take minutes under
         # emulation, so the sequential figures stop at 200.
         if want ordered && ((n <= 200)); then
-            if ((rep % 2 == 0)); then
-                floor_run "$n" 1 ordered
-                vigil_run "$n" ordered ordered_config
-            else
-                vigil_run "$n" ordered ordered_config
-                floor_run "$n" 1 ordered
-            fi
+            race "$n" 1 ordered ordered_config
         fi
     done
     # vigild keeps 64 jobs outstanding; how the floor fares with fewer and with more.

@@ -213,17 +213,22 @@ rollup() { # KEY — VmRSS and its anonymous / file-backed parts, kB
     awk '/^[0-9a-f]+-[0-9a-f]+ / {f = NF >= 6 ? $6 : "[anon]"} /^Rss:/ {r[f] += $2} END {for (f in r) if (r[f] > 0) printf "%8d %s\n", r[f], f}' \
         "/proc/$p/smaps" | sort -rn | head -n 20
 }
+# cold_start_rollup KEY — INSTANCES started by a reload of the running vigild; the rollup
+# BENCH_SETTLE after all of them run.
+cold_start_rollup() {
+    clear_stamps
+    instances_config "$INSTANCES" | vigil_apply >/dev/null
+    wait_stamps "$INSTANCES" 3600 >/dev/null
+    vigil_wait_running "$INSTANCES"
+    sleep "$BENCH_SETTLE"
+    rollup "$1"
+}
 if want memory; then
 note "memory: vigild with 0, then $INSTANCES workers"
 vigil_empty
 systemctl restart vigild.service
 rollup mem_0
-clear_stamps
-instances_config "$INSTANCES" | vigil_apply >/dev/null
-wait_stamps "$INSTANCES" 3600 >/dev/null
-vigil_wait_running "$INSTANCES"
-sleep "$BENCH_SETTLE"
-rollup "mem_$INSTANCES"
+cold_start_rollup "mem_$INSTANCES"
 # Cold start with the N instances running: what a restarted vigild holds after adopting them.
 systemctl restart vigild.service
 vigil_wait_running "$INSTANCES"
@@ -296,12 +301,7 @@ for tunables in ${PROFILE_MEMORY_TUNABLES:-}; do
         >/run/systemd/system/vigild.service.d/tunables.conf
     systemctl daemon-reload
     systemctl restart vigild.service
-    clear_stamps
-    instances_config "$INSTANCES" | vigil_apply >/dev/null
-    wait_stamps "$INSTANCES" 3600 >/dev/null
-    vigil_wait_running "$INSTANCES"
-    sleep "$BENCH_SETTLE"
-    rollup "mem_${INSTANCES}_tuned$k"
+    cold_start_rollup "mem_${INSTANCES}_tuned$k"
     rm -f /run/systemd/system/vigild.service.d/tunables.conf
     systemctl daemon-reload
 done

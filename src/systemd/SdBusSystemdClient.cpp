@@ -217,11 +217,36 @@ struct SdBusSystemdClient::Impl {
   // (SetUnitProperties) or it is reset. A failed unit whose digest equals its next start's
   // is restarted in place.
   std::map<std::string, std::uint64_t> created_with;
-  // The supervisors' slices (core::sliceName) and the budget PID 1 holds for each as far
-  // as vigild knows: the one it set (a creation or a whole update; none for a slice left
-  // to PID 1 to load implicitly), or nullopt when others may have set limits (a slice a
-  // previous vigild left, listed at start; an operator's partial `set`). See ensureSlice.
-  std::map<std::string, std::optional<core::Limits>> slices;
+  // The supervisors' slices (core::sliceName) vigild has seen: listed at start (a previous
+  // vigild's), or named by ensureSlice or setUnitLimits. See ensureSlice.
+  struct Slice {
+    // The budget PID 1 holds as far as vigild knows: the one it set (a creation or a whole
+    // update; none for a slice left to PID 1 to load implicitly), or nullopt when others
+    // may have set limits (a previous vigild; an operator's partial `set`; a failed call).
+    std::optional<core::Limits> held;
+    unsigned generation = 0;  // bumped by setUnitLimits: a call begun before it learns nothing
+    bool busy = false;        // an ensureSlice call is in flight: later ones wait for it
+    std::deque<std::function<void()>> waiting;  // those later calls, in order
+  };
+  std::map<std::string, Slice> slices;
+
+  // An ensureSlice call for `name` begun at `generation` ended: PID 1 holds `applied` (if
+  // known), the next waiting call for the slice runs, then `release`.
+  void sliceDone(const std::string& name,
+                 unsigned generation,
+                 const std::optional<core::Limits>& applied,
+                 const JobOutcome& o,
+                 const JobDone& release) {
+    Slice& sl = slices[name];  // std::map: the reference outlives insertions
+    sl.held = generation == sl.generation ? applied : std::nullopt;
+    sl.busy = false;
+    while (!sl.busy && !sl.waiting.empty()) {
+      auto next = std::move(sl.waiting.front());
+      sl.waiting.pop_front();
+      next();
+    }
+    release(o);
+  }
 
   void resetFailed(const std::string& name) {
     created_with.erase(name);
@@ -892,9 +917,18 @@ void SdBusSystemdClient::ensureSlice(const std::string& name,
                                      core::Usec timeout,
                                      JobDone done) {
   Impl* impl = impl_.get();
+  const auto seen = impl->slices.find(name);
+  if (seen != impl->slices.end() && seen->second.busy) {
+    // One call per slice at a time, in order: what PID 1 ends up holding is the last
+    // budget asked for, and `held` stays true.
+    seen->second.waiting.push_back([this, name, description, limits, timeout, done]() {
+      ensureSlice(name, description, limits, timeout, done);
+    });
+    return;
+  }
   const SliceLimits wanted = sliceLimits(limits);
-  const auto succeed = [impl, name, limits, done]() {
-    impl->slices[name] = limits;
+  const auto noCall = [impl, name, limits, done]() {
+    impl->slices[name].held = limits;
     impl->post([name, done]() {
       JobOutcome o;
       o.unit.name = name;
@@ -902,33 +936,37 @@ void SdBusSystemdClient::ensureSlice(const std::string& name,
       done(o);
     });
   };
-  const auto known = impl->slices.find(name);
-  if (known == impl->slices.end() && unlimited(wanted)) {
+  if (seen == impl->slices.end() && unlimited(wanted)) {
     // No budget and no slice vigild knows of: nothing to create. The first worker's
     // Slice= makes PID 1 load it implicitly, with no limits (systemd.slice(5)); creating a
     // transient slice cost PID 1 more than the worker itself (bench/RESULTS.md, trees).
-    succeed();
+    noCall();
     return;
   }
-  if (known != impl->slices.end() && known->second && sliceLimits(*known->second) == wanted) {
-    succeed();  // PID 1 holds this budget already: no call
+  if (seen != impl->slices.end() && seen->second.held &&
+      sliceLimits(*seen->second.held) == wanted) {
+    noCall();  // PID 1 holds this budget already
     return;
   }
-  const bool create = known == impl->slices.end();
-  const bool read_first = !create && !known->second;
+  const bool create = seen == impl->slices.end();
+  Impl::Slice& sl = impl->slices[name];
+  const bool read_first = !create && !sl.held;
+  sl.busy = true;
+  const unsigned generation = sl.generation;
   impl->withJobSlot(std::move(done), [impl, name, description, limits, wanted, timeout, create,
-                                      read_first](JobDone release) {
-    const auto finish = [impl, name, limits, release](const char* method, const sd_bus_error* e) {
+                                      read_first, generation](JobDone release) {
+    const auto finish = [impl, name, limits, generation, release](const char* method,
+                                                                  const sd_bus_error* e) {
       JobOutcome o;
       o.unit.name = name;
       o.ok = e == nullptr;
       if (e) o.error = fmt::format("{} failed: {}", method, errorText(-EIO, e));
       // After a failure, what PID 1 holds is not known: read it at the next ensureSlice.
-      impl->slices[name] = o.ok ? std::optional<core::Limits>(limits) : std::nullopt;
-      release(o);
+      impl->sliceDone(name, generation, o.ok ? std::optional<core::Limits>(limits) : std::nullopt,
+                      o, release);
     };
-    // SetUnitProperties(runtime) with the whole budget. It writes a drop-in per property
-    // under /run/systemd/system.control, so it is sent only when a limit differs.
+    // SetUnitProperties(runtime) with the whole budget. PID 1 writes a drop-in file per
+    // property under /run/systemd, so it is sent only when a limit differs.
     const auto update = [impl, name, description, limits, finish]() {
       impl->call(
           [impl, name, description, limits](sd_bus_message** m) {
@@ -936,8 +974,8 @@ void SdBusSystemdClient::ensureSlice(const std::string& name,
           },
           [finish](sd_bus_message*, const sd_bus_error* e) { finish("SetUnitProperties", e); });
     };
-    // GetAll of the slice's limits (PID 1 answers for any name: a slice not loaded reports
-    // none), then the update if one differs.
+    // GetAll of the slice's limits (PID 1 loads the unit to answer: a slice never given
+    // limits reports none), then the update if one differs.
     const auto readThenUpdate = [impl, name, wanted, finish, update]() {
       char* encoded = nullptr;
       if (sd_bus_path_encode(kUnitPathPrefix, name.c_str(), &encoded) < 0) {
@@ -973,18 +1011,19 @@ void SdBusSystemdClient::ensureSlice(const std::string& name,
         [impl, name, description, limits](sd_bus_message** m) {
           return buildSliceMessage(impl->io.raw(), name, description, limits, false, m);
         },
-        [impl, name, timeout, finish, readThenUpdate, release](sd_bus_message*,
-                                                               const sd_bus_error* err) {
+        [impl, name, timeout, generation, finish, readThenUpdate, release](
+            sd_bus_message*, const sd_bus_error* err) {
           if (err && sd_bus_error_has_name(err, "org.freedesktop.systemd1.UnitExists")) {
             // Already there (e.g. created by a previous vigild): update it in place.
             readThenUpdate();
             return;
           }
           if (err && outcomeUnknown(err)) {
-            impl->slices[name] = std::nullopt;
             impl->resolve(name, "start", timeout,
                           fmt::format("StartTransientUnit failed: {}", errorText(-EIO, err)),
-                          release);
+                          [impl, name, generation, release](const JobOutcome& o) {
+                            impl->sliceDone(name, generation, std::nullopt, o, release);
+                          });
             return;
           }
           // Done at the reply: the slice exists with its limits, its start job is queued.
@@ -1062,7 +1101,7 @@ void SdBusSystemdClient::listManagedUnits(
           if (r <= 0) break;
           const std::string_view n = name;
           if (n.starts_with(core::kUnitPrefix) && n.ends_with(".slice")) {
-            impl->slices.try_emplace(name, std::nullopt);
+            impl->slices.try_emplace(name);  // budget unknown
             continue;
           }
           if (!isOurUnit(name)) continue;
@@ -1174,8 +1213,13 @@ void SdBusSystemdClient::setUnitLimits(const std::string& name,
   Impl* impl = impl_.get();
   const auto props = core::limitProperties(limits, core::UnsetLimits::Omit, false);
   impl->created_with.erase(name);  // it differs from its creation now
-  // A slice's budget is no longer the one vigild set: ensureSlice reads it next time.
-  if (auto s = impl->slices.find(name); s != impl->slices.end()) s->second.reset();
+  // A slice's budget is no longer the one vigild set, nor the one a call in flight will
+  // have set: ensureSlice reads it next time.
+  if (std::string_view(name).ends_with(".slice")) {
+    Impl::Slice& sl = impl->slices[name];
+    sl.held.reset();
+    sl.generation++;
+  }
   impl->call(
       [impl, name, props](sd_bus_message** m) {
         return buildSetPropertiesMessage(impl->io.raw(), name, props, m);

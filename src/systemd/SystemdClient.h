@@ -61,23 +61,24 @@ class SystemdClient {
 
   // Makes slice `name` hold `limits` as its budget (limits not set: none, sent as
   // infinity), with as few calls to PID 1 as that takes:
-  //  - an empty budget for a slice vigild does not know: no call. PID 1 loads the slice
+  //  - an empty budget for a slice vigild has not seen: no call. PID 1 loads the slice
   //    implicitly when the first worker names it in Slice= (systemd.slice(5)), with no
   //    limits. Measured: a transient slice per tree cost PID 1 more CPU than the tree's
   //    worker (bench/RESULTS.md, cold start of trees).
   //  - the budget vigild last set on it: no call.
-  //  - a slice vigild has not created: StartTransientUnit with `description`.
+  //  - a budget for a slice vigild has not seen: StartTransientUnit with `description`.
   //  - a slice whose budget is unknown (left by a previous vigild: listManagedUnits lists
   //    slices too; or changed by setUnitLimits): GetAll of its limits, then
-  //    SetUnitProperties only if one differs (each property set at runtime is a drop-in file
-  //    PID 1 writes under /run/systemd/system.control).
+  //    SetUnitProperties only if one differs (PID 1 writes each property set at runtime
+  //    as a drop-in file under /run/systemd).
   //  - otherwise SetUnitProperties.
-  // `done` runs once (never inside this call), when PID 1 has answered (the slice exists
-  // with its limits), not when the slice's start job ends: a worker started in it
-  // afterwards is created after it (PID 1 handles one connection's calls in order) and its
-  // start job waits for the slice's (Slice= implies Requires= and After=,
-  // systemd.resource-control(5)). That saves a job round trip before each tree's first
-  // worker (bench/RESULTS.md).
+  // Calls for one slice run one at a time, in the order asked: PID 1 ends up with the last
+  // budget asked for. `done` runs once, never inside this call: when PID 1 has answered
+  // the last call (the slice exists with its limits), or at once when no call is needed;
+  // not when the slice's start job ends: a worker started in it afterwards is created
+  // after it (PID 1 handles one connection's calls in order) and its start job waits for
+  // the slice's (Slice= implies Requires= and After=, systemd.resource-control(5)). That
+  // saves a job round trip before each tree's first worker (bench/RESULTS.md).
   virtual void ensureSlice(const std::string& name,
                            const std::string& description,
                            const core::Limits& limits,

@@ -10,11 +10,14 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vigil-lib.sh"
 
-result=$(vigil_apply <<YAML
+# pipe_config PIPE_LIMITS [PLAIN_LINE] — tree pipe (a supervisor with a nested one), with
+# PIPE_LIMITS as its budget; with PLAIN_LINE, tree plain too, that line in its mapping.
+pipe_config() {
+    cat <<YAML
 tier: tier_2
 trees:
   pipe:
-    limits: {memory_max: 256M, tasks_max: 100}
+    limits: $1
     children:
       - {name: fetch, command: [$VIGIL_WORKER_BIN]}
       - name: parse
@@ -24,7 +27,11 @@ trees:
           - {name: csv, command: [$VIGIL_WORKER_BIN]}
           - {name: json, command: [$VIGIL_WORKER_BIN]}
 YAML
-)
+    [[ -z ${2:-} ]] || printf '  plain:\n    %s\n    children:\n      - {name: p, command: [%s]}\n' \
+        "$2" "$VIGIL_WORKER_BIN"
+}
+
+result=$(pipe_config '{memory_max: 256M, tasks_max: 100}' | vigil_apply)
 assert_eq config-applied "$result" "reload result"
 for u in vigil-pipe-fetch vigil-pipe-parse-csv vigil-pipe-parse-json; do wait_unit_active $u.service 90; done
 assert_eq /vigil.slice/vigil-pipe.slice/vigil-pipe-parse.slice/vigil-pipe-parse-csv.service \
@@ -54,47 +61,13 @@ assert_eq "150000 100000" "$(cat $root/vigil-pipe-parse.slice/cpu.max)" "sub-sup
 assert_eq yes "$(unit_prop vigil-pipe.slice Transient)" "tree slice is a transient unit"
 pass_step "slices mirror the tree and carry the budgets"
 
-result=$(vigil_apply <<YAML
-tier: tier_2
-trees:
-  pipe:
-    limits: {memory_max: 300M}
-    children:
-      - {name: fetch, command: [$VIGIL_WORKER_BIN]}
-      - name: parse
-        strategy: one_for_all
-        limits: {memory_max: 128M, cpu_quota: 150%}
-        children:
-          - {name: csv, command: [$VIGIL_WORKER_BIN]}
-          - {name: json, command: [$VIGIL_WORKER_BIN]}
-YAML
-)
+result=$(pipe_config '{memory_max: 300M}' | vigil_apply)
 assert_eq config-applied "$result" "reload result"
 wait_for 30 bash -c "[ \$(cat $root/memory.max) = 314572800 ]"
 wait_for 30 bash -c "[ \$(cat $root/pids.max) = max ]"
 pass_step "budget changes apply to the live slice; a removed limit is lifted"
 
-pipe_and_plain() { # PIPE_MEMORY_MAX PLAIN_LIMITS_LINE
-    cat <<YAML
-tier: tier_2
-trees:
-  pipe:
-    limits: {memory_max: $1}
-    children:
-      - {name: fetch, command: [$VIGIL_WORKER_BIN]}
-      - name: parse
-        strategy: one_for_all
-        limits: {memory_max: 128M, cpu_quota: 150%}
-        children:
-          - {name: csv, command: [$VIGIL_WORKER_BIN]}
-          - {name: json, command: [$VIGIL_WORKER_BIN]}
-  plain:
-    $2
-    children:
-      - {name: p, command: [$VIGIL_WORKER_BIN]}
-YAML
-}
-assert_eq config-applied "$(pipe_and_plain 300M 'strategy: one_for_one' | vigil_apply)" "reload result"
+assert_eq config-applied "$(pipe_config '{memory_max: 300M}' 'strategy: one_for_one' | vigil_apply)" "reload result"
 wait_unit_active vigil-plain-p.service 90
 assert_eq /vigil.slice/vigil-plain.slice/vigil-plain-p.service \
     "$(unit_prop vigil-plain-p.service ControlGroup)" "budget-less tree's worker ControlGroup"
@@ -102,7 +75,7 @@ assert_eq no "$(unit_prop vigil-plain.slice Transient)" "budget-less tree: PID 1
 echo "budget-less tree's slice: $(unit_prop vigil-plain.slice Description)"
 assert_eq "" "$(unit_prop vigil-plain.slice DropInPaths)" "budget-less tree: no drop-in on its slice"
 assert_eq max "$(cat /sys/fs/cgroup/vigil.slice/vigil-plain.slice/memory.max)" "plain memory.max"
-assert_eq config-applied "$(pipe_and_plain 300M 'limits: {memory_max: 64M}' | vigil_apply)" \
+assert_eq config-applied "$(pipe_config '{memory_max: 300M}' 'limits: {memory_max: 64M}' | vigil_apply)" \
     "reload result"
 wait_for 30 bash -c "[ \$(cat /sys/fs/cgroup/vigil.slice/vigil-plain.slice/memory.max) = 67108864 ]"
 pass_step "a tree without a budget gets PID 1's implicit slice; a budget added later applies live"
@@ -122,9 +95,28 @@ assert_eq 314572800 "$(cat $root/memory.max)" "tree slice memory.max after the r
 pass_step "a vigild restart with unchanged budgets writes nothing for the slices"
 
 systemctl stop vigild.service
-pipe_and_plain 200M 'strategy: one_for_one' | vigil_write_config
+pipe_config '{memory_max: 200M}' 'strategy: one_for_one' | vigil_write_config
 systemctl start vigild.service
 wait_for 30 bash -c "[ \$(cat $root/memory.max) = 209715200 ]"
 wait_for 30 bash -c "[ \$(cat /sys/fs/cgroup/vigil.slice/vigil-plain.slice/memory.max) = max ]"
 assert_eq "$fetch_pid" "$(main_pid vigil-pipe-fetch.service)" "fetch adopted, not restarted"
 pass_step "budgets changed while vigild was down apply when it starts"
+
+# A budget given and taken back while the slice's call waits for a job slot behind a mass
+# start (150 instances of tree crowd, 64 jobs at a time): the slice ends with the last
+# budget asked for (calls for one slice run one at a time, in order).
+with_crowd() { # PLAIN_LINE
+    pipe_config '{memory_max: 200M}' "$1"
+    printf '  crowd:\n    children:\n      - name: w\n        command: [/usr/bin/sleep, infinity]\n        instances: 150\n'
+}
+assert_eq config-applied "$(with_crowd 'strategy: one_for_one' | vigil_apply)" "reload result"
+assert_eq config-applied "$(with_crowd 'limits: {memory_max: 32M}' | vigil_apply)" "reload result"
+assert_eq config-applied "$(with_crowd 'strategy: one_for_one' | vigil_apply)" "reload result"
+_crowd_up() {
+    (($(systemctl list-units --plain --no-legend --state=active 'vigil-crowd-w@*.service' | wc -l) == 150))
+}
+wait_for 300 _crowd_up
+sleep 3
+assert_eq max "$(cat /sys/fs/cgroup/vigil.slice/vigil-plain.slice/memory.max)" \
+    "plain memory.max after its budget was given and taken back during a mass start"
+pass_step "budget changes queued behind a mass start apply in order"
