@@ -156,7 +156,12 @@ race() {
     fi
 }
 # BENCH_KINDS: which of the races run (all by default).
-want() { [[ " ${BENCH_KINDS:-instances trees supervisord ordered} " == *" $1 "* ]]; }
+KINDS=${BENCH_KINDS:-instances trees supervisord ordered}
+for k in $KINDS; do
+    [[ " instances trees supervisord ordered " == *" $k "* ]] ||
+        fail "BENCH_KINDS: unknown race '$k' (instances, trees, supervisord, ordered)"
+done
+want() { [[ " $KINDS " == *" $1 "* ]]; }
 for n in $BENCH_SIZES; do
     reps=$BENCH_REPS
     ((n >= 1000)) && reps=$BENCH_REPS_LARGE

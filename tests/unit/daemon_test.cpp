@@ -56,8 +56,10 @@ struct DaemonFixture {
     o.notify = false;
     daemon = std::make_unique<daemon::Daemon>(o, event, fake);
   }
-  // vigild started with kTwoWorkers, no existing units, both start jobs done.
+  // vigild started with kTwoWorkers (or `config`, two workers too), no existing units,
+  // both start jobs done.
   void startTwoWorkersUp();
+  void startTwoWorkersUp(const std::string& config);
   // Runs the loop until `pred` holds or `limit` passes.
   template <typename Pred>
   bool runUntil(Pred pred, std::chrono::milliseconds limit = std::chrono::milliseconds(2000)) {
@@ -91,7 +93,11 @@ trees:
 )";
 
 void DaemonFixture::startTwoWorkersUp() {
-  writeConfig(kTwoWorkers);
+  startTwoWorkersUp(kTwoWorkers);
+}
+
+void DaemonFixture::startTwoWorkersUp(const std::string& config) {
+  writeConfig(config);
   make();
   BOOST_REQUIRE(daemon->start());
   fake.lists[0](std::vector<core::ExistingUnit>{});
@@ -207,12 +213,7 @@ BOOST_AUTO_TEST_CASE(a_failed_unit_stays_loaded_while_its_restart_waits_then_is_
   std::string config = kTwoWorkers;
   config.replace(config.find("initial: 20ms"), 13, "initial: 60s");
   config.replace(config.find("max: 1s"), 7, "max: 60s");
-  writeConfig(config);
-  make();
-  BOOST_REQUIRE(daemon->start());
-  fake.lists[0](std::vector<core::ExistingUnit>{});
-  fake.finishStart();
-  fake.finishStart();
+  startTwoWorkersUp(config);
   fake.unitExits("vigil-web-api.service", {"signal", 2, 9});
   runUntil([] { return false; }, std::chrono::milliseconds(50));
   BOOST_TEST(fake.starts.empty());
