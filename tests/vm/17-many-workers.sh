@@ -68,10 +68,17 @@ times = [float(line.split()[0]) for line in open(sys.argv[1])][1:]
 if len(times) < 2:
     sys.exit(f"only {len(times)} STATUS= update(s) seen during a ramp of 200: nothing to check")
 gaps = [b - a for a, b in zip(times, times[1:])]
-print(f"{len(times)} updates, smallest gap {min(gaps):.2f} s")
-# 5 s apart, less the sampling period and the time systemctl show takes under emulation.
-if min(gaps) < 4.0:
+print(f"{len(times)} updates, gaps (s): " + " ".join(f"{g:.2f}" for g in gaps))
+# Each update is seen up to one poll (0.2 s) plus one `systemctl show` late, and that call
+# takes seconds while PID 1 starts 200 units under emulation: one gap can look shorter
+# than the 5 s by that much. Without the limit, updates come every
+# 0.5 s (kStatusDelay), so a smallest gap of 2.5 s still tells the two apart, and the mean
+# gap, where the lateness counts only at both ends, must stay near 5 s.
+if min(gaps) < 2.5:
     sys.exit(f"STATUS= updates {min(gaps):.2f} s apart (at most one per 5 s)")
+mean = (times[-1] - times[0]) / len(gaps)
+if len(gaps) >= 3 and mean < 4.0:
+    sys.exit(f"STATUS= updates {mean:.2f} s apart on average (at most one per 5 s)")
 PY
 pass_step "STATUS= followed the ramp at most once per 5 s and ended at 200 running"
 
