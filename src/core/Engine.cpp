@@ -1502,17 +1502,24 @@ std::vector<WorkerStatus> Engine::workers(TimePoint now) const {
 }
 
 std::vector<WorkerStatus> Engine::workers(TimePoint now, const std::string& target) const {
-  (void)now;
   std::vector<WorkerStatus> out;
+  forEachWorker(now, target, [&out](WorkerStatus&& w) { out.push_back(std::move(w)); });
+  return out;
+}
+
+void Engine::forEachWorker(TimePoint now,
+                           const std::string& target,
+                           const std::function<void(WorkerStatus&&)>& fn) const {
+  (void)now;
   std::vector<const Sup*> stack;
   if (target.empty()) {
     for (auto it = roots_.rbegin(); it != roots_.rend(); ++it) stack.push_back(it->get());
   } else {
     auto r = resolve(target);
-    if (!r) return out;
+    if (!r) return;
     if (!r->sup) {
-      for (const Child* c : r->workers) out.push_back(workerStatus(*c));
-      return out;
+      for (const Child* c : r->workers) fn(workerStatus(*c));
+      return;
     }
     stack.push_back(r->sup);
   }
@@ -1523,10 +1530,9 @@ std::vector<WorkerStatus> Engine::workers(TimePoint now, const std::string& targ
       if ((*it)->sup) stack.push_back((*it)->sup.get());
     }
     for (const auto& c : s->children) {
-      if (!c->sup) out.push_back(workerStatus(*c));
+      if (!c->sup) fn(workerStatus(*c));
     }
   }
-  return out;
 }
 
 std::vector<SupervisorStatus> Engine::supervisors(TimePoint now) const {

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -247,6 +248,14 @@ class Engine {
   // worker path "tree/w" or one instance "tree/w@2"), in the same order; empty for an
   // unknown target. O(size of the answer) after the target's lookup.
   std::vector<WorkerStatus> workers(TimePoint now, const std::string& target) const;
+  // The same workers in the same order, each handed to `fn` as soon as it is composed: a
+  // caller that keeps none of them (the state file's writer) holds one at a time, not a
+  // vector of the fleet (bench/RESULTS.md, run 8: the vector, made and dropped on every
+  // write during a mass start, left vigild's heap fragmented). Nothing for an unknown
+  // target. `fn` must not change the engine.
+  void forEachWorker(TimePoint now,
+                     const std::string& target,
+                     const std::function<void(WorkerStatus&&)>& fn) const;
   std::vector<SupervisorStatus> supervisors(TimePoint now) const;
   // One worker instance by unit name / one supervisor by path ("tree/sub"); nullopt when
   // not in the tree. O(log n + depth).

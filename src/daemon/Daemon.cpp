@@ -32,6 +32,8 @@ constexpr core::Usec kSampleMaxAge{std::chrono::seconds(1)};
 // (EXTEND_TIMEOUT_USEC, sd_notify(3)) every kExtendEveryUsec.
 constexpr std::uint64_t kExtendByUsec = 20000000;
 constexpr std::uint64_t kExtendEveryUsec = 5000000;
+// Events the state file carries (the API's ListEvents reaches back to RecentEvents' 1000).
+constexpr std::size_t kStateFileEvents = 200;
 // Per group of children in the ordered stop, on top of the group's stop timeout: the
 // stop job's own bookkeeping (measured well below 1 s even under TCG).
 constexpr core::Usec kStopStepSlack{std::chrono::seconds(10)};
@@ -651,26 +653,48 @@ tl::expected<core::CommandAccepted, core::CommandError> Daemon::command(const co
   return r;
 }
 
-std::string Daemon::stateJson() {
+void Daemon::writeStateDocument(const status::TextSink& sink) {
   const StatusModel::FactsFn facts =
       [this](const std::string& unit) -> std::optional<StatusModel::UnitFacts> {
     auto st = client_.unitState(unit);
     if (!st) return std::nullopt;
     return StatusModel::UnitFacts{st->active_state, st->main_pid, st->control_group};
   };
-  // No cgroup reads here: the file carries the last figures the sampler has, if any.
-  auto snap = model_.snapshot(engine_, clocks(), facts, &sampler_, info());
-  const std::vector<status::EventView> events = recent_.last(200);
-  return status::toJsonText(*snap, &events);
+  // No cgroup reads here: the file carries the last figures the sampler has, if any. One
+  // worker and one event at a time: see status::writeJsonText.
+  const status::Clocks at = clocks();
+  const status::StatusSnapshot head = model_.head(engine_, at, info());
+  const status::WorkerSource workers =
+      [&](const std::function<void(const status::WorkerView&)>& emit) {
+        model_.forEachWorker(engine_, at, facts, &sampler_, "",
+                             [&emit](status::WorkerView&& v) { emit(v); });
+      };
+  const status::EventSource events =
+      [this](const std::function<void(const status::EventView&)>& emit) {
+        recent_.forEachLast(kStateFileEvents, emit);
+      };
+  status::writeJsonText(head, workers, &events, sink);
+}
+
+std::string Daemon::stateJson() {
+  std::string out;
+  writeStateDocument([&out](std::string_view piece) { out += piece; });
+  return out;
 }
 
 void Daemon::writeState() {
   if (options_.state_file.empty()) return;
   state_dirty_ = false;
   state_written_at_ = now();
-  auto r = writeFileAtomically(options_.state_file, stateJson() + "\n");
-  // Heap freed after a burst (a mass start's bus messages, this text) stays with glibc and
-  // in vigild's RSS unless handed back; this runs at most every state_file_interval, and
+  util::Result<void> r;
+  {
+    AtomicFileWriter file(options_.state_file);
+    writeStateDocument([&file](std::string_view piece) { file.append(piece); });
+    file.append("\n");
+    r = file.commit();
+  }
+  // Heap freed after a burst (a mass start's bus messages) stays with glibc and in
+  // vigild's RSS unless handed back; this runs at most every state_file_interval, and
   // only after changes (bench/RESULTS.md, steady state).
   malloc_trim(0);
   if (!r) {

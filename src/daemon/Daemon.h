@@ -24,6 +24,7 @@
 #include "daemon/EventSink.h"
 #include "daemon/RecentEvents.h"
 #include "daemon/StatusModel.h"
+#include "status/StatusJson.h"
 #include "systemd/SystemdClient.h"
 #include "util/Result.h"
 
@@ -86,7 +87,8 @@ class Daemon : public api::Backend {
   // Every event also goes to `sink` (not owned; must outlive the Daemon or be removed).
   void addEventSink(EventSink* sink);
   void removeEventSink(EventSink* sink);
-  // The state document written to the state file (also used by tests).
+  // The state document written to the state file, as one string (for tests; the file is
+  // written in pieces by writeStateDocument).
   std::string stateJson();
   const StatusModel& statusModel() const { return model_; }
   const CgroupSampler& sampler() const { return sampler_; }
@@ -128,6 +130,9 @@ class Daemon : public api::Backend {
   // *slot is non-null while it is pending, and null again before fn runs.
   void runOnceAfter(sd_event_source** slot, std::uint64_t usec, void (Daemon::*fn)());
   void writeState();
+  // The state document (status::writeJsonText: vigild, supervisors, every worker, the
+  // last kStateFileEvents events) given to `sink` in pieces.
+  void writeStateDocument(const status::TextSink& sink);
   // The timer's target: writeState(), or, while jobs are outstanding and the last write is
   // younger than state_file_max_delay, the same check one interval later.
   void writeStateWhenSettled();

@@ -12,4 +12,11 @@ std::vector<status::EventView> RecentEvents::last(std::size_t max) const {
   return {events_.end() - static_cast<std::ptrdiff_t>(n), events_.end()};
 }
 
+void RecentEvents::forEachLast(std::size_t max,
+                               const std::function<void(const status::EventView&)>& emit) const {
+  const std::size_t n = max == 0 || max > events_.size() ? events_.size() : max;
+  for (auto it = events_.end() - static_cast<std::ptrdiff_t>(n); it != events_.end(); ++it)
+    emit(*it);
+}
+
 }  // namespace vigil::daemon

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <vector>
 
 #include "daemon/EventSink.h"
@@ -16,6 +17,9 @@ class RecentEvents : public EventSink {
   void publish(const core::Event& event, const status::EventView& view) override;
   // The newest `max` events (all if max is 0), oldest first.
   std::vector<status::EventView> last(std::size_t max) const;
+  // The same events handed to `emit` one at a time, without copying them.
+  void forEachLast(std::size_t max,
+                   const std::function<void(const status::EventView&)>& emit) const;
 
  private:
   std::size_t keep_;

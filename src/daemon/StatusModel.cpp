@@ -84,33 +84,40 @@ std::vector<std::string> StatusModel::unitsOf(const core::Engine& engine,
   return out;
 }
 
-std::shared_ptr<const status::StatusSnapshot> StatusModel::snapshot(
-    const core::Engine& engine,
-    const status::Clocks& clocks,
-    const FactsFn& facts,
-    const CgroupSampler* sampler,
-    status::VigildView vigild,
-    const std::string& target) const {
-  auto snap = std::make_shared<status::StatusSnapshot>();
-  snap->taken_realtime_usec = clocks.realtime_usec;
-  snap->vigild = std::move(vigild);
-  std::map<std::string, core::SupervisorState> states;
+status::StatusSnapshot StatusModel::head(const core::Engine& engine,
+                                         const status::Clocks& clocks,
+                                         status::VigildView vigild,
+                                         const std::string& target) const {
+  status::StatusSnapshot snap;
+  snap.taken_realtime_usec = clocks.realtime_usec;
+  snap.vigild = std::move(vigild);
   for (const auto& s : supervisors_) {
-    states[s.path] = s.state;
     // A supervisor is shown when it is inside the target or on the way to it.
     if (!within(s.path, target) && !within(target, s.path)) continue;
     auto live = engine.supervisor(s.path, clocks.monotonic);  // the window slides with time
-    snap->supervisors.push_back(status::supervisorView(live ? *live : s));
+    snap.supervisors.push_back(status::supervisorView(live ? *live : s));
   }
-  for (const auto& w : engine.workers(clocks.monotonic, target)) {
-    auto owner = states.find(w.supervisor);
-    status::WorkerView v = status::workerView(
-        w, owner == states.end() ? core::SupervisorState::Running : owner->second, clocks);
+  return snap;
+}
+
+void StatusModel::forEachWorker(const core::Engine& engine,
+                                const status::Clocks& clocks,
+                                const FactsFn& facts,
+                                const CgroupSampler* sampler,
+                                const std::string& target,
+                                const std::function<void(status::WorkerView&&)>& fn) const {
+  engine.forEachWorker(clocks.monotonic, target, [&](core::WorkerStatus&& w) {
+    auto owner = supervisor_index_.find(w.supervisor);
+    status::WorkerView v =
+        status::workerView(w,
+                           owner == supervisor_index_.end() ? core::SupervisorState::Running
+                                                            : supervisors_[owner->second].state,
+                           clocks);
     if (facts) {
       if (auto f = facts(w.unit)) {
-        v.active_state = f->active_state;
+        v.active_state = std::move(f->active_state);
         v.main_pid = f->main_pid;
-        v.cgroup = f->cgroup;
+        v.cgroup = std::move(f->cgroup);
       }
     }
     const bool live = w.state == core::ChildState::Running ||
@@ -126,8 +133,21 @@ std::shared_ptr<const status::StatusSnapshot> StatusModel::snapshot(
       }
     }
     if (!live) v.main_pid = 0;
-    snap->workers.push_back(std::move(v));
-  }
+    fn(std::move(v));
+  });
+}
+
+std::shared_ptr<const status::StatusSnapshot> StatusModel::snapshot(
+    const core::Engine& engine,
+    const status::Clocks& clocks,
+    const FactsFn& facts,
+    const CgroupSampler* sampler,
+    status::VigildView vigild,
+    const std::string& target) const {
+  auto snap =
+      std::make_shared<status::StatusSnapshot>(head(engine, clocks, std::move(vigild), target));
+  forEachWorker(engine, clocks, facts, sampler, target,
+                [&snap](status::WorkerView&& v) { snap->workers.push_back(std::move(v)); });
   return snap;
 }
 

@@ -64,6 +64,22 @@ class StatusModel {
                                                          status::VigildView vigild,
                                                          const std::string& target = "") const;
 
+  // snapshot() in parts, for a writer that keeps one worker at a time (the state file):
+  // head() is the snapshot without its workers (vigild, and the supervisors at, above and
+  // below `target`); forEachWorker() hands `fn` the view of each worker at or below
+  // `target`, in the snapshot's order, composed as snapshot() composes it. Together they
+  // hold O(supervisors) plus one worker, where snapshot() holds the whole answer.
+  status::StatusSnapshot head(const core::Engine& engine,
+                              const status::Clocks& clocks,
+                              status::VigildView vigild,
+                              const std::string& target = "") const;
+  void forEachWorker(const core::Engine& engine,
+                     const status::Clocks& clocks,
+                     const FactsFn& facts,
+                     const CgroupSampler* sampler,
+                     const std::string& target,
+                     const std::function<void(status::WorkerView&&)>& fn) const;
+
   std::size_t workerCount() const { return buckets_.size(); }
 
  private:

@@ -71,33 +71,57 @@ std::string compact(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// Writes `,"key":[` then each element `produce` emits, comma-separated, then `]`.
 template <class T>
-void appendArray(std::string& out, const char* key, const std::vector<T>& items) {
-  out += ",\"";
-  out += key;
-  out += "\":[";
+void writeArray(const TextSink& sink,
+                const char* key,
+                const std::function<void(const std::function<void(const T&)>&)>& produce) {
+  sink(",\"");
+  sink(key);
+  sink("\":[");
   bool first = true;
-  for (const auto& item : items) {
-    if (!first) out += ',';
+  produce([&](const T& item) {
+    if (!first) sink(",");
     first = false;
-    out += compact(toJson(item));
-  }
-  out += ']';
+    sink(compact(toJson(item)));
+  });
+  sink("]");
+}
+
+template <class T>
+std::function<void(const std::function<void(const T&)>&)> fromVector(const std::vector<T>& items) {
+  return [&items](const std::function<void(const T&)>& emit) {
+    for (const auto& item : items) emit(item);
+  };
 }
 
 }  // namespace
 
+void writeJsonText(const StatusSnapshot& head,
+                   const WorkerSource& workers,
+                   const EventSource* events,
+                   const TextSink& sink) {
+  sink("{\"schema\":");
+  sink(std::to_string(kJsonSchema));
+  sink(",\"taken_realtime_usec\":");
+  sink(std::to_string(head.taken_realtime_usec));
+  sink(",\"vigild\":");
+  sink(compact(toJson(head.vigild)));
+  writeArray<SupervisorView>(sink, "supervisors", fromVector(head.supervisors));
+  writeArray<WorkerView>(sink, "workers", workers);
+  if (events) writeArray<EventView>(sink, "events", *events);
+  sink("}");
+}
+
 std::string toJsonText(const StatusSnapshot& s, const std::vector<EventView>* events) {
-  std::string out = "{\"schema\":";
-  out += std::to_string(kJsonSchema);
-  out += ",\"taken_realtime_usec\":";
-  out += std::to_string(s.taken_realtime_usec);
-  out += ",\"vigild\":";
-  out += compact(toJson(s.vigild));
-  appendArray(out, "supervisors", s.supervisors);
-  appendArray(out, "workers", s.workers);
-  if (events) appendArray(out, "events", *events);
-  out += '}';
+  std::string out;
+  const TextSink sink = [&out](std::string_view piece) { out += piece; };
+  if (events) {
+    const EventSource source = fromVector(*events);
+    writeJsonText(s, fromVector(s.workers), &source, sink);
+  } else {
+    writeJsonText(s, fromVector(s.workers), nullptr, sink);
+  }
   return out;
 }
 

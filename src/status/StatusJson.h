@@ -5,7 +5,9 @@
 // "workers": [...]}, documented in vigilctl(1) (JSON OUTPUT). A field is only ever added
 // to schema 1; removing or changing one bumps "schema".
 
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -30,5 +32,21 @@ nlohmann::json toJson(const EventView& event);
 // callgrind (bench/run --profile), the whole-fleet tree of 200 workers cost 85 k
 // instructions per worker per write, and at 1000 workers it left vigild's heap fragmented.
 std::string toJsonText(const StatusSnapshot& snapshot, const std::vector<EventView>* events);
+
+// Receives a document's text in pieces, in order.
+using TextSink = std::function<void(std::string_view piece)>;
+// Hands `emit` each worker / event of a document, in order.
+using WorkerSource = std::function<void(const std::function<void(const WorkerView&)>& emit)>;
+using EventSource = std::function<void(const std::function<void(const EventView&)>& emit)>;
+
+// toJsonText's document, given to `sink` piece by piece as it is written, with the
+// workers `workers` emits in place of head.workers (not read) and "events" from `events`
+// (absent when null). With sources that compose each element as they emit it (the state
+// file's, from StatusModel::forEachWorker) nothing of the fleet is held at once: measured
+// at 1000 workers in bench/RESULTS.md, run 8.
+void writeJsonText(const StatusSnapshot& head,
+                   const WorkerSource& workers,
+                   const EventSource* events,
+                   const TextSink& sink);
 
 }  // namespace vigil::status

@@ -231,4 +231,54 @@ BOOST_AUTO_TEST_CASE(the_state_text_is_the_status_document_with_the_events) {
   BOOST_TEST(nlohmann::json::parse(status::toJsonText(*snap, nullptr)) == status::toJson(*snap));
 }
 
+// The state file is written from head() and forEachWorker() one worker at a time: the
+// text is byte for byte that of the whole snapshot, for the fleet and for a target, and
+// the workers reach the writer one by one (never as a vector).
+BOOST_AUTO_TEST_CASE(the_streamed_document_is_the_snapshots_text) {
+  EngineHarness h;
+  h.start(fleet(Strategy::OneForOne, 3, "100"));
+  h.upAll();
+  h.exits("vigil-t-api@2.service", killed(9));
+  daemon::StatusModel model;
+  model.update(h.engine, h.engine.takeChanged(), h.now);
+  const status::Clocks clocks{h.now, 1'700'000'000'000'000};
+  const daemon::StatusModel::FactsFn facts =
+      [](const std::string& unit) -> std::optional<daemon::StatusModel::UnitFacts> {
+    if (unit != "vigil-t-api@1.service") return std::nullopt;
+    return daemon::StatusModel::UnitFacts{"active", 4242, "/vigil.slice/x"};
+  };
+  std::vector<status::EventView> events(1);
+  events[0].type = "worker-exited";
+  const status::EventSource event_source =
+      [&events](const std::function<void(const status::EventView&)>& emit) {
+        for (const auto& e : events) emit(e);
+      };
+  for (const std::string target : {"", "t", "t/sub", "t/api@2", "u"}) {
+    status::VigildView vigild;
+    vigild.pid = 7;
+    const auto snap = model.snapshot(h.engine, clocks, facts, nullptr, vigild, target);
+    BOOST_TEST_REQUIRE(!snap->workers.empty());
+    const status::StatusSnapshot head = model.head(h.engine, clocks, vigild, target);
+    BOOST_TEST(head.workers.empty());
+    std::size_t emitted = 0;
+    const status::WorkerSource workers =
+        [&](const std::function<void(const status::WorkerView&)>& emit) {
+          model.forEachWorker(h.engine, clocks, facts, nullptr, target,
+                              [&](status::WorkerView&& v) {
+                                ++emitted;
+                                emit(v);
+                              });
+        };
+    std::string text;
+    std::size_t pieces = 0;
+    status::writeJsonText(head, workers, &event_source, [&](std::string_view piece) {
+      text += piece;
+      ++pieces;
+    });
+    BOOST_TEST(text == status::toJsonText(*snap, &events), "target '" << target << "'");
+    BOOST_TEST(emitted == snap->workers.size());
+    BOOST_TEST(pieces > snap->workers.size());
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

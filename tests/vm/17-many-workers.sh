@@ -68,17 +68,17 @@ times = [float(line.split()[0]) for line in open(sys.argv[1])][1:]
 if len(times) < 2:
     sys.exit(f"only {len(times)} STATUS= update(s) seen during a ramp of 200: nothing to check")
 gaps = [b - a for a, b in zip(times, times[1:])]
-print(f"{len(times)} updates, gaps (s): " + " ".join(f"{g:.2f}" for g in gaps))
-# Each update is seen up to one poll (0.2 s) plus one `systemctl show` late, and that call
-# takes seconds while PID 1 starts 200 units under emulation: one gap can look shorter
-# than the 5 s by that much. Without the limit, updates come every
-# 0.5 s (kStatusDelay), so a smallest gap of 2.5 s still tells the two apart, and the mean
-# gap, where the lateness counts only at both ends, must stay near 5 s.
-if min(gaps) < 2.5:
-    sys.exit(f"STATUS= updates {min(gaps):.2f} s apart (at most one per 5 s)")
-mean = (times[-1] - times[0]) / len(gaps)
-if len(gaps) >= 3 and mean < 4.0:
-    sys.exit(f"STATUS= updates {mean:.2f} s apart on average (at most one per 5 s)")
+span = times[-1] - times[0]
+print(f"{len(times)} updates over {span:.2f} s, gaps (s): " + " ".join(f"{g:.2f}" for g in gaps))
+# What is seen is PID 1's StatusText, which changes when PID 1 gets to vigild's message
+# and is read with `systemctl show` from the same busy PID 1: each update is seen up to a
+# few seconds late (a run at 3a2936d: gaps 7.61 6.16 6.49 2.47 s, the last seen on time
+# after the ramp). So no single gap is checked: k updates at least 5 s apart span at
+# least 5 (k - 1) s, and lateness takes at most `late` off that span (at its start).
+# Without the limit (one update per 0.5 s, kStatusDelay) a ramp of 20 s shows dozens.
+late = 4.0
+if span < 5 * (len(times) - 1) - late:
+    sys.exit(f"{len(times)} STATUS= updates within {span:.2f} s: more than one per 5 s")
 PY
 pass_step "STATUS= followed the ramp at most once per 5 s and ended at 200 running"
 
