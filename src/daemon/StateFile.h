@@ -14,8 +14,8 @@ namespace vigil::daemon {
 // `path`. Until then, and on any failure, the previous file is intact; a writer destroyed
 // without a successful commit() removes its temporary file. Memory held: the buffer
 // (kBufferBytes), whatever the size of the file: the state file of 1000 workers is about
-// 0.8 MB of text, which as one string sat in vigild's heap next to the fleet's state
-// (bench/RESULTS.md, run 8).
+// 0.8 MB of text (784 bytes per worker in massif, bench/RESULTS.md run 7), which as one
+// string was allocated, grown and freed on every write.
 class AtomicFileWriter {
  public:
   static constexpr std::size_t kBufferBytes = 16 * 1024;

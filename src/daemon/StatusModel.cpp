@@ -35,11 +35,13 @@ void StatusModel::rebuild(const core::Engine& engine, core::TimePoint now) {
   buckets_.clear();
   supervisor_index_.clear();
   counts_ = {};
-  for (const auto& w : engine.workers(now)) {
+  // One worker at a time: a vector of every WorkerStatus was 872 bytes per worker at the
+  // top of vigild's heap after each start or reload (massif, bench/RESULTS.md run 8).
+  engine.forEachWorker(now, "", [this](core::WorkerStatus&& w) {
     const Bucket b = bucketOf(w.state);
-    buckets_.emplace(w.unit, b);
+    buckets_.emplace(std::move(w.unit), b);
     count(b, +1);
-  }
+  });
   for (std::size_t i = 0; i < supervisors_.size(); ++i) {
     supervisor_index_[supervisors_[i].path] = i;
     const auto& s = supervisors_[i];
@@ -80,7 +82,8 @@ std::vector<std::string> StatusModel::unitsOf(const core::Engine& engine,
                                               const std::string& target,
                                               core::TimePoint now) const {
   std::vector<std::string> out;
-  for (const auto& w : engine.workers(now, target)) out.push_back(w.unit);
+  engine.forEachWorker(now, target,
+                       [&out](core::WorkerStatus&& w) { out.push_back(std::move(w.unit)); });
   return out;
 }
 
