@@ -289,22 +289,53 @@ for owner, size in by_owner.most_common(25):
     print(f"{size:>10} B {size / n:>8.0f} B/worker  {owner}")
 PY
 vigild_under
+# variant_rollup KEY ENVIRONMENT — the cold start of N again with vigild.service given
+# Environment=ENVIRONMENT (a drop-in, removed after).
+variant_rollup() {
+    echo "memory variant $1: $2"
+    vigil_empty
+    mkdir -p /run/systemd/system/vigild.service.d
+    printf '[Service]\nEnvironment=%s\n' "$2" >/run/systemd/system/vigild.service.d/variant.conf
+    systemctl daemon-reload
+    systemctl restart vigild.service
+    cold_start_rollup "$1"
+    rm -f /run/systemd/system/vigild.service.d/variant.conf
+    systemctl daemon-reload
+}
 # PROFILE_MEMORY_TUNABLES: glibc malloc tunables to try (space-separated variants, each a
-# GLIBC_TUNABLES value): the cold start of N again with vigild under each, keys _tunedK.
+# GLIBC_TUNABLES value), keys _tunedK; PROFILE_MEMORY_PRELOAD: other allocators
+# (space-separated library paths, each put in LD_PRELOAD, e.g.
+# /usr/lib/x86_64-linux-gnu/libjemalloc.so.2), keys _preloadK.
 k=0
 for tunables in ${PROFILE_MEMORY_TUNABLES:-}; do
     k=$((k + 1))
-    echo "memory variant $k: GLIBC_TUNABLES=$tunables"
-    vigil_empty
-    mkdir -p /run/systemd/system/vigild.service.d
-    printf '[Service]\nEnvironment=GLIBC_TUNABLES=%s\n' "$tunables" \
-        >/run/systemd/system/vigild.service.d/tunables.conf
-    systemctl daemon-reload
-    systemctl restart vigild.service
-    cold_start_rollup "mem_${INSTANCES}_tuned$k"
-    rm -f /run/systemd/system/vigild.service.d/tunables.conf
-    systemctl daemon-reload
+    variant_rollup "mem_${INSTANCES}_tuned$k" "GLIBC_TUNABLES=$tunables"
 done
+p=0
+for lib in ${PROFILE_MEMORY_PRELOAD:-}; do
+    [[ -e $lib ]] || fail "PROFILE_MEMORY_PRELOAD: no $lib in the VM image"
+    k=$((k + 1)) p=$((p + 1))
+    variant_rollup "mem_${INSTANCES}_preload$p" "LD_PRELOAD=$lib"
+done
+# PROFILE_MEMORY_STEPS=S: the cold start of N again, reached in S reloads of N/S more
+# instances each, every step waited for: at most N/S starts queued in vigild at once
+# instead of N. Key _stepsS.
+steps=${PROFILE_MEMORY_STEPS:-0}
+if ((steps > 1)); then
+    echo "memory: the cold start of $INSTANCES in $steps steps"
+    vigil_empty
+    systemctl restart vigild.service
+    clear_stamps
+    for ((i = 1; i <= steps; i++)); do
+        n=$((INSTANCES * i / steps))
+        instances_config "$n" | vigil_apply >/dev/null
+        wait_stamps "$n" 3600 >/dev/null
+    done
+    vigil_wait_running "$INSTANCES"
+    sleep "$BENCH_SETTLE"
+    rollup "mem_${INSTANCES}_steps$steps"
+    k=1
+fi
 ((k == 0)) || systemctl restart vigild.service
 vigil_empty
 pass_step "memory profiled"
