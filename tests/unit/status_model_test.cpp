@@ -63,6 +63,20 @@ const T& pick(std::mt19937_64& rng, const std::vector<T>& v) {
   return v[std::uniform_int_distribution<std::size_t>(0, v.size() - 1)(rng)];
 }
 
+// The fleet of fleet(OneForOne, 3) up, with t/api@2 killed once, and its model.
+struct CrashedFleet {
+  EngineHarness h;
+  daemon::StatusModel model;
+  status::Clocks clocks;
+  CrashedFleet() {
+    h.start(fleet(Strategy::OneForOne, 3, "100"));
+    h.upAll();
+    h.exits("vigil-t-api@2.service", killed(9));
+    model.update(h.engine, h.engine.takeChanged(), h.now);
+    clocks = {h.now, 1'700'000'000'000'000};
+  }
+};
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(status_model)
@@ -205,14 +219,7 @@ BOOST_AUTO_TEST_CASE(units_of_a_target_are_its_workers_in_order) {
 
 // The state file's text (written element by element) is the document of toJson plus the
 // events, whatever the key order; bad UTF-8 in a message is replaced, not thrown on.
-BOOST_AUTO_TEST_CASE(the_state_text_is_the_status_document_with_the_events) {
-  EngineHarness h;
-  h.start(fleet(Strategy::OneForOne, 3, "100"));
-  h.upAll();
-  h.exits("vigil-t-api@2.service", killed(9));
-  daemon::StatusModel model;
-  model.update(h.engine, h.engine.takeChanged(), h.now);
-  const status::Clocks clocks{h.now, 1'700'000'000'000'000};
+BOOST_FIXTURE_TEST_CASE(the_state_text_is_the_status_document_with_the_events, CrashedFleet) {
   const auto snap = model.snapshot(h.engine, clocks, {}, nullptr, {});
   BOOST_TEST_REQUIRE(snap->workers.size() == 9u);
   std::vector<status::EventView> events(2);
@@ -234,14 +241,7 @@ BOOST_AUTO_TEST_CASE(the_state_text_is_the_status_document_with_the_events) {
 // The state file is written from head() and forEachWorker() one worker at a time: the
 // text is byte for byte that of the whole snapshot, for the fleet and for a target, and
 // the workers reach the writer one by one (never as a vector).
-BOOST_AUTO_TEST_CASE(the_streamed_document_is_the_snapshots_text) {
-  EngineHarness h;
-  h.start(fleet(Strategy::OneForOne, 3, "100"));
-  h.upAll();
-  h.exits("vigil-t-api@2.service", killed(9));
-  daemon::StatusModel model;
-  model.update(h.engine, h.engine.takeChanged(), h.now);
-  const status::Clocks clocks{h.now, 1'700'000'000'000'000};
+BOOST_FIXTURE_TEST_CASE(the_streamed_document_is_the_snapshots_text, CrashedFleet) {
   const daemon::StatusModel::FactsFn facts =
       [](const std::string& unit) -> std::optional<daemon::StatusModel::UnitFacts> {
     if (unit != "vigil-t-api@1.service") return std::nullopt;
