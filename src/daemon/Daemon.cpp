@@ -617,12 +617,7 @@ void Daemon::status(const std::string& target, SnapshotDone done) {
       units.emplace_back(unit, st->control_group);
   }
   sampler_.refresh(std::move(units), kSampleMaxAge, [this, target, done]() {
-    const StatusModel::FactsFn facts =
-        [this](const std::string& unit) -> std::optional<StatusModel::UnitFacts> {
-      auto st = client_.unitState(unit);
-      if (!st) return std::nullopt;
-      return StatusModel::UnitFacts{st->active_state, st->main_pid, st->control_group};
-    };
+    const StatusModel::FactsFn facts = unitFacts();
     // The target may have gone while the figures were read (a reload in between).
     if (!target.empty()) {
       if (auto err = engine_.checkTarget(target)) {
@@ -653,13 +648,16 @@ tl::expected<core::CommandAccepted, core::CommandError> Daemon::command(const co
   return r;
 }
 
-void Daemon::writeStateDocument(const status::TextSink& sink) {
-  const StatusModel::FactsFn facts =
-      [this](const std::string& unit) -> std::optional<StatusModel::UnitFacts> {
+StatusModel::FactsFn Daemon::unitFacts() {
+  return [this](const std::string& unit) -> std::optional<StatusModel::UnitFacts> {
     auto st = client_.unitState(unit);
     if (!st) return std::nullopt;
     return StatusModel::UnitFacts{st->active_state, st->main_pid, st->control_group};
   };
+}
+
+void Daemon::writeStateDocument(const status::TextSink& sink) {
+  const StatusModel::FactsFn facts = unitFacts();
   // No cgroup reads here: the file carries the last figures the sampler has, if any. One
   // worker and one event at a time: see status::writeJsonText.
   const status::Clocks at = clocks();

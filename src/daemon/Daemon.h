@@ -133,6 +133,8 @@ class Daemon : public api::Backend {
   // The state document (status::writeJsonText: vigild, supervisors, every worker, the
   // last kStateFileEvents events) given to `sink` in pieces.
   void writeStateDocument(const status::TextSink& sink);
+  // What the systemd client's cache says about a unit, for StatusModel's snapshots.
+  StatusModel::FactsFn unitFacts();
   // The timer's target: writeState(), or, while jobs are outstanding and the last write is
   // younger than state_file_max_delay, the same check one interval later.
   void writeStateWhenSettled();

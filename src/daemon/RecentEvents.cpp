@@ -8,8 +8,9 @@ void RecentEvents::publish(const core::Event&, const status::EventView& view) {
 }
 
 std::vector<status::EventView> RecentEvents::last(std::size_t max) const {
-  const std::size_t n = max == 0 || max > events_.size() ? events_.size() : max;
-  return {events_.end() - static_cast<std::ptrdiff_t>(n), events_.end()};
+  std::vector<status::EventView> out;
+  forEachLast(max, [&out](const status::EventView& e) { out.push_back(e); });
+  return out;
 }
 
 void RecentEvents::forEachLast(std::size_t max,

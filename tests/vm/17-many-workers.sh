@@ -82,6 +82,37 @@ if span < 5 * (len(times) - 1) - late:
 PY
 pass_step "STATUS= followed the ramp at most once per 5 s and ended at 200 running"
 
+# The state file (vigild(8), written in pieces one worker at a time) follows: a whole JSON
+# document, replaced atomically (no temporary file left), with the 200 running workers and
+# the MainPID systemd gives each.
+_state_has_200() {
+    local rc=0
+    python3 - <<'PY' || rc=$?
+import json, subprocess, sys
+try:
+    text = open("/run/vigil/state.json").read()
+except FileNotFoundError:
+    sys.exit(1)
+try:
+    doc = json.loads(text)
+except ValueError as e:
+    print(f"state file is not one JSON document: {e}", file=sys.stderr)
+    sys.exit(3)
+running = {w["unit"]: w["main_pid"] for w in doc["workers"] if w["state"] == "running"}
+print(f"state file: schema {doc['schema']}, {len(running)} running", file=sys.stderr)
+if doc["schema"] != 1 or len(running) != 200:
+    sys.exit(1)
+unit = sorted(running)[0]
+pid = int(subprocess.check_output(["systemctl", "show", "-p", "MainPID", "--value", unit]))
+sys.exit(0 if pid == running[unit] and pid > 0 else 1)
+PY
+    ((rc != 3)) || fail "the state file was read half-written"
+    return "$rc"
+}
+wait_for 90 _state_has_200
+[[ ! -e /run/vigil/state.json.tmp ]] || fail "state.json.tmp left behind"
+pass_step "the state file lists the 200 running workers with their MainPIDs"
+
 # Removing them stops them all.
 assert_eq config-applied "$(vigil_single_worker_config | vigil_apply)" "reload result"
 _none_left() {
