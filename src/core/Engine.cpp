@@ -789,14 +789,23 @@ void Engine::startChild(Child& c, TimePoint now) {
   c.deferred = false;
   Action a;
   a.kind = Action::Kind::Start;
-  a.unit = buildUnitSpec(*c.worker, c.owner->path, c.instance);
-  a.unit.limits = c.unit.limits;  // an operator's live limits, if any
+  a.unit.name = c.unit.name;  // the spec: startSpec, when the call is issued
   // systemd enforces start_timeout itself (TimeoutStartUSec, Result=timeout); vigild's
   // own wait is a backstop for a PID 1 that does not answer.
   a.timeout = c.worker->start_timeout + kStopJobMargin;
   act(std::move(a));
   emit(event(EventType::WorkerStarting, c, c.restarts ? "restart" : "start",
              fmt::format("starting {}", c.unit.name), now));
+}
+
+util::Result<UnitSpec> Engine::startSpec(const std::string& unit) const {
+  auto it = units_.find(unit);
+  if (it == units_.end() || !it->second->worker)
+    return util::fail(fmt::format("{} is no longer in the configuration", unit));
+  const Child& c = *it->second;
+  UnitSpec spec = buildUnitSpec(*c.worker, c.owner->path, c.instance);
+  spec.limits = c.unit.limits;  // an operator's live limits, if any
+  return spec;
 }
 
 void Engine::stopChild(Child& c, TimePoint now, const char* reason, std::string by) {

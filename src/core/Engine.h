@@ -35,11 +35,15 @@
 #include "core/Spec.h"
 #include "core/Time.h"
 #include "core/UnitSpec.h"
+#include "util/Result.h"
 
 namespace vigil::core {
 
 struct Action {
-  // Start: StartTransientUnit(unit) and wait for its job; answered by onStartResult.
+  // Start: StartTransientUnit and wait for its job; answered by onStartResult. Carries
+  //   only unit.name: the caller builds the spec with startSpec(unit.name) when it issues
+  //   the call (a mass start queues most of them behind the job window; a queued name is
+  //   a few bytes where a spec is some twenty allocations, bench/RESULTS.md run 9).
   // Stop: StopUnit(unit.name) and wait; answered by onStopResult.
   // Slice: create (or update) a supervisor's slice with unit.limits as its budget; every
   //   limit not configured is sent as "unlimited", so removing a limit takes effect too;
@@ -54,8 +58,7 @@ struct Action {
   // onActionResult.
   enum class Kind { Start, Stop, ArmTimer, CancelTimer, Slice, Kill, Freeze, Thaw, SetLimits };
   Kind kind = Kind::Start;
-  UnitSpec unit;            // Start: the full spec; others: unit.name (Slice, SetLimits:
-                            // and limits; Slice: description)
+  UnitSpec unit;            // unit.name (Slice, SetLimits: and limits; Slice: description)
   Usec timeout{0};          // Start: start_timeout; Stop: stop timeout + margin
   std::uint64_t timer = 0;  // ArmTimer, CancelTimer
   TimePoint deadline{0};    // ArmTimer
@@ -229,6 +232,14 @@ class Engine {
   std::set<std::string> overrides() const;
   // Names of the root trees that are failed.
   std::set<std::string> failedTrees() const;
+
+  // The spec to start `unit` with now: its worker's configuration in force, its instance,
+  // and any live limits an operator set. Built on demand (buildUnitSpec is pure): for a
+  // Start action when its call is issued, and for a failed start's diagnosis. Fails,
+  // naming the unit, when no child of the current tree has that unit (a reload removed it
+  // while its start waited): the caller reports the start as failed (onStartResult
+  // ignores units it no longer has) and does not call PID 1.
+  util::Result<UnitSpec> startSpec(const std::string& unit) const;
 
   std::vector<Action> takeActions();
   std::vector<Event> takeEvents();

@@ -437,19 +437,25 @@ void Daemon::runOnceAfter(sd_event_source** slot, std::uint64_t usec, void (Daem
 void Daemon::perform(core::Action a) {
   switch (a.kind) {
     case core::Action::Kind::Start: {
-      const core::UnitSpec spec = a.unit;
-      client_.startService(a.unit, a.timeout, [this, spec](const systemd::JobOutcome& o) {
-        std::string error = o.error;
-        // systemd only says "step USER failed"; say what is wrong with that setting, as far
-        // as this host shows it.
-        const std::string setting = o.unit.outcome.exec_main_code == 1
-                                        ? core::execStatusSetting(o.unit.outcome.exec_main_status)
-                                        : "";
-        if (!setting.empty()) error = diagnose(spec, setting);
-        const bool exited = o.ok && !o.unit.active_state.empty() && !o.unit.running();
-        engine_.onStartResult(spec.name, o.ok, error, o.unit.outcome, exited, now());
-        drain();
-      });
+      // Only the name waits for the job window; the spec is built when the call is issued.
+      const std::string name = a.unit.name;
+      client_.startService(
+          name, [this, name]() { return engine_.startSpec(name); }, a.timeout,
+          [this, name](const systemd::JobOutcome& o) {
+            std::string error = o.error;
+            // systemd only says "step USER failed"; say what is wrong with that setting, as
+            // far as this host shows it.
+            const std::string setting =
+                o.unit.outcome.exec_main_code == 1
+                    ? core::execStatusSetting(o.unit.outcome.exec_main_status)
+                    : "";
+            if (!setting.empty()) {
+              if (auto spec = engine_.startSpec(name)) error = diagnose(*spec, setting);
+            }
+            const bool exited = o.ok && !o.unit.active_state.empty() && !o.unit.running();
+            engine_.onStartResult(name, o.ok, error, o.unit.outcome, exited, now());
+            drain();
+          });
       break;
     }
     case core::Action::Kind::Stop: {

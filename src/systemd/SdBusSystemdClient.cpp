@@ -823,11 +823,25 @@ util::Result<std::unique_ptr<SdBusSystemdClient>> SdBusSystemdClient::create(Bus
   return std::unique_ptr<SdBusSystemdClient>(new SdBusSystemdClient(std::move(impl)));
 }
 
-void SdBusSystemdClient::startService(const core::UnitSpec& spec,
+void SdBusSystemdClient::startService(const std::string& unit_name,
+                                      SpecSource spec_source,
                                       core::Usec timeout,
                                       JobDone done) {
   Impl* impl = impl_.get();
-  impl->withJobSlot(std::move(done), [impl, spec, timeout](JobDone release) {
+  // What waits for a slot is the name and the source: the spec is built once the slot is
+  // free, so a mass start queues a few bytes per unit (bench/RESULTS.md, run 9).
+  impl->withJobSlot(std::move(done), [impl, unit_name, spec_source = std::move(spec_source),
+                                      timeout](JobDone release) {
+    util::Result<core::UnitSpec> spec = spec_source();
+    if (spec && spec->name != unit_name)
+      spec = util::fail(fmt::format("the spec built for {} names {}", unit_name, spec->name));
+    if (!spec) {
+      JobOutcome o;
+      o.unit.name = unit_name;
+      o.error = "start withdrawn: " + spec.error().message();
+      impl->post([release, o]() { release(o); });  // never inside startService
+      return;
+    }
     struct Op {
       core::UnitSpec spec;
       core::Usec timeout;
@@ -835,8 +849,8 @@ void SdBusSystemdClient::startService(const core::UnitSpec& spec,
       std::uint64_t digest = 0;
       bool retried = false;
     };
-    auto op = std::make_shared<Op>(Op{spec, timeout, std::move(release)});
-    op->digest = core::propertiesDigest(core::serviceProperties(spec));
+    auto op = std::make_shared<Op>(Op{std::move(*spec), timeout, std::move(release)});
+    op->digest = core::propertiesDigest(core::serviceProperties(op->spec));
     auto attempt = std::make_shared<std::function<void()>>();
     *attempt = [impl, op, attempt]() {
       impl->call(

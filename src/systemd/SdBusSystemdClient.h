@@ -23,7 +23,10 @@ class SdBusSystemdClient final : public SystemdClient {
   static util::Result<std::unique_ptr<SdBusSystemdClient>> create(Bus& bus);
   ~SdBusSystemdClient() override;
 
-  void startService(const core::UnitSpec& spec, core::Usec timeout, JobDone done) override;
+  void startService(const std::string& name,
+                    SpecSource spec,
+                    core::Usec timeout,
+                    JobDone done) override;
   void ensureSlice(const std::string& name,
                    const std::string& description,
                    const core::Limits& limits,

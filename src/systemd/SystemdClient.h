@@ -44,13 +44,24 @@ class SystemdClient {
   virtual ~SystemdClient() = default;
   using JobDone = std::function<void(const JobOutcome&)>;
 
-  // Starts `spec`'s unit, then waits for its start job (for Type=notify units that is
-  // READY=1). A failed unit that vigild created with exactly the properties `spec` gives
-  // now, and that nothing changed since, is restarted in place (StartUnit); otherwise
-  // StartTransientUnit, where a leftover unit of the same name is reset
-  // (ResetFailedUnit) and the call retried once. `done` runs exactly once: job done, job
-  // failed, or call failed; a lost reply or job signal is settled from the unit's state.
-  virtual void startService(const core::UnitSpec& spec, core::Usec timeout, JobDone done) = 0;
+  // Builds a unit's spec when its start is issued; an error withdraws the start.
+  using SpecSource = std::function<util::Result<core::UnitSpec>()>;
+
+  // Starts unit `name`, then waits for its start job (for Type=notify units that is
+  // READY=1). The spec comes from `spec`, called once when the start is issued (it may
+  // wait behind other jobs first, see SdBusSystemdClient's job window), so what waits is
+  // the name, not a copy of every spec of a mass start; its name must be `name`. An error
+  // from `spec` ends the operation without a call to PID 1: `done` gets ok = false and
+  // that error. A failed unit that vigild created with exactly the properties the spec
+  // gives now, and that nothing changed since, is restarted in place (StartUnit);
+  // otherwise StartTransientUnit, where a leftover unit of the same name is reset
+  // (ResetFailedUnit) and the call retried once. `done` runs exactly once, never inside
+  // this call: job done, job failed, call failed or start withdrawn; a lost reply or job
+  // signal is settled from the unit's state.
+  virtual void startService(const std::string& name,
+                            SpecSource spec,
+                            core::Usec timeout,
+                            JobDone done) = 0;
 
   // ResetFailedUnit(name) if PID 1 last reported the unit failed (CollectMode=inactive
   // keeps a failed worker loaded for its restart in place): for a unit vigild will not

@@ -76,6 +76,11 @@ class EngineHarness {
     for (;;) {
       std::vector<std::string> answer;
       for (auto& a : engine.takeActions()) {
+        // A Start carries the unit's name; record the spec the daemon builds when it issues
+        // the call (here: at once).
+        if (a.kind == core::Action::Kind::Start) {
+          if (auto spec = engine.startSpec(a.unit.name)) a.unit = std::move(*spec);
+        }
         all_actions.push_back(a);
         switch (a.kind) {
           case core::Action::Kind::Start:

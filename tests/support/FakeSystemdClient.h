@@ -29,9 +29,44 @@ class FakeSystemdClient final : public systemd::SystemdClient {
   std::map<std::string, systemd::UnitState> units;
   std::vector<std::string> log;  // "start NAME" / "stop NAME" in request order
 
-  void startService(const core::UnitSpec& spec, core::Usec, JobDone done) override {
-    log.push_back("start " + spec.name);
-    starts.push_back({spec, std::move(done)});
+  // A start's spec is built when it is issued, as the real client does when a job slot
+  // is free: at once, or, with hold_starts, when the test calls issueHeldStarts() (the
+  // start waited behind the job window). A withdrawn start (the source failed) is logged
+  // as "withdrawn NAME" and waits in `withdrawn`, with its error, for the test to answer.
+  bool hold_starts = false;
+  struct Held {
+    std::string name;
+    SpecSource source;
+    JobDone done;
+  };
+  std::deque<Held> held;
+  struct Withdrawn {
+    std::string name;
+    std::string error;
+    JobDone done;
+  };
+  std::deque<Withdrawn> withdrawn;
+  void startService(const std::string& name, SpecSource source, core::Usec, JobDone done) override {
+    if (hold_starts) {
+      log.push_back("hold " + name);
+      held.push_back({name, std::move(source), std::move(done)});
+      return;
+    }
+    issue(name, source, std::move(done));
+  }
+  void issueHeldStarts() {
+    std::deque<Held> now;
+    now.swap(held);
+    for (auto& h : now) issue(h.name, h.source, std::move(h.done));
+  }
+  // Answers the oldest withdrawn start as the real client does (ok = false, its error).
+  void answerWithdrawn() {
+    Withdrawn w = std::move(withdrawn.front());
+    withdrawn.pop_front();
+    systemd::JobOutcome o;
+    o.unit.name = w.name;
+    o.error = "start withdrawn: " + w.error;
+    w.done(o);
   }
   // Slices are created at once and successfully (recorded as "slice NAME").
   std::map<std::string, core::Limits> slices;
@@ -99,7 +134,9 @@ class FakeSystemdClient final : public systemd::SystemdClient {
     if (it == units.end()) return std::nullopt;
     return it->second;
   }
-  std::size_t pendingOperations() const override { return starts.size() + stops.size(); }
+  std::size_t pendingOperations() const override {
+    return starts.size() + stops.size() + held.size() + withdrawn.size();
+  }
   // resetFailed calls that found the unit failed (then it is gone, as PID 1 would unload it).
   std::vector<std::string> resets;
   void resetFailed(const std::string& name) override {
@@ -161,6 +198,16 @@ class FakeSystemdClient final : public systemd::SystemdClient {
   }
 
  private:
+  void issue(const std::string& name, const SpecSource& source, JobDone done) {
+    util::Result<core::UnitSpec> spec = source();
+    if (!spec) {
+      log.push_back("withdrawn " + name);
+      withdrawn.push_back({name, spec.error().message(), std::move(done)});
+      return;
+    }
+    log.push_back("start " + name);
+    starts.push_back({std::move(*spec), std::move(done)});
+  }
   std::function<void(const systemd::UnitState&)> observer_;
   std::function<void(const systemd::UnitState&)> active_observer_;
 };

@@ -337,4 +337,48 @@ BOOST_AUTO_TEST_CASE(an_operator_stop_and_restart_are_followed_not_fought) {
   for (const auto& w : doc["workers"]) BOOST_TEST(w["state"] == "running");
 }
 
+BOOST_AUTO_TEST_CASE(a_start_waiting_for_its_job_slot_is_built_when_issued_or_withdrawn) {
+  // Three instances' starts wait behind the job window while a reload scales the worker
+  // to two. When the slots free, @1 and @2 start, and @3's start is withdrawn without a
+  // call to PID 1; the stop the reload asked for finds nothing to stop (the real client
+  // takes NoSuchUnit as done).
+  const std::string three = R"(tier: tier_2
+trees:
+  web:
+    children:
+      - name: api
+        instances: 3
+        command: [/usr/bin/sleep, "1000"]
+)";
+  writeConfig(three);
+  fake.hold_starts = true;
+  make();
+  BOOST_REQUIRE(daemon->start());
+  fake.lists[0](std::vector<core::ExistingUnit>{});
+  BOOST_TEST(fake.held.size() == 3u);
+  std::string two = three;
+  two.replace(two.find("instances: 3"), 12, "instances: 2");
+  writeConfig(two);
+  BOOST_REQUIRE(daemon->reload());
+  fake.log.clear();
+  fake.hold_starts = false;
+  fake.issueHeldStarts();
+  BOOST_TEST(fake.log == (std::vector<std::string>{"start vigil-web-api@1.service",
+                                                   "start vigil-web-api@2.service",
+                                                   "withdrawn vigil-web-api@3.service"}));
+  BOOST_REQUIRE(fake.starts.size() == 2u);
+  BOOST_TEST(fake.starts.back().spec.argv == (std::vector<std::string>{"/usr/bin/sleep", "1000"}));
+  BOOST_REQUIRE(fake.withdrawn.size() == 1u);
+  BOOST_TEST(fake.withdrawn.front().error ==
+             "vigil-web-api@3.service is no longer in the configuration");
+  fake.answerWithdrawn();
+  fake.finishStart();
+  fake.finishStart();
+  while (!fake.stops.empty()) fake.finishStop();
+  BOOST_TEST(fake.pendingOperations() == 0u);
+  const auto doc = nlohmann::json::parse(daemon->stateJson());
+  BOOST_REQUIRE(doc["workers"].size() == 2u);
+  for (const auto& w : doc["workers"]) BOOST_TEST(w["state"] == "running");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

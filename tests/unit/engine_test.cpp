@@ -90,6 +90,48 @@ BOOST_AUTO_TEST_CASE(every_start_sends_the_whole_spec_of_its_instance) {
   sameAsBuilt(h.all_actions.back(), 2);
 }
 
+// A Start action names its unit only; the spec is built by startSpec when the call is
+// issued (a mass start queues most starts behind the job window). A start whose worker a
+// reload removed meanwhile has no spec: it is withdrawn, and its failure is ignored.
+BOOST_AUTO_TEST_CASE(a_start_names_its_unit_and_its_spec_is_built_when_issued) {
+  core::Engine engine(1);
+  auto w = worker("w");
+  w->instances = 2;
+  engine.start(config({tree("t", Strategy::OneForOne, {w, worker("z")})}), {},
+               core::TimePoint{1'000'000'000});
+  std::vector<core::Action> starts;
+  for (int round = 0; round < 2; ++round) {
+    for (auto& a : engine.takeActions()) {
+      if (a.kind == core::Action::Kind::Start) starts.push_back(a);
+      if (a.kind == core::Action::Kind::Slice)
+        engine.onSliceResult(a.unit.name, true, "", core::TimePoint{1'000'000'000});
+    }
+  }
+  BOOST_TEST_REQUIRE(starts.size() == 2u);
+  core::UnitSpec only_name;
+  only_name.name = "vigil-t-w@2.service";
+  BOOST_TEST((starts[1].unit == only_name));
+  auto spec = engine.startSpec("vigil-t-w@2.service");
+  BOOST_TEST_REQUIRE(spec.has_value());
+  BOOST_TEST((*spec == core::buildUnitSpec(*w, {"t"}, 2)));
+
+  EngineHarness h;
+  h.start(abc(Strategy::OneForOne));
+  BOOST_TEST(h.started == std::vector<std::string>{kA});
+  h.reload(config({tree("t", Strategy::OneForOne, {worker("b"), worker("c")})}));
+  const auto gone = h.engine.startSpec(kA);
+  BOOST_TEST_REQUIRE(!gone.has_value());
+  BOOST_TEST(gone.error().message() == kA + " is no longer in the configuration");
+  BOOST_TEST(h.stopped == std::vector<std::string>{kA});
+  h.startFails(kA);
+  h.stopDone(kA);
+  BOOST_TEST(h.count(EventType::WorkerStartFailed) == 0u);
+  BOOST_TEST(h.started == std::vector<std::string>{kB});
+  h.up(kB);
+  h.up(kC);
+  BOOST_TEST((h.treeState("t") == SupervisorState::Running));
+}
+
 BOOST_AUTO_TEST_CASE(one_for_one_restarts_only_the_failed_child_after_backoff) {
   EngineHarness h;
   h.start(abc(Strategy::OneForOne));
