@@ -1,10 +1,10 @@
 #include "cgroup/CgroupParsers.h"
 
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <limits>
 #include <system_error>
-#include <vector>
 
 #include <fmt/format.h>
 
@@ -44,34 +44,40 @@ std::string_view stripNewline(std::string_view content) {
   return content;
 }
 
-// Splits into lines; the newline ending the last line is optional. Empty lines are kept so
-// the caller can reject them with a line number.
-std::vector<std::string_view> splitLines(std::string_view content) {
-  std::vector<std::string_view> lines;
+// Calls fn(line, index) for each line, stopping at the first error; the newline ending the
+// last line is optional. Empty lines are passed on so the caller can reject them with a
+// line number. No allocation.
+template <typename Fn>
+util::Result<void> forEachLine(std::string_view content, Fn fn) {
   content = stripNewline(content);
-  if (content.empty()) return lines;
+  if (content.empty()) return {};
   std::size_t start = 0;
-  while (true) {
+  for (std::size_t index = 0;; ++index) {
     const std::size_t nl = content.find('\n', start);
-    lines.push_back(content.substr(start, nl - start));
-    if (nl == std::string_view::npos) break;
+    auto r = fn(content.substr(start, nl - start), index);
+    if (!r) return r;
+    if (nl == std::string_view::npos) return {};
     start = nl + 1;
   }
-  return lines;
 }
 
-// Splits on spaces, dropping empty fields (io.stat can contain "8:0  use_delay=..." when a
-// device has no byte counters).
-std::vector<std::string_view> splitFields(std::string_view line) {
-  std::vector<std::string_view> fields;
+// Splits on spaces into `out`, dropping empty fields (io.stat can contain "8:0  use_delay=..."
+// when a device has no byte counters). Returns the number of fields, which may exceed
+// out.size(): fields beyond it are counted, not stored.
+template <std::size_t N>
+std::size_t splitFields(std::string_view line, std::array<std::string_view, N>& out) {
+  std::size_t count = 0;
   std::size_t start = 0;
   while (start <= line.size()) {
     std::size_t sp = line.find(' ', start);
     if (sp == std::string_view::npos) sp = line.size();
-    if (sp > start) fields.push_back(line.substr(start, sp - start));
+    if (sp > start) {
+      if (count < N) out[count] = line.substr(start, sp - start);
+      ++count;
+    }
     start = sp + 1;
   }
-  return fields;
+  return count;
 }
 
 bool allDigits(std::string_view s) {
@@ -83,27 +89,26 @@ std::string lineWhere(std::string_view file, std::size_t index) {
 }
 
 // Decimal digits only: from_chars alone would also take a leading '-' for signed types and
-// does not require the whole token to be consumed.
-util::Result<std::uint64_t> toU64(std::string_view token,
-                                  std::string_view where,
-                                  std::string_view expected) {
+// does not require the whole token to be consumed. The error messages are built only on
+// failure: `where` and `expected` are called then.
+template <typename Where, typename Expected>
+util::Result<std::uint64_t> toU64(std::string_view token, Where where, Expected expected) {
   std::uint64_t value = 0;
   const auto* end = token.data() + token.size();
   const auto [ptr, ec] = std::from_chars(token.data(), end, value);
   if (ec == std::errc::result_out_of_range && ptr == end) {
-    return util::fail(fmt::format("{}: value {} is out of range", where, quote(token)), ERANGE);
+    return util::fail(fmt::format("{}: value {} is out of range", where(), quote(token)), ERANGE);
   }
   if (token.empty() || ec != std::errc() || ptr != end) {
-    return malformed(where, fmt::format("expected {}, got {}", expected, quote(token)));
+    return malformed(where(), fmt::format("expected {}, got {}", expected(), quote(token)));
   }
   return value;
 }
 
 // A PSI average as the kernel prints it ("%lu.%02lu"): digits, '.', digits. Checked by hand
 // because from_chars(double) would also accept "inf", "nan" and exponents.
-util::Result<double> toAverage(std::string_view token,
-                               std::string_view where,
-                               std::string_view key) {
+template <typename Where>
+util::Result<double> toAverage(std::string_view token, Where where, std::string_view key) {
   const std::size_t dot = token.find('.');
   double value = 0;
   if (dot != std::string_view::npos && allDigits(token.substr(0, dot)) &&
@@ -111,7 +116,7 @@ util::Result<double> toAverage(std::string_view token,
     const auto [ptr, ec] = std::from_chars(token.data(), token.data() + token.size(), value);
     if (ec == std::errc() && ptr == token.data() + token.size()) return value;
   }
-  return malformed(where,
+  return malformed(where(),
                    fmt::format("expected a decimal like 1.25 for '{}', got {}", key, quote(token)));
 }
 
@@ -121,11 +126,40 @@ bool addChecked(std::uint64_t& sum, std::uint64_t value) {
   return true;
 }
 
+// "key value" lines with unique keys (parseFlatKeyed's contract); calls fn(key, value) for
+// each. Duplicates are found by looking at the lines before (these files have a few lines).
+template <typename Fn>
+util::Result<void> forEachFlatKeyed(std::string_view content, std::string_view file, Fn fn) {
+  const std::string_view body = stripNewline(content);
+  return forEachLine(content, [&](std::string_view line, std::size_t i) -> util::Result<void> {
+    auto where = [&] { return lineWhere(file, i); };
+    const std::size_t sp = line.find(' ');
+    if (sp == 0 || sp == std::string_view::npos) {
+      return malformed(where(), fmt::format("expected 'key value', got {}", quote(line)));
+    }
+    const std::string_view key = line.substr(0, sp);
+    auto value = toU64(line.substr(sp + 1), where,
+                       [&] { return fmt::format("an unsigned integer for '{}'", key); });
+    if (!value) return tl::unexpected(std::move(value.error()));
+    const std::string_view before =
+        body.substr(0, static_cast<std::size_t>(line.data() - body.data()));
+    bool duplicate = false;
+    (void)forEachLine(before, [&](std::string_view earlier, std::size_t) -> util::Result<void> {
+      if (earlier.substr(0, earlier.find(' ')) == key) duplicate = true;
+      return {};
+    });
+    if (duplicate) return malformed(where(), fmt::format("duplicate key {}", quote(key)));
+    fn(key, *value);
+    return {};
+  });
+}
+
 }  // namespace
 
 util::Result<std::uint64_t> parseValue(std::string_view content, std::string_view file) {
   if (content.empty()) return malformed(file, "empty file");
-  return toU64(stripNewline(content), file, "an unsigned integer");
+  return toU64(
+      stripNewline(content), [&] { return file; }, [] { return "an unsigned integer"; });
 }
 
 util::Result<std::optional<std::uint64_t>> parseLimit(std::string_view content,
@@ -133,30 +167,37 @@ util::Result<std::optional<std::uint64_t>> parseLimit(std::string_view content,
   if (content.empty()) return malformed(file, "empty file");
   const std::string_view value = stripNewline(content);
   if (value == "max") return std::optional<std::uint64_t>();
-  return toU64(value, file, "an unsigned integer or 'max'").map([](std::uint64_t v) {
-    return std::optional<std::uint64_t>(v);
-  });
+  return toU64(
+             value, [&] { return file; }, [] { return "an unsigned integer or 'max'"; })
+      .map([](std::uint64_t v) { return std::optional<std::uint64_t>(v); });
 }
 
 util::Result<FlatKeyed> parseFlatKeyed(std::string_view content, std::string_view file) {
   FlatKeyed result;
-  const auto lines = splitLines(content);
-  for (std::size_t i = 0; i < lines.size(); ++i) {
-    const std::string where = lineWhere(file, i);
-    const std::string_view line = lines[i];
-    const std::size_t sp = line.find(' ');
-    if (sp == 0 || sp == std::string_view::npos) {
-      return malformed(where, fmt::format("expected 'key value', got {}", quote(line)));
-    }
-    const std::string_view key = line.substr(0, sp);
-    auto value =
-        toU64(line.substr(sp + 1), where, fmt::format("an unsigned integer for '{}'", key));
-    if (!value) return tl::unexpected(std::move(value.error()));
-    if (!result.emplace(std::string(key), *value).second) {
-      return malformed(where, fmt::format("duplicate key {}", quote(key)));
-    }
-  }
+  auto r = forEachFlatKeyed(content, file, [&](std::string_view key, std::uint64_t value) {
+    result.emplace(std::string(key), value);
+  });
+  if (!r) return tl::unexpected(std::move(r.error()));
   return result;
+}
+
+util::Result<std::uint64_t> readFlatKeyed(std::string_view content,
+                                          std::string_view file,
+                                          std::initializer_list<FlatKey> keys) {
+  for (const FlatKey& k : keys) *k.value = 0;
+  std::uint64_t found = 0;
+  auto r = forEachFlatKeyed(content, file, [&](std::string_view key, std::uint64_t value) {
+    std::size_t i = 0;
+    for (const FlatKey& k : keys) {
+      if (k.key == key) {
+        *k.value = value;
+        if (i < 64) found |= std::uint64_t{1} << i;
+      }
+      ++i;
+    }
+  });
+  if (!r) return tl::unexpected(std::move(r.error()));
+  return found;
 }
 
 util::Result<CpuMax> parseCpuMax(std::string_view content, std::string_view file) {
@@ -166,14 +207,15 @@ util::Result<CpuMax> parseCpuMax(std::string_view content, std::string_view file
   if (sp == std::string_view::npos) {
     return malformed(file, fmt::format("expected '<quota|max> <period>', got {}", quote(line)));
   }
+  auto where = [&] { return file; };
   CpuMax result;
   const std::string_view quota = line.substr(0, sp);
   if (quota != "max") {
-    auto q = toU64(quota, file, "an unsigned quota or 'max'");
+    auto q = toU64(quota, where, [] { return "an unsigned quota or 'max'"; });
     if (!q) return tl::unexpected(std::move(q.error()));
     result.quota_usec = *q;
   }
-  auto period = toU64(line.substr(sp + 1), file, "an unsigned period");
+  auto period = toU64(line.substr(sp + 1), where, [] { return "an unsigned period"; });
   if (!period) return tl::unexpected(std::move(period.error()));
   if (*period == 0) return malformed(file, fmt::format("zero period in {}", quote(line)));
   result.period_usec = *period;
@@ -189,53 +231,70 @@ util::Result<IoStat> parseIoStat(std::string_view content, std::string_view file
       {"rbytes", &IoStat::rbytes}, {"wbytes", &IoStat::wbytes}, {"rios", &IoStat::rios},
       {"wios", &IoStat::wios},     {"dbytes", &IoStat::dbytes}, {"dios", &IoStat::dios},
   };
-  const auto lines = splitLines(content);
-  for (std::size_t i = 0; i < lines.size(); ++i) {
-    const std::string where = lineWhere(file, i);
-    const auto fields = splitFields(lines[i]);
-    const std::size_t colon = fields.empty() ? std::string_view::npos : fields[0].find(':');
-    if (colon == std::string_view::npos || !allDigits(fields[0].substr(0, colon)) ||
-        !allDigits(fields[0].substr(colon + 1))) {
-      return malformed(where,
-                       fmt::format("expected 'MAJ:MIN key=value...', got {}", quote(lines[i])));
-    }
-    for (std::size_t f = 1; f < fields.size(); ++f) {
-      const std::size_t eq = fields[f].find('=');
-      if (eq == 0 || eq == std::string_view::npos || eq + 1 == fields[f].size()) {
-        return malformed(where, fmt::format("expected 'key=value', got {}", quote(fields[f])));
+  auto r = forEachLine(content, [&](std::string_view line, std::size_t i) -> util::Result<void> {
+    auto where = [&] { return lineWhere(file, i); };
+    // The device, then key=value fields, one at a time (a line may carry any number);
+    // empty fields are skipped as the kernel pads some lines.
+    auto badDevice = [&] {
+      return malformed(where(),
+                       fmt::format("expected 'MAJ:MIN key=value...', got {}", quote(line)));
+    };
+    bool device_seen = false;
+    std::size_t start = 0;
+    while (start <= line.size()) {
+      std::size_t sp = line.find(' ', start);
+      if (sp == std::string_view::npos) sp = line.size();
+      const std::string_view field = line.substr(start, sp - start);
+      start = sp + 1;
+      if (field.empty()) continue;
+      if (!device_seen) {
+        const std::size_t colon = field.find(':');
+        if (colon == std::string_view::npos || !allDigits(field.substr(0, colon)) ||
+            !allDigits(field.substr(colon + 1))) {
+          return badDevice();
+        }
+        device_seen = true;
+        continue;
       }
-      const std::string_view key = fields[f].substr(0, eq);
+      const std::size_t eq = field.find('=');
+      if (eq == 0 || eq == std::string_view::npos || eq + 1 == field.size()) {
+        return malformed(where(), fmt::format("expected 'key=value', got {}", quote(field)));
+      }
+      const std::string_view key = field.substr(0, eq);
       for (const auto& summed : kSummed) {
         if (key != summed.key) continue;
-        auto value = toU64(fields[f].substr(eq + 1), where,
-                           fmt::format("an unsigned integer for '{}'", key));
+        auto value = toU64(field.substr(eq + 1), where,
+                           [&] { return fmt::format("an unsigned integer for '{}'", key); });
         if (!value) return tl::unexpected(std::move(value.error()));
         if (!addChecked(total.*summed.field, *value)) {
-          return util::fail(fmt::format("{}: sum of '{}' over devices is out of range", where, key),
-                            ERANGE);
+          return util::fail(
+              fmt::format("{}: sum of '{}' over devices is out of range", where(), key), ERANGE);
         }
       }
     }
-  }
+    if (!device_seen) return badDevice();
+    return {};
+  });
+  if (!r) return tl::unexpected(std::move(r.error()));
   return total;
 }
 
 util::Result<Pressure> parsePressure(std::string_view content, std::string_view file) {
   Pressure result;
-  const auto lines = splitLines(content);
-  for (std::size_t i = 0; i < lines.size(); ++i) {
-    const std::string where = lineWhere(file, i);
-    const auto fields = splitFields(lines[i]);
-    const bool shape_ok = fields.size() == 5 && (fields[0] == "some" || fields[0] == "full") &&
+  auto r = forEachLine(content, [&](std::string_view text, std::size_t i) -> util::Result<void> {
+    auto where = [&] { return lineWhere(file, i); };
+    std::array<std::string_view, 5> fields;
+    const bool shape_ok = splitFields(text, fields) == 5 &&
+                          (fields[0] == "some" || fields[0] == "full") &&
                           fields[1].starts_with("avg10=") && fields[2].starts_with("avg60=") &&
                           fields[3].starts_with("avg300=") && fields[4].starts_with("total=");
     if (!shape_ok) {
-      return malformed(where, fmt::format("expected 'some|full avg10=N.NN avg60=N.NN "
-                                          "avg300=N.NN total=N', got {}",
-                                          quote(lines[i])));
+      return malformed(where(), fmt::format("expected 'some|full avg10=N.NN avg60=N.NN "
+                                            "avg300=N.NN total=N', got {}",
+                                            quote(text)));
     }
     auto& slot = fields[0] == "some" ? result.some : result.full;
-    if (slot) return malformed(where, fmt::format("duplicate '{}' line", fields[0]));
+    if (slot) return malformed(where(), fmt::format("duplicate '{}' line", fields[0]));
     PressureLine line;
     const struct {
       std::string_view key;
@@ -249,11 +308,14 @@ util::Result<Pressure> parsePressure(std::string_view content, std::string_view 
       if (!avg) return tl::unexpected(std::move(avg.error()));
       line.*kAverages[a].field = *avg;
     }
-    auto total = toU64(fields[4].substr(6), where, "an unsigned integer for 'total'");
+    auto total =
+        toU64(fields[4].substr(6), where, [] { return "an unsigned integer for 'total'"; });
     if (!total) return tl::unexpected(std::move(total.error()));
     line.total_usec = *total;
     slot = line;
-  }
+    return {};
+  });
+  if (!r) return tl::unexpected(std::move(r.error()));
   return result;
 }
 

@@ -2,6 +2,9 @@
 // Parsers for the cgroup v2 interface file formats (Documentation/admin-guide/cgroup-v2.rst,
 // "Interface Files"). Pure functions: no I/O.
 //
+// The parsers allocate nothing when they succeed (parseFlatKeyed's map aside): the sampler
+// runs them for every cgroup at every interval. Errors are formatted only when they occur.
+//
 // Every parser takes the file's whole content and a `file` name used as the prefix of error
 // messages ("<file>: ..."), so the caller decides how the file is named (the reader passes
 // the full path). One trailing newline is accepted and not required; anything else the kernel
@@ -10,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <string>
@@ -66,6 +70,20 @@ util::Result<std::optional<std::uint64_t>> parseLimit(std::string_view content,
 // are harmless; values must be unsigned integers; a repeated key is an error. An empty file
 // yields an empty map.
 util::Result<FlatKeyed> parseFlatKeyed(std::string_view content, std::string_view file);
+
+// One key of a flat keyed file wanted by readFlatKeyed, and where to store its value.
+struct FlatKey {
+  std::string_view key;
+  std::uint64_t* value;
+};
+
+// The same check of the whole file as parseFlatKeyed, without building a map (the sampler
+// reads these files for every cgroup at every interval): sets every `keys` value to 0, then
+// stores the value of each listed key present. Returns which were present: bit i for the
+// i-th of `keys` (at most 64). Allocates nothing unless it fails.
+util::Result<std::uint64_t> readFlatKeyed(std::string_view content,
+                                          std::string_view file,
+                                          std::initializer_list<FlatKey> keys);
 
 // cpu.max. A zero period is rejected (the kernel never reports one and callers divide by it).
 util::Result<CpuMax> parseCpuMax(std::string_view content, std::string_view file);

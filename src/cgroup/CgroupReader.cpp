@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <functional>
 #include <string>
 #include <utility>
 
@@ -57,170 +56,251 @@ util::Result<std::string> relativeCgroupPath(std::string_view cgroup) {
   return relative;
 }
 
-// The open cgroup directory. Files are opened relative to it, so a cgroup removed and
-// re-created under the same name mid-read (a unit restart) is not mixed into the snapshot:
-// the old directory's files simply stop being found.
-class CgroupDir {
- public:
-  CgroupDir(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+}  // namespace
 
-  std::string path(std::string_view name) const { return fmt::format("{}/{}", path_, name); }
+CgroupDirectory::CgroupDirectory(int fd, std::string path) : fd_(fd), file_path_(std::move(path)) {
+  file_path_ += '/';
+  dir_len_ = file_path_.size();
+  file_path_.reserve(dir_len_ + 32);  // "memory.pressure" and the like: no allocation per file
+}
 
-  // Whether ENODEV was seen: the kernel removed the cgroup under an open file.
-  bool gone() const { return gone_; }
+CgroupDirectory::CgroupDirectory(CgroupDirectory&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)),
+      file_path_(std::move(other.file_path_)),
+      dir_len_(other.dir_len_),
+      gone_(other.gone_) {}
 
-  // The whole content of `name`, or nullopt if it does not exist (or the cgroup went away,
-  // see gone()). EOPNOTSUPP also counts as "does not exist" if `unsupported_is_missing`.
-  util::Result<std::optional<std::string>> read(std::string_view name,
-                                                bool unsupported_is_missing) {
-    const std::string file(name);
-    const Fd fd(::openat(fd_.get(), file.c_str(), O_RDONLY | O_CLOEXEC));
-    if (fd.get() < 0) return absentOrError(errno, name, unsupported_is_missing);
-    std::string content;
-    char buf[4096];
-    while (true) {
-      const ssize_t n = ::read(fd.get(), buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return absentOrError(errno, name, unsupported_is_missing);
-      if (n == 0) break;
-      content.append(buf, static_cast<std::size_t>(n));
-      if (content.size() > kMaxFileSize) {
-        return util::fail(fmt::format("{}: larger than {} bytes", path(name), kMaxFileSize), EFBIG);
-      }
-    }
-    return content;
+CgroupDirectory& CgroupDirectory::operator=(CgroupDirectory&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+    file_path_ = std::move(other.file_path_);
+    dir_len_ = other.dir_len_;
+    gone_ = other.gone_;
   }
+  return *this;
+}
 
- private:
-  util::Result<std::optional<std::string>> absentOrError(int err,
-                                                         std::string_view name,
-                                                         bool unsupported_is_missing) {
+CgroupDirectory::~CgroupDirectory() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::string_view CgroupDirectory::path() const {
+  return std::string_view(file_path_).substr(0, dir_len_ - 1);
+}
+
+util::Result<std::optional<CgroupDirectory>> CgroupDirectory::open(
+    const std::filesystem::path& root, std::string_view cgroup) {
+  auto relative = relativeCgroupPath(cgroup);
+  if (!relative) return tl::unexpected(std::move(relative.error()));
+  std::string dir_path = (root / *relative).string();
+  const int fd = ::open(dir_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ENODEV) return std::optional<CgroupDirectory>();
+    return util::sysFail(errno, dir_path);
+  }
+  return std::optional<CgroupDirectory>(CgroupDirectory(fd, std::move(dir_path)));
+}
+
+// The whole content of `name` in `buffer`, or nullopt if it does not exist (or the cgroup
+// went away: gone_). EOPNOTSUPP also counts as "does not exist" if `unsupported_is_missing`.
+util::Result<std::optional<std::string_view>> CgroupDirectory::readFile(std::string_view name,
+                                                                        bool unsupported_is_missing,
+                                                                        std::string& buffer) {
+  file_path_.resize(dir_len_);
+  file_path_.append(name);
+  const char* file = file_path_.c_str() + dir_len_;
+  auto absentOrError = [&](int err) -> util::Result<std::optional<std::string_view>> {
     if (err == ENODEV) gone_ = true;
     if (err == ENOENT || err == ENODEV || (unsupported_is_missing && err == EOPNOTSUPP)) {
-      return std::optional<std::string>();
+      return std::optional<std::string_view>();
     }
-    return util::sysFail(err, path(name));
+    return util::sysFail(err, file_path_);
+  };
+  const Fd fd(::openat(fd_, file, O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return absentOrError(errno);
+  if (buffer.size() < 4096) buffer.resize(4096);
+  std::size_t len = 0;
+  while (true) {
+    if (len == buffer.size()) {
+      if (buffer.size() >= kMaxFileSize) {
+        return util::fail(fmt::format("{}: larger than {} bytes", file_path_, kMaxFileSize), EFBIG);
+      }
+      buffer.resize(buffer.size() * 2);
+    }
+    const ssize_t n = ::read(fd.get(), buffer.data() + len, buffer.size() - len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return absentOrError(errno);
+    if (n == 0) break;
+    len += static_cast<std::size_t>(n);
+  }
+  return std::optional<std::string_view>(std::string_view(buffer.data(), len));
+}
+
+util::Result<bool> CgroupDirectory::read(CgroupStats& s, Detail detail, std::string& buffer) {
+  s = CgroupStats{};
+  gone_ = false;
+  enum class File {
+    MemoryCurrent,
+    MemoryMax,
+    MemoryHigh,
+    MemoryPeak,
+    MemoryEvents,
+    MemoryStat,
+    PidsCurrent,
+    PidsMax,
+    PidsEvents,
+    CpuStat,
+    CpuMax,
+    IoStat,
+    CpuPressure,
+    MemoryPressure,
+    IoPressure,
+  };
+  struct Step {
+    std::string_view name;
+    File file;
+    bool status;  // read with Detail::Status too
+  };
+  static constexpr Step kSteps[] = {
+      {"memory.current", File::MemoryCurrent, true},
+      {"memory.max", File::MemoryMax, false},
+      {"memory.high", File::MemoryHigh, false},
+      {"memory.peak", File::MemoryPeak, false},
+      {"memory.events", File::MemoryEvents, true},
+      {"memory.stat", File::MemoryStat, false},
+      {"pids.current", File::PidsCurrent, true},
+      {"pids.max", File::PidsMax, false},
+      {"pids.events", File::PidsEvents, false},
+      {"cpu.stat", File::CpuStat, true},
+      {"cpu.max", File::CpuMax, false},
+      {"io.stat", File::IoStat, false},
+      {"cpu.pressure", File::CpuPressure, false},
+      {"memory.pressure", File::MemoryPressure, false},
+      {"io.pressure", File::IoPressure, false},
+  };
+  auto store = [&s](File f, std::string_view content, std::string_view file) -> util::Result<void> {
+    auto keyed = [&](std::initializer_list<FlatKey> keys) -> util::Result<void> {
+      auto found = readFlatKeyed(content, file, keys);
+      if (!found) return tl::unexpected(std::move(found.error()));
+      return {};
+    };
+    auto value = [&](std::optional<std::uint64_t>& out) -> util::Result<void> {
+      auto v = parseValue(content, file);
+      if (!v) return tl::unexpected(std::move(v.error()));
+      out = *v;
+      return {};
+    };
+    auto limit = [&](std::optional<std::uint64_t>& out) -> util::Result<void> {
+      auto v = parseLimit(content, file);
+      if (!v) return tl::unexpected(std::move(v.error()));
+      out = *v;
+      return {};
+    };
+    auto pressure = [&](std::optional<Pressure>& out) -> util::Result<void> {
+      auto v = parsePressure(content, file);
+      if (!v) return tl::unexpected(std::move(v.error()));
+      out = *v;
+      return {};
+    };
+    switch (f) {
+      case File::MemoryCurrent:
+        return value(s.memory_current);
+      case File::MemoryMax:
+        return limit(s.memory_max);
+      case File::MemoryHigh:
+        return limit(s.memory_high);
+      case File::MemoryPeak:
+        return value(s.memory_peak);
+      case File::MemoryEvents:
+        return keyed({{"high", &s.memory_events_high},
+                      {"max", &s.memory_events_max},
+                      {"oom", &s.memory_events_oom},
+                      {"oom_kill", &s.memory_events_oom_kill}});
+      case File::MemoryStat: {
+        std::uint64_t anon = 0;
+        std::uint64_t page_cache = 0;
+        auto found = readFlatKeyed(content, file, {{"anon", &anon}, {"file", &page_cache}});
+        if (!found) return tl::unexpected(std::move(found.error()));
+        if (*found & 1) s.memory_anon = anon;
+        if (*found & 2) s.memory_file = page_cache;
+        return {};
+      }
+      case File::PidsCurrent:
+        return value(s.pids_current);
+      case File::PidsMax:
+        return limit(s.pids_max);
+      case File::PidsEvents:
+        return keyed({{"max", &s.pids_events_max}});
+      case File::CpuStat:
+        return keyed({{"usage_usec", &s.cpu_usage_usec},
+                      {"user_usec", &s.cpu_user_usec},
+                      {"system_usec", &s.cpu_system_usec},
+                      {"nr_periods", &s.cpu_nr_periods},
+                      {"nr_throttled", &s.cpu_nr_throttled},
+                      {"throttled_usec", &s.cpu_throttled_usec}});
+      case File::CpuMax: {
+        auto m = parseCpuMax(content, file);
+        if (!m) return tl::unexpected(std::move(m.error()));
+        s.cpu_max_quota_usec = m->quota_usec;
+        s.cpu_max_period_usec = m->period_usec;
+        return {};
+      }
+      case File::IoStat: {
+        auto io = parseIoStat(content, file);
+        if (!io) return tl::unexpected(std::move(io.error()));
+        s.io_rbytes = io->rbytes;
+        s.io_wbytes = io->wbytes;
+        s.io_rios = io->rios;
+        s.io_wios = io->wios;
+        return {};
+      }
+      case File::CpuPressure:
+        return pressure(s.cpu_pressure);
+      case File::MemoryPressure:
+        return pressure(s.memory_pressure);
+      case File::IoPressure:
+        return pressure(s.io_pressure);
+    }
+    return {};
+  };
+  for (const Step& step : kSteps) {
+    if (detail == Detail::Status && !step.status) continue;
+    const bool is_pressure = step.file == File::CpuPressure || step.file == File::MemoryPressure ||
+                             step.file == File::IoPressure;
+    auto content = readFile(step.name, is_pressure, buffer);
+    if (!content) return tl::unexpected(std::move(content.error()));
+    if (gone_) return false;
+    if (!*content) continue;
+    auto stored = store(step.file, **content, file_path_);
+    if (!stored) return tl::unexpected(std::move(stored.error()));
   }
 
-  Fd fd_;
-  std::string path_;
-  bool gone_ = false;
-};
-
-std::uint64_t valueOrZero(const FlatKeyed& map, std::string_view key) {
-  const auto it = map.find(key);
-  return it == map.end() ? 0 : it->second;
+  // Last, see read()'s contract: its absence means the directory is no longer a live cgroup.
+  auto events = readFile("cgroup.events", false, buffer);
+  if (!events) return tl::unexpected(std::move(events.error()));
+  if (!*events) return false;
+  std::uint64_t populated = 0;
+  auto found = readFlatKeyed(**events, file_path_, {{"populated", &populated}});
+  if (!found) return tl::unexpected(std::move(found.error()));
+  if (!(*found & 1)) return util::fail(fmt::format("{}: no 'populated' key", file_path_), EINVAL);
+  s.populated = populated != 0;
+  return true;
 }
-
-// Adapts a parser to "store the parsed value into the snapshot".
-template <typename Parser, typename Store>
-auto into(Parser parse, Store store) {
-  return [parse, store](std::string_view content, const std::string& file) -> util::Result<void> {
-    return parse(content, file).map(store);
-  };
-}
-
-}  // namespace
 
 CgroupReader::CgroupReader(std::filesystem::path root) : root_(std::move(root)) {}
 
 util::Result<std::optional<CgroupStats>> CgroupReader::read(std::string_view cgroup,
                                                             Detail detail) const {
-  auto relative = relativeCgroupPath(cgroup);
-  if (!relative) return tl::unexpected(std::move(relative.error()));
-  const std::string dir_path = (root_ / *relative).string();
-  const int dir_fd = ::open(dir_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd < 0) {
-    if (errno == ENOENT || errno == ENODEV) return std::optional<CgroupStats>();
-    return util::sysFail(errno, dir_path);
-  }
-  CgroupDir dir(dir_fd, dir_path);
-
-  CgroupStats s;
-  auto limit = [](std::optional<std::uint64_t>& field) {
-    return into(parseLimit, [&field](std::optional<std::uint64_t> v) { field = v; });
-  };
-  auto value = [](std::optional<std::uint64_t>& field) {
-    return into(parseValue, [&field](std::uint64_t v) { field = v; });
-  };
-  auto pressure = [](std::optional<Pressure>& field) {
-    return into(parsePressure, [&field](Pressure p) { field = p; });
-  };
-  struct Step {
-    std::string_view file;
-    bool unsupported_is_missing;
-    bool status;  // read with Detail::Status too
-    std::function<util::Result<void>(std::string_view, const std::string&)> parse;
-  };
-  const Step steps[] = {
-      {"memory.current", false, true, value(s.memory_current)},
-      {"memory.max", false, false, limit(s.memory_max)},
-      {"memory.high", false, false, limit(s.memory_high)},
-      {"memory.peak", false, false, value(s.memory_peak)},
-      {"memory.events", false, true,
-       into(parseFlatKeyed,
-            [&s](const FlatKeyed& m) {
-              s.memory_events_high = valueOrZero(m, "high");
-              s.memory_events_max = valueOrZero(m, "max");
-              s.memory_events_oom = valueOrZero(m, "oom");
-              s.memory_events_oom_kill = valueOrZero(m, "oom_kill");
-            })},
-      {"pids.current", false, true, value(s.pids_current)},
-      {"pids.max", false, false, limit(s.pids_max)},
-      {"pids.events", false, false,
-       into(parseFlatKeyed,
-            [&s](const FlatKeyed& m) { s.pids_events_max = valueOrZero(m, "max"); })},
-      {"cpu.stat", false, true,
-       into(parseFlatKeyed,
-            [&s](const FlatKeyed& m) {
-              s.cpu_usage_usec = valueOrZero(m, "usage_usec");
-              s.cpu_user_usec = valueOrZero(m, "user_usec");
-              s.cpu_system_usec = valueOrZero(m, "system_usec");
-              s.cpu_nr_periods = valueOrZero(m, "nr_periods");
-              s.cpu_nr_throttled = valueOrZero(m, "nr_throttled");
-              s.cpu_throttled_usec = valueOrZero(m, "throttled_usec");
-            })},
-      {"cpu.max", false, false,
-       into(parseCpuMax,
-            [&s](const CpuMax& m) {
-              s.cpu_max_quota_usec = m.quota_usec;
-              s.cpu_max_period_usec = m.period_usec;
-            })},
-      {"io.stat", false, false,
-       into(parseIoStat,
-            [&s](const IoStat& io) {
-              s.io_rbytes = io.rbytes;
-              s.io_wbytes = io.wbytes;
-              s.io_rios = io.rios;
-              s.io_wios = io.wios;
-            })},
-      {"cpu.pressure", true, false, pressure(s.cpu_pressure)},
-      {"memory.pressure", true, false, pressure(s.memory_pressure)},
-      {"io.pressure", true, false, pressure(s.io_pressure)},
-  };
-  for (const Step& step : steps) {
-    if (detail == Detail::Status && !step.status) continue;
-    auto content = dir.read(step.file, step.unsupported_is_missing);
-    if (!content) return tl::unexpected(std::move(content.error()));
-    if (dir.gone()) return std::optional<CgroupStats>();
-    if (!*content) continue;
-    auto parsed = step.parse(**content, dir.path(step.file));
-    if (!parsed) return tl::unexpected(std::move(parsed.error()));
-  }
-
-  // Last, see read()'s contract: its absence means the directory is no longer a live cgroup.
-  auto events = dir.read("cgroup.events", false);
-  if (!events) return tl::unexpected(std::move(events.error()));
-  if (!*events) return std::optional<CgroupStats>();
-  const std::string events_path = dir.path("cgroup.events");
-  auto flat = parseFlatKeyed(**events, events_path);
-  if (!flat) return tl::unexpected(std::move(flat.error()));
-  const auto populated = flat->find("populated");
-  if (populated == flat->end()) {
-    return util::fail(fmt::format("{}: no 'populated' key", events_path), EINVAL);
-  }
-  s.populated = populated->second != 0;
-  return s;
+  auto dir = CgroupDirectory::open(root_, cgroup);
+  if (!dir) return tl::unexpected(std::move(dir.error()));
+  if (!*dir) return std::optional<CgroupStats>();
+  CgroupStats stats;
+  std::string buffer;
+  auto read = (*dir)->read(stats, detail, buffer);
+  if (!read) return tl::unexpected(std::move(read.error()));
+  if (!*read) return std::optional<CgroupStats>();
+  return stats;
 }
 
 util::Result<void> CgroupReader::validateCgroup2Mount() const {

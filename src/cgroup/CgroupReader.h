@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "cgroup/CgroupParsers.h"
@@ -28,6 +29,9 @@ struct CgroupStats {
   std::uint64_t memory_events_max = 0;
   std::uint64_t memory_events_oom = 0;
   std::uint64_t memory_events_oom_kill = 0;
+  // memory.stat (Detail::Full): anonymous and page-cache bytes.
+  std::optional<std::uint64_t> memory_anon;
+  std::optional<std::uint64_t> memory_file;
 
   std::optional<std::uint64_t> pids_current;
   std::optional<std::uint64_t> pids_max;  // nullopt: "max"
@@ -58,27 +62,72 @@ struct CgroupStats {
   bool populated = false;  // cgroup.events: a process lives in the cgroup or below
 };
 
+// What to read. Status: only what `vigilctl status` shows (memory.current, memory.events,
+// pids.current, cpu.stat, then cgroup.events): 5 files instead of 15. Full: every file of
+// CgroupStats.
+enum class Detail { Status, Full };
+
+// One cgroup's directory, kept open to be read again and again (the sampler keeps one per
+// worker and slice, as issue 9 asks: a directory fd per cgroup, files opened relative to it).
+// Each read opens the interface files with openat, reads them into a buffer the caller
+// reuses and closes them; the directory stays open. Reading allocates nothing once the
+// buffer has grown to the largest file (4 KiB covers every file but io.stat on a host with
+// many devices) and unless it fails.
+//
+// A unit that restarts gets a new cgroup under the same path: this directory then reads as
+// gone, and the caller opens the path anew.
+class CgroupDirectory {
+ public:
+  // `cgroup` is a unit's ControlGroup property, e.g.
+  // "/vigil.slice/vigil-web.slice/vigil-web-api.service", resolved below `root`.
+  // nullopt (inside the Result) when it does not exist (ENOENT/ENODEV). Errors: a path that
+  // is relative, contains "..", a NUL, or names the root cgroup (EINVAL); any other
+  // failure to open the directory, naming it (EACCES, ENOTDIR ...).
+  static util::Result<std::optional<CgroupDirectory>> open(const std::filesystem::path& root,
+                                                           std::string_view cgroup);
+  CgroupDirectory(CgroupDirectory&& other) noexcept;
+  CgroupDirectory& operator=(CgroupDirectory&& other) noexcept;
+  CgroupDirectory(const CgroupDirectory&) = delete;
+  CgroupDirectory& operator=(const CgroupDirectory&) = delete;
+  ~CgroupDirectory();
+
+  // Reads the files of `detail` into `out` (every field is set: a file that does not exist
+  // leaves its field nullopt/0, see CgroupStats), using `buffer` for the content.
+  // Returns false when the cgroup is gone: removed before or during the read (a file fails
+  // with ENODEV, or cgroup.events is missing; it is read last so that a removal anywhere
+  // during the read is seen), and then `out` is not a snapshot of anything.
+  // Errors, naming the file ("<path>/<file>: ..."): I/O failures other than those (EACCES,
+  // EISDIR ...), a file larger than 1 MiB (EFBIG), malformed content (EINVAL/ERANGE, see
+  // CgroupParsers.h).
+  util::Result<bool> read(CgroupStats& out, Detail detail, std::string& buffer);
+
+  // The directory's path (root + cgroup).
+  std::string_view path() const;
+
+ private:
+  CgroupDirectory(int fd, std::string path);
+  util::Result<std::optional<std::string_view>> readFile(std::string_view name,
+                                                         bool unsupported_is_missing,
+                                                         std::string& buffer);
+
+  int fd_ = -1;
+  // "<path>/" then the file being read: the name for errors, kept with room for the longest
+  // file name so that naming a file allocates nothing.
+  std::string file_path_;
+  std::size_t dir_len_ = 0;
+  bool gone_ = false;
+};
+
 class CgroupReader {
  public:
   explicit CgroupReader(std::filesystem::path root = "/sys/fs/cgroup");
 
-  // `cgroup` is a unit's ControlGroup property, e.g.
-  // "/vigil.slice/vigil-web.slice/vigil-web-api.service", resolved below root().
-  //
-  // Returns std::nullopt (inside the Result) when the cgroup does not exist or vanished
-  // mid-read (ENOENT/ENODEV): a unit that just stopped is normal, not an error. cgroup.events
-  // is read last through the same directory handle as the other files and must exist (every
-  // non-root cgroup has it), so a removal anywhere during the read yields nullopt rather than
-  // a half-filled snapshot; a directory without cgroup.events also reads as nullopt.
-  //
-  // Errors (naming the file, "<path>: ..."): a path that is relative, contains "..", a NUL,
-  // or names the root cgroup (it has no cgroup.events and no unit stats) (EINVAL); I/O
-  // failures other than the above (EACCES, EISDIR ...); malformed content (EINVAL/ERANGE, see
-  // CgroupParsers.h).
-  //
-  // Detail::Status reads only what `vigilctl status` shows (memory.current, memory.events,
-  // pids.current, cpu.stat, then cgroup.events): 5 files instead of 15, for the sampler.
-  enum class Detail { Status, Full };
+  using Detail = cgroup::Detail;
+
+  // One read of `cgroup` (see CgroupDirectory::open): opens its directory, reads it once,
+  // closes it. std::nullopt (inside the Result) when the cgroup does not exist or vanished
+  // mid-read: a unit that just stopped is normal, not an error. Errors: those of
+  // CgroupDirectory::open and CgroupDirectory::read.
   util::Result<std::optional<CgroupStats>> read(std::string_view cgroup,
                                                 Detail detail = Detail::Full) const;
 

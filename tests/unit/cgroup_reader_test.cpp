@@ -12,6 +12,7 @@
 #include "cgroup/CgroupReader.h"
 #include "support/CgroupTree.h"
 
+using vigil::cgroup::CgroupDirectory;
 using vigil::cgroup::CgroupReader;
 using vigil::cgroup::CgroupStats;
 using vigil::cgroup::parseCpuMax;
@@ -20,6 +21,7 @@ using vigil::cgroup::parseIoStat;
 using vigil::cgroup::parseLimit;
 using vigil::cgroup::parsePressure;
 using vigil::cgroup::parseValue;
+using vigil::cgroup::readFlatKeyed;
 using vigil::testing::CgroupTree;
 
 namespace {
@@ -139,6 +141,30 @@ BOOST_AUTO_TEST_CASE(flat_keyed_errors) {
              "pids.events: line 2: duplicate key 'max'", EINVAL);
   checkError(parseFlatKeyed("oom 99999999999999999999\n", "memory.events"),
              "memory.events: line 1: value '99999999999999999999' is out of range", ERANGE);
+}
+
+// readFlatKeyed: the sampler's way through a flat keyed file, without a map. The same
+// checks as parseFlatKeyed; only the wanted keys are stored, and which were present.
+BOOST_AUTO_TEST_CASE(read_flat_keyed_stores_the_wanted_keys_and_says_which_were_present) {
+  std::uint64_t usage = 7, throttled = 7, burst = 7;
+  const auto found =
+      readFlatKeyed("usage_usec 48213377\nuser_usec 40117203\nnr_throttled 1208\n", "cpu.stat",
+                    {{"usage_usec", &usage}, {"burst_usec", &burst}, {"nr_throttled", &throttled}});
+  BOOST_TEST_REQUIRE(found.has_value(), errorOf(found));
+  BOOST_TEST(*found == 0b101u);
+  BOOST_TEST(usage == 48213377u);
+  BOOST_TEST(throttled == 1208u);
+  BOOST_TEST(burst == 0u);  // absent: zero, and bit 1 clear
+
+  std::uint64_t max = 0;
+  checkError(readFlatKeyed("max 1\nmax 2\n", "pids.events", {{"max", &max}}),
+             "pids.events: line 2: duplicate key 'max'", EINVAL);
+  // Keys not asked for are checked all the same.
+  checkError(readFlatKeyed("max 1\nlow x\n", "pids.events", {{"max", &max}}),
+             "pids.events: line 2: expected an unsigned integer for 'low', got 'x'", EINVAL);
+  checkError(readFlatKeyed("low 1\nhigh 2\nlow 3\n", "memory.events", {{"max", &max}}),
+             "memory.events: line 3: duplicate key 'low'", EINVAL);
+  BOOST_TEST(readFlatKeyed("", "pids.events", {{"max", &max}}).value() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(cpu_max) {
@@ -293,6 +319,8 @@ BOOST_AUTO_TEST_CASE(reads_linux_6_1_fixture) {
   BOOST_TEST(s.memory_events_max == 22u);
   BOOST_TEST(s.memory_events_oom == 1u);
   BOOST_TEST(s.memory_events_oom_kill == 1u);
+  BOOST_TEST(s.memory_anon.value() == 180355072u);
+  BOOST_TEST(s.memory_file.value() == 5484544u);
 
   BOOST_TEST(s.pids_current.value() == 7u);
   BOOST_TEST(s.pids_max.value() == 64u);
@@ -344,6 +372,8 @@ BOOST_AUTO_TEST_CASE(missing_optional_files_leave_defaults) {
   BOOST_TEST(!s.memory_max.has_value());
   BOOST_TEST(!s.memory_high.has_value());
   BOOST_TEST(!s.memory_peak.has_value());  // < 5.19
+  BOOST_TEST(!s.memory_anon.has_value());  // no memory.stat in this fixture
+  BOOST_TEST(!s.memory_file.has_value());
   BOOST_TEST(s.memory_events_oom_kill == 0u);
   BOOST_TEST(s.pids_current.value() == 0u);
   BOOST_TEST(s.pids_max.value() == 4915u);
@@ -385,6 +415,73 @@ BOOST_AUTO_TEST_CASE(vanished_cgroup_is_nullopt) {
   const auto partial = reader.read(kWebApi);
   BOOST_TEST_REQUIRE(partial.has_value(), errorOf(partial));
   BOOST_TEST(!partial->has_value());
+}
+
+// The sampler keeps a cgroup's directory open and reads it at every interval.
+BOOST_AUTO_TEST_CASE(a_directory_kept_open_reads_each_change_until_its_cgroup_goes) {
+  CgroupTree tree;
+  tree.copyFrom(kFixtures / "linux-6.1-oom-killed");
+  auto opened = CgroupDirectory::open(tree.root(), kWebApi);
+  BOOST_TEST_REQUIRE(opened.has_value(), errorOf(opened));
+  BOOST_TEST_REQUIRE(opened->has_value());
+  CgroupDirectory dir = std::move(**opened);
+  BOOST_TEST(dir.path() == tree.root().string() + std::string(kWebApi));
+
+  std::string buffer;
+  CgroupStats s;
+  auto r = dir.read(s, vigil::cgroup::Detail::Full, buffer);
+  BOOST_TEST_REQUIRE(r.has_value(), errorOf(r));
+  BOOST_TEST(*r);
+  BOOST_TEST(s.memory_current.value() == 187236352u);
+  BOOST_TEST(s.cpu_nr_throttled == 1208u);
+
+  // The same handle sees new values; Status reads its five files only.
+  tree.file(std::string(kWebApi) + "/memory.current", "1048576\n");
+  tree.file(std::string(kWebApi) + "/cpu.stat", "usage_usec 50000000\nnr_throttled 1300\n");
+  r = dir.read(s, vigil::cgroup::Detail::Status, buffer);
+  BOOST_TEST_REQUIRE(r.has_value(), errorOf(r));
+  BOOST_TEST(*r);
+  BOOST_TEST(s.memory_current.value() == 1048576u);
+  BOOST_TEST(s.cpu_usage_usec == 50000000u);
+  BOOST_TEST(s.cpu_nr_throttled == 1300u);
+  BOOST_TEST(!s.memory_max.has_value());  // not read at Status: no stale value either
+  BOOST_TEST(!s.io_pressure.has_value());
+
+  // A file larger than the buffer is read whole (the buffer grows once).
+  std::string many;
+  for (int i = 0; i < 200; ++i)
+    many += "8:" + std::to_string(i) + " rbytes=1 wbytes=2 rios=3 wios=4\n";
+  tree.file(std::string(kWebApi) + "/io.stat", many);
+  r = dir.read(s, vigil::cgroup::Detail::Full, buffer);
+  BOOST_TEST_REQUIRE(r.has_value(), errorOf(r));
+  BOOST_TEST(s.io_rbytes == 200u);
+  BOOST_TEST(s.io_wios == 800u);
+  BOOST_TEST(buffer.size() >= many.size());
+
+  // The unit stopped: its cgroup is gone, and stays gone for this handle even when a
+  // restarted unit's cgroup appears under the same path; a new handle reads that one.
+  tree.remove(std::string(kWebApi));
+  r = dir.read(s, vigil::cgroup::Detail::Status, buffer);
+  BOOST_TEST_REQUIRE(r.has_value(), errorOf(r));
+  BOOST_TEST(!*r);
+  writeMinimalCgroup(tree, kWebApi);
+  r = dir.read(s, vigil::cgroup::Detail::Status, buffer);
+  BOOST_TEST_REQUIRE(r.has_value(), errorOf(r));
+  BOOST_TEST(!*r);
+  auto again = CgroupDirectory::open(tree.root(), kWebApi);
+  BOOST_TEST_REQUIRE(again.has_value(), errorOf(again));
+  BOOST_TEST_REQUIRE(again->has_value());
+  r = (*again)->read(s, vigil::cgroup::Detail::Status, buffer);
+  BOOST_TEST_REQUIRE(r.has_value(), errorOf(r));
+  BOOST_TEST(*r);
+  BOOST_TEST(s.memory_current.value() == 4096u);
+
+  // Opening what does not exist is not an error; a bad path is.
+  const auto none = CgroupDirectory::open(tree.root(), "/vigil.slice/nope.service");
+  BOOST_TEST_REQUIRE(none.has_value(), errorOf(none));
+  BOOST_TEST(!none->has_value());
+  checkError(CgroupDirectory::open(tree.root(), "/vigil.slice/../etc"),
+             "invalid cgroup path '/vigil.slice/../etc': contains '..'", EINVAL);
 }
 
 BOOST_AUTO_TEST_CASE(rejects_paths_outside_root) {
