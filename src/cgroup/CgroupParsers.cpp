@@ -1,5 +1,6 @@
 #include "cgroup/CgroupParsers.h"
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <charconv>
@@ -126,10 +127,23 @@ bool addChecked(std::uint64_t& sum, std::uint64_t value) {
   return true;
 }
 
+std::uint64_t fnv1a(std::string_view s) {
+  std::uint64_t h = 14695981039346656037ull;
+  for (const char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
 // "key value" lines with unique keys (parseFlatKeyed's contract); calls fn(key, value) for
-// each. Duplicates are found by looking at the lines before (these files have a few lines).
+// each. A repeated key is found through the hashes of the keys before it (memory.stat has
+// some 50 lines, read for every cgroup at every interval): a line whose hash was seen is
+// compared with the lines before it; past kHashed lines, every line is.
 template <typename Fn>
 util::Result<void> forEachFlatKeyed(std::string_view content, std::string_view file, Fn fn) {
+  constexpr std::size_t kHashed = 128;
+  std::array<std::uint64_t, kHashed> hashes;
   const std::string_view body = stripNewline(content);
   return forEachLine(content, [&](std::string_view line, std::size_t i) -> util::Result<void> {
     auto where = [&] { return lineWhere(file, i); };
@@ -141,13 +155,19 @@ util::Result<void> forEachFlatKeyed(std::string_view content, std::string_view f
     auto value = toU64(line.substr(sp + 1), where,
                        [&] { return fmt::format("an unsigned integer for '{}'", key); });
     if (!value) return tl::unexpected(std::move(value.error()));
-    const std::string_view before =
-        body.substr(0, static_cast<std::size_t>(line.data() - body.data()));
+    const std::uint64_t hash = fnv1a(key);
+    bool maybe = i >= kHashed;
+    for (std::size_t h = 0; h < std::min(i, kHashed) && !maybe; ++h) maybe = hashes[h] == hash;
+    if (i < kHashed) hashes[i] = hash;
     bool duplicate = false;
-    (void)forEachLine(before, [&](std::string_view earlier, std::size_t) -> util::Result<void> {
-      if (earlier.substr(0, earlier.find(' ')) == key) duplicate = true;
-      return {};
-    });
+    if (maybe) {
+      const std::string_view before =
+          body.substr(0, static_cast<std::size_t>(line.data() - body.data()));
+      (void)forEachLine(before, [&](std::string_view earlier, std::size_t) -> util::Result<void> {
+        if (earlier.substr(0, earlier.find(' ')) == key) duplicate = true;
+        return {};
+      });
+    }
     if (duplicate) return malformed(where(), fmt::format("duplicate key {}", quote(key)));
     fn(key, *value);
     return {};

@@ -80,7 +80,8 @@ struct FlatKey {
 // The same check of the whole file as parseFlatKeyed, without building a map (the sampler
 // reads these files for every cgroup at every interval): sets every `keys` value to 0, then
 // stores the value of each listed key present. Returns which were present: bit i for the
-// i-th of `keys` (at most 64). Allocates nothing unless it fails.
+// i-th of `keys` (at most 64). Allocates nothing unless it fails; on failure the values
+// may be partly written.
 util::Result<std::uint64_t> readFlatKeyed(std::string_view content,
                                           std::string_view file,
                                           std::initializer_list<FlatKey> keys);

@@ -5,6 +5,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <string>
 #include <utility>
@@ -119,14 +120,25 @@ util::Result<std::optional<std::string_view>> CgroupDirectory::readFile(std::str
   };
   const Fd fd(::openat(fd_, file, O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return absentOrError(errno);
+  const auto tooLarge = [&] {
+    return util::fail(fmt::format("{}: larger than {} bytes", file_path_, kMaxFileSize), EFBIG);
+  };
   if (buffer.size() < 4096) buffer.resize(4096);
   std::size_t len = 0;
   while (true) {
     if (len == buffer.size()) {
-      if (buffer.size() >= kMaxFileSize) {
-        return util::fail(fmt::format("{}: larger than {} bytes", file_path_, kMaxFileSize), EFBIG);
+      if (len >= kMaxFileSize) {
+        // Full at the limit: the file may end exactly there. One more byte says.
+        char probe = 0;
+        ssize_t n = 0;
+        do {
+          n = ::read(fd.get(), &probe, 1);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0) return absentOrError(errno);
+        if (n > 0) return tooLarge();
+        break;
       }
-      buffer.resize(buffer.size() * 2);
+      buffer.resize(std::min(buffer.size() * 2, kMaxFileSize));
     }
     const ssize_t n = ::read(fd.get(), buffer.data() + len, buffer.size() - len);
     if (n < 0 && errno == EINTR) continue;
@@ -134,6 +146,7 @@ util::Result<std::optional<std::string_view>> CgroupDirectory::readFile(std::str
     if (n == 0) break;
     len += static_cast<std::size_t>(n);
   }
+  if (len > kMaxFileSize) return tooLarge();  // a caller's buffer larger than the limit
   return std::optional<std::string_view>(std::string_view(buffer.data(), len));
 }
 

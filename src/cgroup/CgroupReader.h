@@ -63,7 +63,7 @@ struct CgroupStats {
 };
 
 // What to read. Status: only what `vigilctl status` shows (memory.current, memory.events,
-// pids.current, cpu.stat, then cgroup.events): 5 files instead of 15. Full: every file of
+// pids.current, cpu.stat, then cgroup.events): 5 files instead of 16. Full: every file of
 // CgroupStats.
 enum class Detail { Status, Full };
 

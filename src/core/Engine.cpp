@@ -384,6 +384,7 @@ void Engine::carryOver(Sup& fresh,
     to.last_exit = from.last_exit;
     to.blocked_on = from.blocked_on;
     to.deferred = from.deferred;
+    to.start_token = from.start_token;
     if (from.timer) {
       to.timer = std::exchange(from.timer, 0);
       to.timer_deadline = from.timer_deadline;
@@ -787,9 +788,11 @@ void Engine::startChild(Child& c, TimePoint now) {
     return;
   }
   c.deferred = false;
+  c.start_token = next_start_token_++;
   Action a;
   a.kind = Action::Kind::Start;
   a.unit.name = c.unit.name;  // the spec: startSpec, when the call is issued
+  a.start_token = c.start_token;
   // systemd enforces start_timeout itself (TimeoutStartUSec, Result=timeout); vigild's
   // own wait is a backstop for a PID 1 that does not answer.
   a.timeout = c.worker->start_timeout + kStopJobMargin;
@@ -798,11 +801,15 @@ void Engine::startChild(Child& c, TimePoint now) {
              fmt::format("starting {}", c.unit.name), now));
 }
 
-util::Result<UnitSpec> Engine::startSpec(const std::string& unit) const {
+util::Result<UnitSpec> Engine::startSpec(const std::string& unit, std::uint64_t start_token) const {
   auto it = units_.find(unit);
   if (it == units_.end() || !it->second->worker)
     return util::fail(fmt::format("{} is no longer in the configuration", unit));
   const Child& c = *it->second;
+  if (c.state != ChildState::Starting || c.deferred || c.start_token != start_token)
+    return util::fail(fmt::format(
+        "this start of {} was superseded (the worker was stopped, replaced or started again)",
+        unit));
   UnitSpec spec = buildUnitSpec(*c.worker, c.owner->path, c.instance);
   spec.limits = c.unit.limits;  // an operator's live limits, if any
   return spec;
@@ -1073,6 +1080,7 @@ std::string settingValue(const WorkerSpec& w, const std::string& setting) {
 }  // namespace
 
 void Engine::onStartResult(const std::string& unit,
+                           std::uint64_t start_token,
                            bool ok,
                            const std::string& error,
                            const UnitOutcome& outcome,
@@ -1082,7 +1090,8 @@ void Engine::onStartResult(const std::string& unit,
   auto it = units_.find(unit);
   if (it == units_.end()) return;
   Child& c = *it->second;
-  if (c.state != ChildState::Starting || c.deferred) return;
+  if (c.state != ChildState::Starting || c.deferred || c.start_token != start_token) return;
+  c.start_token = 0;
   if (ok && !exited) {
     childReady(c, now);
     progressOperations(now);

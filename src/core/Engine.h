@@ -63,8 +63,9 @@ struct Action {
   std::uint64_t timer = 0;  // ArmTimer, CancelTimer
   TimePoint deadline{0};    // ArmTimer
   std::uint64_t operation = 0;
-  int signal = 15;         // Kill
-  bool main_only = false;  // Kill
+  std::uint64_t start_token = 0;  // Start: this start, for startSpec and onStartResult
+  int signal = 15;                // Kill
+  bool main_only = false;         // Kill
 };
 
 // An operator's request, from vigild's D-Bus API. Targets are paths as in the
@@ -191,7 +192,10 @@ class Engine {
   // Job results and unit observations from systemd.
   // `outcome` is the unit's state when the job finished; `exited` is true if the unit
   // was already inactive/failed at that point (a process that died instantly).
+  // `start_token` is the Start action's: a result for any other start of `unit` (one that
+  // was superseded, see startSpec) is ignored.
   void onStartResult(const std::string& unit,
+                     std::uint64_t start_token,
                      bool ok,
                      const std::string& error,
                      const UnitOutcome& outcome,
@@ -233,13 +237,15 @@ class Engine {
   // Names of the root trees that are failed.
   std::set<std::string> failedTrees() const;
 
-  // The spec to start `unit` with now: its worker's configuration in force, its instance,
-  // and any live limits an operator set. Built on demand (buildUnitSpec is pure): for a
-  // Start action when its call is issued, and for a failed start's diagnosis. Fails,
-  // naming the unit, when no child of the current tree has that unit (a reload removed it
-  // while its start waited): the caller reports the start as failed (onStartResult
-  // ignores units it no longer has) and does not call PID 1.
-  util::Result<UnitSpec> startSpec(const std::string& unit) const;
+  // The spec of the Start action (`unit`, `start_token`): its worker's configuration in
+  // force, its instance, and any live limits an operator set. Built on demand
+  // (buildUnitSpec is pure): when the start's call is issued, and for a failed start's
+  // diagnosis. Fails, saying why, when that start is no longer wanted: a reload removed
+  // the unit, or its child was stopped, replaced (a reload that changed its spec: the new
+  // incarnation waits for the old one's stop, then starts itself) or started again since.
+  // The caller then does not call PID 1 and reports the start as failed, which
+  // onStartResult ignores (the token no longer matches).
+  util::Result<UnitSpec> startSpec(const std::string& unit, std::uint64_t start_token) const;
 
   std::vector<Action> takeActions();
   std::vector<Event> takeEvents();
@@ -398,6 +404,7 @@ class Engine {
   Config config_;                // the configuration in force (as changed by scale)
   std::map<std::uint64_t, std::unique_ptr<Operation>> operations_;
   std::uint64_t next_operation_ = 1;
+  std::uint64_t next_start_token_ = 1;
   std::vector<Completion> completions_;
   std::vector<Action> actions_;
   std::vector<Event> events_;

@@ -62,6 +62,10 @@ struct Engine::Child {
   // stop finishes so that two incarnations of one unit name never overlap.
   std::string blocked_on;
   bool deferred = false;
+  // The Start action this child waits for (0: none): startSpec and onStartResult answer
+  // only that one, so a start queued for a child that was stopped, replaced by a reload
+  // or restarted since is neither built from its successor's spec nor taken as its result.
+  std::uint64_t start_token = 0;
   std::optional<ExitInfo> last_exit;
   // The last kExitHistory, oldest first. A vector, not a deque: an empty std::deque
   // allocates its map and a 512-byte block (libstdc++), which was most of a Child's heap

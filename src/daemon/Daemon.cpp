@@ -439,9 +439,10 @@ void Daemon::perform(core::Action a) {
     case core::Action::Kind::Start: {
       // Only the name waits for the job window; the spec is built when the call is issued.
       const std::string name = a.unit.name;
+      const std::uint64_t token = a.start_token;
       client_.startService(
-          name, [this, name]() { return engine_.startSpec(name); }, a.timeout,
-          [this, name](const systemd::JobOutcome& o) {
+          name, [this, name, token]() { return engine_.startSpec(name, token); }, a.timeout,
+          [this, name, token](const systemd::JobOutcome& o) {
             std::string error = o.error;
             // systemd only says "step USER failed"; say what is wrong with that setting, as
             // far as this host shows it.
@@ -450,10 +451,10 @@ void Daemon::perform(core::Action a) {
                     ? core::execStatusSetting(o.unit.outcome.exec_main_status)
                     : "";
             if (!setting.empty()) {
-              if (auto spec = engine_.startSpec(name)) error = diagnose(*spec, setting);
+              if (auto spec = engine_.startSpec(name, token)) error = diagnose(*spec, setting);
             }
             const bool exited = o.ok && !o.unit.active_state.empty() && !o.unit.running();
-            engine_.onStartResult(name, o.ok, error, o.unit.outcome, exited, now());
+            engine_.onStartResult(name, token, o.ok, error, o.unit.outcome, exited, now());
             drain();
           });
       break;

@@ -3,6 +3,7 @@
 // engine asked for, and helpers that answer them the way systemd would.
 
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -63,6 +64,23 @@ class EngineHarness {
   core::Engine engine;
   core::TimePoint now{1'000'000'000};
   std::vector<std::string> started;  // Start actions, in order, not yet answered
+  // The start_token of each unit's Start actions not yet answered, oldest first.
+  std::map<std::string, std::deque<std::uint64_t>> start_tokens;
+  // Answers `unit`'s start as PID 1 would: with the token of its newest Start action, the
+  // only one the engine still waits for (older ones were superseded); those are dropped.
+  void startResult(const std::string& unit,
+                   bool ok,
+                   const std::string& error,
+                   const core::UnitOutcome& o = {},
+                   bool exited = false) {
+    std::uint64_t token = 0;
+    auto it = start_tokens.find(unit);
+    if (it != start_tokens.end() && !it->second.empty()) {
+      token = it->second.back();
+      start_tokens.erase(it);
+    }
+    engine.onStartResult(unit, token, ok, error, o, exited, now);
+  }
   std::vector<std::string> stopped;  // Stop actions, in order, not yet answered
   std::vector<core::Action> all_actions;
   std::vector<core::Event> events;
@@ -79,7 +97,12 @@ class EngineHarness {
         // A Start carries the unit's name; record the spec the daemon builds when it issues
         // the call (here: at once).
         if (a.kind == core::Action::Kind::Start) {
-          if (auto spec = engine.startSpec(a.unit.name)) a.unit = std::move(*spec);
+          start_tokens[a.unit.name].push_back(a.start_token);
+          if (auto spec = engine.startSpec(a.unit.name, a.start_token)) {
+            const std::uint64_t token = a.start_token;
+            a.unit = std::move(*spec);
+            a.start_token = token;
+          }
         }
         all_actions.push_back(a);
         switch (a.kind) {
@@ -126,7 +149,7 @@ class EngineHarness {
   // Answers the oldest pending start of `unit` successfully.
   void up(std::string unit) {
     take(started, unit);
-    engine.onStartResult(unit, true, "", {}, false, now);
+    startResult(unit, true, "");
     collect();
   }
   // Answers every pending start successfully, repeatedly, until none is left.
@@ -135,7 +158,7 @@ class EngineHarness {
   }
   void startFails(const std::string& unit, core::UnitOutcome o = {"exit-code", 1, 203}) {
     take(started, unit);
-    engine.onStartResult(unit, false, "start job failed", o, false, now);
+    startResult(unit, false, "start job failed", o);
     collect();
   }
   void stopDone(std::string unit) {

@@ -164,6 +164,14 @@ BOOST_AUTO_TEST_CASE(read_flat_keyed_stores_the_wanted_keys_and_says_which_were_
              "pids.events: line 2: expected an unsigned integer for 'low', got 'x'", EINVAL);
   checkError(readFlatKeyed("low 1\nhigh 2\nlow 3\n", "memory.events", {{"max", &max}}),
              "memory.events: line 3: duplicate key 'low'", EINVAL);
+  // Past the 128 lines whose key hashes are kept, every line is still checked.
+  std::string long_file;
+  for (int i = 0; i < 140; ++i) long_file += "k" + std::to_string(i) + " 1\n";
+  BOOST_TEST(readFlatKeyed(long_file, "memory.stat", {{"max", &max}}).has_value());
+  checkError(readFlatKeyed(long_file + "k3 2\n", "memory.stat", {{"max", &max}}),
+             "memory.stat: line 141: duplicate key 'k3'", EINVAL);
+  checkError(readFlatKeyed("k3 1\n" + long_file, "memory.stat", {{"max", &max}}),
+             "memory.stat: line 5: duplicate key 'k3'", EINVAL);
   BOOST_TEST(readFlatKeyed("", "pids.events", {{"max", &max}}).value() == 0u);
 }
 
@@ -574,6 +582,18 @@ BOOST_AUTO_TEST_CASE(io_failures_are_errors) {
   tree.dir(cg + "/memory.peak");
   checkError(reader.read(cg), tree.root().string() + cg + "/memory.peak: Is a directory", EISDIR);
   tree.remove(cg + "/memory.peak");
+
+  // Interface files are small: one over 1 MiB is refused, one of exactly 1 MiB is read
+  // (here: too many digits for a number).
+  constexpr std::size_t kMiB = 1 << 20;
+  tree.file(cg + "/memory.current", std::string(kMiB + 1, '1'));
+  checkError(reader.read(cg),
+             tree.root().string() + cg + "/memory.current: larger than 1048576 bytes", EFBIG);
+  tree.file(cg + "/memory.current", std::string(kMiB, '1'));
+  const auto exact = reader.read(cg);
+  BOOST_TEST_REQUIRE(!exact.has_value());
+  BOOST_TEST(exact.error().code() == ERANGE);
+  tree.file(cg + "/memory.current", "4096\n");
 
   // A file where a cgroup directory should be.
   tree.file("/vigil.slice/b.service", "");

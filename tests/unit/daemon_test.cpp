@@ -381,4 +381,48 @@ trees:
   for (const auto& w : doc["workers"]) BOOST_TEST(w["state"] == "running");
 }
 
+BOOST_AUTO_TEST_CASE(a_held_start_whose_spec_a_reload_changed_runs_only_after_the_old_stop) {
+  // One incarnation of a unit name at a time: the start queued for the old spec is
+  // withdrawn (never sent to PID 1, and not built from the new spec); the new incarnation
+  // starts once the old one's stop is done.
+  const std::string one = R"(tier: tier_2
+trees:
+  web:
+    children:
+      - name: api
+        command: [/usr/bin/sleep, "1000"]
+)";
+  writeConfig(one);
+  fake.hold_starts = true;
+  make();
+  BOOST_REQUIRE(daemon->start());
+  fake.lists[0](std::vector<core::ExistingUnit>{});
+  BOOST_TEST(fake.held.size() == 1u);
+  fake.log.clear();
+  std::string two = one;
+  two.replace(two.find("\"1000\""), 6, "\"2000\"");
+  writeConfig(two);
+  BOOST_REQUIRE(daemon->reload());
+  fake.hold_starts = false;
+  fake.issueHeldStarts();
+  BOOST_TEST(fake.starts.empty());
+  BOOST_REQUIRE(fake.withdrawn.size() == 1u);
+  BOOST_TEST(fake.withdrawn.front().error ==
+             "this start of vigil-web-api.service was superseded (the worker was stopped, "
+             "replaced or started again)");
+  fake.answerWithdrawn();
+  BOOST_REQUIRE(fake.stops.size() == 1u);
+  fake.finishStop();
+  BOOST_REQUIRE(fake.starts.size() == 1u);
+  BOOST_TEST(fake.starts.front().spec.argv == (std::vector<std::string>{"/usr/bin/sleep", "2000"}));
+  fake.finishStart();
+  BOOST_TEST(fake.pendingOperations() == 0u);
+  const auto doc = nlohmann::json::parse(daemon->stateJson());
+  BOOST_REQUIRE(doc["workers"].size() == 1u);
+  BOOST_TEST(doc["workers"][0]["state"] == "running");
+  BOOST_TEST(fake.log == (std::vector<std::string>{"stop vigil-web-api.service",
+                                                   "withdrawn vigil-web-api.service",
+                                                   "start vigil-web-api.service"}));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -481,7 +481,7 @@ BOOST_AUTO_TEST_CASE(a_stop_during_a_pending_start_wins_and_the_start_reports_it
   BOOST_TEST(!completion(h, start)->ok);
   BOOST_TEST(completion(h, start)->message == "superseded by stop of t/a by uid 1000 (alice)");
   BOOST_TEST(h.stopped == std::vector<std::string>{kA});
-  h.engine.onStartResult(kA, false, "start job canceled", {}, false, h.now);  // PID 1's answer
+  h.startResult(kA, false, "start job canceled");  // PID 1's answer
   h.collect();
   h.stopDone(kA);
   BOOST_TEST(completion(h, stop)->ok);

@@ -442,7 +442,7 @@ BOOST_AUTO_TEST_CASE(stop_all_during_a_start_waits_for_the_starting_children) {
   h.collect();
   // b is starting: it is stopped (the stop job replaces its start job) before a.
   BOOST_TEST(h.stopped == std::vector<std::string>{kB});
-  h.engine.onStartResult(kB, false, "start job canceled", {}, false, h.now);
+  h.startResult(kB, false, "start job canceled");
   h.collect();
   h.stopDone(kB);
   BOOST_TEST(h.stopped == std::vector<std::string>{kA});

@@ -90,9 +90,9 @@ BOOST_AUTO_TEST_CASE(every_start_sends_the_whole_spec_of_its_instance) {
   sameAsBuilt(h.all_actions.back(), 2);
 }
 
-// A Start action names its unit only; the spec is built by startSpec when the call is
-// issued (a mass start queues most starts behind the job window). A start whose worker a
-// reload removed meanwhile has no spec: it is withdrawn, and its failure is ignored.
+// A Start action names its unit and carries a token; the spec is built by startSpec when
+// the call is issued (a mass start queues most starts behind the job window), and only for
+// the start the child still waits for.
 BOOST_AUTO_TEST_CASE(a_start_names_its_unit_and_its_spec_is_built_when_issued) {
   core::Engine engine(1);
   auto w = worker("w");
@@ -111,15 +111,22 @@ BOOST_AUTO_TEST_CASE(a_start_names_its_unit_and_its_spec_is_built_when_issued) {
   core::UnitSpec only_name;
   only_name.name = "vigil-t-w@2.service";
   BOOST_TEST((starts[1].unit == only_name));
-  auto spec = engine.startSpec("vigil-t-w@2.service");
+  BOOST_TEST(starts[0].start_token != starts[1].start_token);
+  auto spec = engine.startSpec("vigil-t-w@2.service", starts[1].start_token);
   BOOST_TEST_REQUIRE(spec.has_value());
   BOOST_TEST((*spec == core::buildUnitSpec(*w, {"t"}, 2)));
+  BOOST_TEST(!engine.startSpec("vigil-t-w@2.service", starts[0].start_token).has_value());
+}
 
+// A start still queued when a reload removes its worker has no spec any more: it is
+// withdrawn, its answer is ignored, and the removal's stop follows.
+BOOST_AUTO_TEST_CASE(a_start_whose_worker_a_reload_removed_is_withdrawn) {
   EngineHarness h;
   h.start(abc(Strategy::OneForOne));
   BOOST_TEST(h.started == std::vector<std::string>{kA});
+  const std::uint64_t token = h.start_tokens[kA].back();
   h.reload(config({tree("t", Strategy::OneForOne, {worker("b"), worker("c")})}));
-  const auto gone = h.engine.startSpec(kA);
+  const auto gone = h.engine.startSpec(kA, token);
   BOOST_TEST_REQUIRE(!gone.has_value());
   BOOST_TEST(gone.error().message() == kA + " is no longer in the configuration");
   BOOST_TEST(h.stopped == std::vector<std::string>{kA});
@@ -130,6 +137,53 @@ BOOST_AUTO_TEST_CASE(a_start_names_its_unit_and_its_spec_is_built_when_issued) {
   h.up(kB);
   h.up(kC);
   BOOST_TEST((h.treeState("t") == SupervisorState::Running));
+}
+
+// A reload that changes a worker's spec while its start is queued replaces the child: the
+// queued start must not run the new spec before the old incarnation's stop (one
+// incarnation of a unit name at a time). It is withdrawn; the new incarnation starts with
+// its own Start after the stop.
+BOOST_AUTO_TEST_CASE(a_queued_start_is_not_built_from_the_spec_of_its_successor) {
+  EngineHarness h;
+  h.start(abc(Strategy::OneForOne));
+  BOOST_TEST(h.started == std::vector<std::string>{kA});
+  const std::uint64_t old_token = h.start_tokens[kA].back();
+  auto changed = abc(Strategy::OneForOne);
+  auto a2 = worker("a");
+  a2->command = {"/usr/bin/true", "a", "v2"};
+  changed.trees[0].children[0].worker = a2;
+  h.reload(changed);
+  const auto superseded = h.engine.startSpec(kA, old_token);
+  BOOST_TEST_REQUIRE(!superseded.has_value());
+  BOOST_TEST(superseded.error().message() ==
+             "this start of " + kA +
+                 " was superseded (the worker was stopped, replaced or started again)");
+  BOOST_TEST(h.stopped == std::vector<std::string>{kA});
+  // The withdrawn start's answer changes nothing; the stop lets the new incarnation start.
+  h.engine.onStartResult(kA, old_token, false, "start withdrawn", {}, false, h.now);
+  h.collect();
+  BOOST_TEST(h.count(EventType::WorkerStartFailed) == 0u);
+  h.stopDone(kA);
+  BOOST_TEST_REQUIRE(h.start_tokens[kA].size() == 2u);
+  const std::uint64_t new_token = h.start_tokens[kA].back();
+  BOOST_TEST(new_token != old_token);
+  const auto spec = h.engine.startSpec(kA, new_token);
+  BOOST_TEST_REQUIRE(spec.has_value());
+  BOOST_TEST(spec->argv == a2->command);
+  h.up(kA);
+  BOOST_TEST((h.state(kA) == ChildState::Running));
+}
+
+// A reload that keeps the spec carries a queued start over to the new tree unchanged.
+BOOST_AUTO_TEST_CASE(a_queued_start_survives_a_reload_that_keeps_its_spec) {
+  EngineHarness h;
+  h.start(abc(Strategy::OneForOne));
+  const std::uint64_t token = h.start_tokens[kA].back();
+  h.reload(abc(Strategy::OneForOne));
+  BOOST_TEST(h.stopped.empty());
+  BOOST_TEST(h.engine.startSpec(kA, token).has_value());
+  h.up(kA);
+  BOOST_TEST((h.state(kA) == ChildState::Running));
 }
 
 BOOST_AUTO_TEST_CASE(one_for_one_restarts_only_the_failed_child_after_backoff) {

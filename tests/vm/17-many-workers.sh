@@ -1,9 +1,10 @@
 #!/bin/bash
 # 200 instances of one worker: they start concurrently (one group), with at most 64 jobs
 # outstanding in PID 1 (vigild's job window), and none is lost: all 200 units end up
-# active, each in the slice.
+# active, each in the slice. A reload during such a ramp (fewer instances, another
+# command) ends with exactly the new instances running the new command.
 # (Start-up time is measured by bench/, not asserted here.)
-# vm-timeout: 420
+# vm-timeout: 720
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vigil-lib.sh"
 
@@ -126,3 +127,66 @@ wait "$sampler" 2>/dev/null || true
 max_jobs=$(cat /run/jobs.max)
 ((max_jobs <= 64)) || fail "$max_jobs jobs queued at once while stopping (window: 64)"
 pass_step "all 200 stopped after removal"
+
+# A reload while most starts still wait in vigild's job window: 200 instances, then at once
+# 100 with another command. The queued starts are built when their slot frees, for the
+# start their child still waits for: a start of a removed instance (@101-200) or of one the
+# reload replaced is withdrawn, never sent to PID 1 with the new spec ahead of the old
+# incarnation's stop. In the end exactly @1-@100 run, each the new command, none failed.
+rm -f /run/jobs.stop /run/jobs.max
+(max=0; while [ ! -e /run/jobs.stop ]; do
+    n=$(systemctl list-jobs --no-legend --plain 2>/dev/null | grep -c 'vigil-many-w@') || true
+    ((n > max)) && max=$n && echo "$max" >/run/jobs.max
+    sleep 0.2
+done) &
+sampler=$!
+many_config() { # INSTANCES ARG
+    cat <<YAML
+tier: tier_2
+trees:
+  many:
+    children:
+      - name: w
+        command: [/usr/bin/sleep, "$2"]
+        instances: $1
+        limits: {memory_max: 16M, tasks_max: 4}
+YAML
+}
+assert_eq config-applied "$(many_config 200 infinity | vigil_apply)" "reload result"
+_some_active() {
+    local n
+    n=$(systemctl list-units --plain --no-legend --state=active 'vigil-many-w@*.service' | wc -l)
+    ((n >= 10))
+}
+wait_for 120 _some_active
+active_then=$(systemctl list-units --plain --no-legend --state=active 'vigil-many-w@*.service' | wc -l)
+echo "active when the second reload was sent: $active_then of 200"
+((active_then < 150)) || fail "the ramp was over ($active_then active) before the reload: nothing queued"
+assert_eq config-applied "$(many_config 100 7777 | vigil_apply)" "reload result"
+_hundred_new() {
+    local n=0 unit pid
+    for i in $(seq 1 100); do
+        unit="vigil-many-w@$i.service"
+        [[ $(systemctl show -p ActiveState --value "$unit") == active ]] || continue
+        pid=$(systemctl show -p MainPID --value "$unit")
+        ((pid > 0)) && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q '^/usr/bin/sleep 7777 $' &&
+            n=$((n + 1))
+    done
+    echo "running the new command: $n of 100" >&2
+    ((n == 100))
+}
+wait_for 300 _hundred_new
+_old_gone() {
+    local n
+    n=$(systemctl list-units --all --plain --no-legend 'vigil-many-w@*.service' |
+        awk '$1 ~ /@(10[1-9]|1[1-9][0-9]|200)\.service$/ && $3 != "inactive"' | wc -l)
+    ((n == 0))
+}
+wait_for 120 _old_gone
+assert_eq 100 "$(systemctl list-units --plain --no-legend --state=active 'vigil-many-w@*.service' | wc -l)" "active instances"
+assert_eq 0 "$(count_events worker-start-failed)" "failed starts"
+touch /run/jobs.stop
+wait "$sampler" 2>/dev/null || true
+max_jobs=$(cat /run/jobs.max 2>/dev/null || echo 0)
+((max_jobs <= 64)) || fail "$max_jobs jobs queued at once across the reload (window: 64)"
+pass_step "a reload while starts waited in the job window: exactly @1-@100 run the new command, none failed"
