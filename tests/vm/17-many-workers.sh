@@ -9,13 +9,17 @@
 . "$(dirname "$0")/vigil-lib.sh"
 
 # The most vigil-many jobs PID 1 holds at any time, sampled until /run/jobs.stop exists.
-rm -f /run/jobs.stop /run/jobs.max
-(max=0; while [ ! -e /run/jobs.stop ]; do
-    n=$(systemctl list-jobs --no-legend --plain 2>/dev/null | grep -c 'vigil-many-w@') || true
-    ((n > max)) && max=$n && echo "$max" >/run/jobs.max
-    sleep 0.2
-done) &
-sampler=$!
+start_job_sampler() {
+    rm -f /run/jobs.stop /run/jobs.max
+    (max=0; while [ ! -e /run/jobs.stop ]; do
+        n=$(systemctl list-jobs --no-legend --plain 2>/dev/null | grep -c 'vigil-many-w@') || true
+        ((n > max)) && max=$n && echo "$max" >/run/jobs.max
+        sleep 0.2
+    done) &
+    sampler=$!
+}
+start_job_sampler
+
 # vigild's STATUS= during the ramp (vigild(8): at most one update every 5 s), sampled every
 # 0.2 s: each new text with the time it was seen.
 rm -f /run/status.stop /run/status.log
@@ -133,13 +137,7 @@ pass_step "all 200 stopped after removal"
 # start their child still waits for: a start of a removed instance (@101-200) or of one the
 # reload replaced is withdrawn, never sent to PID 1 with the new spec ahead of the old
 # incarnation's stop. In the end exactly @1-@100 run, each the new command, none failed.
-rm -f /run/jobs.stop /run/jobs.max
-(max=0; while [ ! -e /run/jobs.stop ]; do
-    n=$(systemctl list-jobs --no-legend --plain 2>/dev/null | grep -c 'vigil-many-w@') || true
-    ((n > max)) && max=$n && echo "$max" >/run/jobs.max
-    sleep 0.2
-done) &
-sampler=$!
+start_job_sampler
 many_config() { # INSTANCES ARG
     cat <<YAML
 tier: tier_2
