@@ -41,9 +41,10 @@ namespace vigil::core {
 
 struct Action {
   // Start: StartTransientUnit and wait for its job; answered by onStartResult. Carries
-  //   only unit.name: the caller builds the spec with startSpec(unit.name) when it issues
-  //   the call (a mass start queues most of them behind the job window; a queued name is
-  //   a few bytes where a spec is some twenty allocations, bench/RESULTS.md run 9).
+  //   only unit.name and start_token: the caller builds the spec with
+  //   startSpec(unit.name, start_token) when it issues the call (a mass start queues most
+  //   of them behind the job window; a queued name is a few bytes where a spec is some
+  //   twenty allocations, bench/RESULTS.md run 9).
   // Stop: StopUnit(unit.name) and wait; answered by onStopResult.
   // Slice: create (or update) a supervisor's slice with unit.limits as its budget; every
   //   limit not configured is sent as "unlimited", so removing a limit takes effect too;

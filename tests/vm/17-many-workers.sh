@@ -45,9 +45,13 @@ trees:
 YAML
 )
 assert_eq config-applied "$result" "reload result"
+# How many vigil-many-w@ units are active.
+active_many() {
+    systemctl list-units --plain --no-legend --state=active 'vigil-many-w@*.service' | wc -l
+}
 _all_active() {
     local n
-    n=$(systemctl list-units --plain --no-legend --state=active 'vigil-many-w@*.service' | wc -l)
+    n=$(active_many)
     echo "active: $n" >&2
     ((n == 200))
 }
@@ -151,13 +155,9 @@ trees:
 YAML
 }
 assert_eq config-applied "$(many_config 200 infinity | vigil_apply)" "reload result"
-_some_active() {
-    local n
-    n=$(systemctl list-units --plain --no-legend --state=active 'vigil-many-w@*.service' | wc -l)
-    ((n >= 10))
-}
+_some_active() { (($(active_many) >= 10)); }
 wait_for 120 _some_active
-active_then=$(systemctl list-units --plain --no-legend --state=active 'vigil-many-w@*.service' | wc -l)
+active_then=$(active_many)
 echo "active when the second reload was sent: $active_then of 200"
 ((active_then < 150)) || fail "the ramp was over ($active_then active) before the reload: nothing queued"
 assert_eq config-applied "$(many_config 100 7777 | vigil_apply)" "reload result"
@@ -181,7 +181,7 @@ _old_gone() {
     ((n == 0))
 }
 wait_for 120 _old_gone
-assert_eq 100 "$(systemctl list-units --plain --no-legend --state=active 'vigil-many-w@*.service' | wc -l)" "active instances"
+assert_eq 100 "$(active_many)" "active instances"
 assert_eq 0 "$(count_events worker-start-failed)" "failed starts"
 touch /run/jobs.stop
 wait "$sampler" 2>/dev/null || true
