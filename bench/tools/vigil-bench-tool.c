@@ -27,10 +27,11 @@
  *       the sequential floor of an OTP ordered stop). Prints "stopped N failed F
  *       elapsed_ns T".
  *   vigil-bench-tool read-cgroups ROUNDS DIR...
- *       The floor of a metrics sweep: ROUNDS times, reads memory.current, memory.events,
- *       cpu.stat, pids.current and pids.max of every cgroup DIR with open/read/close, as
- *       vigild's CgroupReader does for a worker's status. Prints "cgroups N rounds R
- *       elapsed_ns T" (T for all rounds).
+ *       The floor of a metrics sweep: opens every cgroup DIR once (O_DIRECTORY), then
+ *       ROUNDS times reads the 16 files vigild's sampler reads (CgroupReader's
+ *       Detail::Full, in its order) with openat/read/close relative to it, as
+ *       cgroup::CgroupDirectory does. Prints "cgroups N rounds R elapsed_ns T missing M"
+ *       (T for all rounds; M files that do not exist, e.g. PSI off, summed over rounds).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -300,10 +301,9 @@ static int cmd_units(int stop, int argc, char** argv) {
 
 /* ---- read-cgroups ----------------------------------------------------------------- */
 
-static int read_file(const char* dir, const char* name) {
-  char path[4096], buf[4096];
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  const int fd = open(path, O_RDONLY | O_CLOEXEC);
+static int read_file(int dirfd, const char* name) {
+  char buf[4096];
+  const int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -1;
   ssize_t n;
   while ((n = read(fd, buf, sizeof buf)) > 0) {
@@ -316,18 +316,34 @@ static int cmd_read_cgroups(int argc, char** argv) {
   if (argc < 2) return usage();
   const int rounds = atoi(argv[0]);
   if (rounds <= 0) return usage();
-  /* CgroupReader::Detail::Status, in its order (src/cgroup/CgroupReader.cpp). */
-  static const char* const files[] = {"memory.current", "memory.events", "pids.current",
-                                      "cpu.stat", "cgroup.events"};
+  /* CgroupReader::Detail::Full, in its order (src/cgroup/CgroupReader.cpp), then
+   * cgroup.events, which CgroupDirectory reads last. */
+  static const char* const files[] = {
+      "memory.current", "memory.max",   "memory.high",   "memory.peak",  "memory.events",
+      "memory.stat",    "pids.current", "pids.max",      "pids.events",  "cpu.stat",
+      "cpu.max",        "io.stat",      "cpu.pressure",  "memory.pressure", "io.pressure",
+      "cgroup.events"};
+  const int n = argc - 1;
+  int* dirs = calloc((size_t)n, sizeof *dirs);
+  if (!dirs) return 1;
+  for (int i = 0; i < n; i++) {
+    dirs[i] = open(argv[i + 1], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirs[i] < 0) {
+      fprintf(stderr, "vigil-bench-tool: %s: %s\n", argv[i + 1], strerror(errno));
+      return 1;
+    }
+  }
   int missing = 0;
   const int64_t t0 = now_ns();
   for (int r = 0; r < rounds; r++)
-    for (int i = 1; i < argc; i++)
+    for (int i = 0; i < n; i++)
       for (size_t f = 0; f < sizeof files / sizeof files[0]; f++)
-        missing += read_file(argv[i], files[f]) < 0;
+        missing += read_file(dirs[i], files[f]) < 0;
   const int64_t t1 = now_ns();
-  printf("cgroups %d rounds %d elapsed_ns %lld missing %d\n", argc - 1, rounds,
-         (long long)(t1 - t0), missing);
+  for (int i = 0; i < n; i++) close(dirs[i]);
+  free(dirs);
+  printf("cgroups %d rounds %d elapsed_ns %lld missing %d\n", n, rounds, (long long)(t1 - t0),
+         missing);
   return 0;
 }
 

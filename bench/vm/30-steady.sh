@@ -2,9 +2,11 @@
 # Scenario 3 of bench/README.md: steady state. With N idle workers (one worker with N
 # instances under vigil; N programs under supervisord), the daemon's CPU share (utime +
 # stime from /proc/PID/stat over a window, % of one CPU) and RSS (VmRSS): first with
-# nobody asking, then with every worker's figures read once a second (vigil: ListWorkers
-# over D-Bus, which samples every cgroup; supervisord: getAllProcessInfo over its
-# XML-RPC socket), each by one long-lived client.
+# nobody asking (vigild's sampler reads every worker's and the slice's cgroup once a
+# second: tier_2's metrics.interval, issue 9's "1 s sampling"), then with every worker's
+# figures read once a second by a client (vigil: ListWorkers over D-Bus; supervisord:
+# getAllProcessInfo over its XML-RPC socket), then (vigil) with /metrics scraped once a
+# second, each by one long-lived client.
 # vm-timeout: 7200
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vigil-lib.sh"
@@ -46,6 +48,15 @@ while True:
 PY
     echo $!
 }
+metrics_poller() { # one client, GET /metrics every second (what Prometheus does at 1 s)
+    python3 - >/dev/null 2>&1 <<'PY' &
+import time, urllib.request
+while True:
+    urllib.request.urlopen("http://127.0.0.1:9753/metrics", timeout=10).read()
+    time.sleep(1)
+PY
+    echo $!
+}
 supervisord_poller() {
     python3 - >/dev/null 2>&1 <<'PY' &
 import time, xmlrpc.client
@@ -82,6 +93,12 @@ for n in ${BENCH_STEADY_SIZES:-$BENCH_SIZES}; do
     sleep 5
     window "$vpid" "steady_${n}_vigil_sampled"
     stop_poller "$poller"
+    poller=$(metrics_poller)
+    sleep 5
+    window "$vpid" "steady_${n}_vigil_scraped"
+    stop_poller "$poller"
+    bench "steady_${n}_vigil_longest_batch_ms $(curl -fsS http://127.0.0.1:9753/metrics | awk '/^vigil_sampler_longest_batch_seconds / {print $2 * 1000}')"
+    bench "steady_${n}_vigil_sweep_ms $(curl -fsS http://127.0.0.1:9753/metrics | awk '/^vigil_sampler_last_sweep_duration_seconds / {print $2 * 1000}')"
     vigil_empty
 
     clear_stamps

@@ -164,6 +164,20 @@ util::Result<std::vector<status::EventView>> ApiClient::recentEvents(std::uint32
   return out;
 }
 
+util::Result<std::vector<status::HistoryView>> ApiClient::history(const std::string& target,
+                                                                  std::uint64_t range_usec,
+                                                                  std::uint32_t points) {
+  auto reply = impl_->call("GetHistory", [&](sd_bus_message* m) {
+    return sd_bus_message_append(m, "stu", target.c_str(), range_usec, points);
+  });
+  if (!reply) return tl::unexpected(reply.error());
+  std::vector<status::HistoryView> out;
+  std::string why;
+  int r = codec::readList(reply->get(), out, why);
+  if (r < 0) return Impl::malformed("GetHistory", r, why);
+  return out;
+}
+
 util::Result<std::vector<std::string>> ApiClient::targets() {
   auto reply = impl_->call("ListTargets");
   if (!reply) return tl::unexpected(reply.error());

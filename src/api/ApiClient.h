@@ -43,6 +43,11 @@ class ApiClient {
   util::Result<status::StatusSnapshot> status(const std::string& target);
   util::Result<std::vector<status::EventView>> recentEvents(std::uint32_t max);
   util::Result<std::vector<std::string>> targets();
+  // GetHistory: the cgroup history at or below `target` over the last `range_usec`, with
+  // `points` sparkline values per metric.
+  util::Result<std::vector<status::HistoryView>> history(const std::string& target,
+                                                         std::uint64_t range_usec,
+                                                         std::uint32_t points);
 
   // Subscribes to OperationFinished; call before the commands whose end you will wait for.
   util::Result<void> watchOperations();

@@ -214,6 +214,28 @@ int onListEvents(sd_bus_message* m, void* ud, sd_bus_error*) {
   return sd_bus_send(nullptr, reply.get(), nullptr);
 }
 
+int onGetHistory(sd_bus_message* m, void* ud, sd_bus_error*) {
+  auto* self = implOf(ud);
+  const char* target = nullptr;
+  std::uint64_t range_usec = 0;
+  std::uint32_t points = 0;
+  int r = sd_bus_message_read(m, "stu", &target, &range_usec, &points);
+  if (r < 0) return r;
+  if (range_usec == 0 || range_usec > static_cast<std::uint64_t>(INT64_MAX))
+    return replyError(m, core::CommandError{core::kErrorInvalidArgument,
+                                            "range_usec must be a positive duration"});
+  auto result =
+      self->backend->history(target, core::Usec(static_cast<std::int64_t>(range_usec)), points);
+  if (!result) return replyError(m, result.error());
+  sd_bus_message* raw = nullptr;
+  r = sd_bus_message_new_method_return(m, &raw);
+  if (r < 0) return r;
+  MsgPtr reply(raw);
+  r = codec::appendList(reply.get(), *result);
+  if (r < 0) return r;
+  return sd_bus_send(nullptr, reply.get(), nullptr);
+}
+
 int onListTargets(sd_bus_message* m, void* ud, sd_bus_error*) {
   auto* self = implOf(ud);
   sd_bus_message* raw = nullptr;
@@ -252,6 +274,11 @@ const sd_bus_vtable kVtable[] = {
                             kOpen),
     SD_BUS_METHOD_WITH_ARGS(
         "ListEvents", SD_BUS_ARGS("u", max), SD_BUS_RESULT("aa{sv}", events), onListEvents, kOpen),
+    SD_BUS_METHOD_WITH_ARGS("GetHistory",
+                            SD_BUS_ARGS("s", target, "t", range_usec, "u", points),
+                            SD_BUS_RESULT("aa{sv}", histories),
+                            onGetHistory,
+                            kOpen),
     SD_BUS_METHOD_WITH_ARGS(
         "ListTargets", SD_BUS_NO_ARGS, SD_BUS_RESULT("as", targets), onListTargets, kOpen),
     SD_BUS_METHOD_WITH_ARGS("Start",

@@ -43,6 +43,14 @@ class Backend {
   using SnapshotDone = std::function<void(
       tl::expected<std::shared_ptr<const status::StatusSnapshot>, core::CommandError>)>;
   virtual void status(const std::string& target, SnapshotDone done) = 0;
+  // The cgroup history of every worker instance and supervisor at or below `target` ("" =
+  // everything) over the last `range` (clipped to what the rings hold), with `points`
+  // sparkline values per metric (at most kMaxHistoryPoints). Errors: an unknown target
+  // (UnknownTarget); a range that is not positive or a point count above the maximum
+  // (InvalidArgument).
+  static constexpr std::uint32_t kMaxHistoryPoints = 600;
+  virtual tl::expected<std::vector<status::HistoryView>, core::CommandError> history(
+      const std::string& target, core::Usec range, std::uint32_t points) = 0;
   // The newest `max` events kept in memory (0: all), oldest first.
   virtual std::vector<status::EventView> recentEvents(std::size_t max) = 0;
   // Every path a command can name.

@@ -1,10 +1,10 @@
 #pragma once
 // status views <-> D-Bus a{sv} dictionaries, field by field through each view's
 // visitFields() (status/StatusSnapshot.h): string s, bool b, uint32 u, int32 i, uint64 t,
-// int64 x, list of strings as, nested view a{sv}, list of views aa{sv}. An absent optional
-// is left out of the dictionary. Decoding skips keys it does not know (a newer vigild) and
-// leaves fields that are missing at their defaults (an older one); a key with another type
-// than expected is an error naming the key. For src/api only (includes sd-bus).
+// int64 x, list of strings as, list of uint64 at, nested view a{sv}, list of views aa{sv}. An
+// absent optional is left out of the dictionary. Decoding skips keys it does not know (a newer
+// vigild) and leaves fields that are missing at their defaults (an older one); a key with another
+// type than expected is an error naming the key. For src/api only (includes sd-bus).
 
 #include <cstdint>
 #include <optional>
@@ -41,6 +41,8 @@ constexpr const char* signature() {
     return "x";
   else if constexpr (std::is_same_v<T, std::vector<std::string>>)
     return "as";
+  else if constexpr (std::is_same_v<T, std::vector<std::uint64_t>>)
+    return "at";
   else if constexpr (IsVector<T>::value)
     return "aa{sv}";
   else
@@ -67,6 +69,8 @@ int appendValue(sd_bus_message* m, const T& v) {
       r = sd_bus_message_append_basic(m, 's', s.c_str());
     }
     return r < 0 ? r : sd_bus_message_close_container(m);
+  } else if constexpr (std::is_same_v<T, std::vector<std::uint64_t>>) {
+    return sd_bus_message_append_array(m, 't', v.data(), v.size() * sizeof(std::uint64_t));
   } else if constexpr (IsVector<T>::value) {
     int r = sd_bus_message_open_container(m, 'a', "a{sv}");
     for (const auto& e : v) {
@@ -134,6 +138,14 @@ int readValue(sd_bus_message* m, T& v, std::string& error) {
     while ((r = sd_bus_message_read_basic(m, 's', &s)) > 0) v.emplace_back(s);
     if (r < 0) return r;
     return sd_bus_message_exit_container(m);
+  } else if constexpr (std::is_same_v<T, std::vector<std::uint64_t>>) {
+    const void* data = nullptr;
+    std::size_t size = 0;
+    int r = sd_bus_message_read_array(m, 't', &data, &size);
+    if (r < 0) return r;
+    const auto* first = static_cast<const std::uint64_t*>(data);
+    v.assign(first, first + size / sizeof(std::uint64_t));
+    return 1;
   } else if constexpr (IsVector<T>::value) {
     int r = sd_bus_message_enter_container(m, 'a', "a{sv}");
     if (r <= 0) return r;

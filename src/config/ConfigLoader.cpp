@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -18,6 +19,7 @@
 
 #include <fmt/format.h>
 
+#include "config/ListenAddress.h"
 #include "config/YamlNode.h"
 #include "core/Duration.h"
 #include "core/Size.h"
@@ -36,8 +38,9 @@ using KeyList = std::span<const std::string_view>;
 
 // Accepted keys per mapping, in the order vigil.yaml(5) documents them (and the order the
 // "accepted keys" list in errors shows).
-constexpr std::string_view kRootKeys[] = {"tier", "log_level", "defaults", "trees"};
-constexpr std::string_view kTierFileKeys[] = {"log_level", "defaults"};
+constexpr std::string_view kRootKeys[] = {"tier", "log_level", "metrics", "defaults", "trees"};
+constexpr std::string_view kTierFileKeys[] = {"log_level", "metrics", "defaults"};
+constexpr std::string_view kMetricsKeys[] = {"interval", "history", "listen", "textfile"};
 constexpr std::string_view kDefaultsKeys[] = {"restart", "limits",    "backoff",
                                               "stop",    "intensity", "start_timeout"};
 // Worker limits: the cgroup limits of its unit plus per-process ones.
@@ -364,6 +367,26 @@ std::optional<std::string> readFileCapped(const std::filesystem::path& path,
 constexpr Usec kMaxDuration = std::chrono::seconds(31557600);  // 1y as systemd counts it
 
 enum class Zero { kAllowed, kRejected };
+
+// metrics.interval: below 200ms a sweep of 1000 cgroups (16 files each) would take a
+// noticeable share of a core; above 1h a rate is meaningless (vigil.yaml(5)).
+constexpr Usec kMinMetricsInterval = std::chrono::milliseconds(200);
+constexpr Usec kMaxMetricsInterval = std::chrono::hours(1);
+// history / interval: 3600 samples of 20 bytes (core::HistorySample) is 70 KiB per cgroup.
+constexpr std::uint64_t kMaxHistorySamples = 3600;
+
+template <typename T>
+struct Located {
+  T value;
+  core::SourceLocation at;
+};
+// One layer's `metrics:` keys (tier file or configuration); unset keys inherit.
+struct MetricsLayer {
+  std::optional<Located<Usec>> interval;
+  std::optional<Located<Usec>> history;
+  std::optional<std::string> listen;
+  std::optional<std::string> textfile;
+};
 
 // Validation helpers bound to one file. Every check reports what it expected and what it
 // found; nodes of Kind::Invalid were reported by the YAML reader and are skipped silently.
@@ -996,6 +1019,10 @@ class ConfigBuilder {
     if (const auto* n = map->find("log_level")) log_level = w.oneOf(*n, "log_level", kLogLevels);
     config.log_level = log_level.value_or(tier_log_level_.value_or(config.log_level));
 
+    MetricsLayer config_metrics;
+    if (const auto* n = map->find("metrics")) parseMetrics(w, *n, config_metrics);
+    config.metrics = effectiveMetrics(config_metrics);
+
     DefaultsLayer config_defaults;
     if (const auto* n = map->find("defaults"))
       parseDefaults(w, *n, kConfigDefaults, config_defaults);
@@ -1006,6 +1033,94 @@ class ConfigBuilder {
     checkLimits(effective_.limits, "defaults", kTierLayer, errors_, warnings_);
 
     if (const auto* n = map->find("trees")) parseTrees(w, *n, config);
+  }
+
+  // `metrics:` of a tier file or the configuration, key by key over `layer`.
+  void parseMetrics(Walker& w, const YamlNode& node, MetricsLayer& layer) {
+    if (!w.mapping(node, "metrics", true)) return;
+    w.checkKeys(node, "metrics", kMetricsKeys);
+    if (const auto* n = node.find("interval")) {
+      if (auto v = w.duration(*n, "metrics.interval", Zero::kRejected)) {
+        if (*v < kMinMetricsInterval || *v > kMaxMetricsInterval) {
+          w.expected(*n, "metrics.interval", "a duration from 200ms to 1h");
+        } else {
+          layer.interval = Located<Usec>{*v, w.locate(*n)};
+        }
+      }
+    }
+    if (const auto* n = node.find("history")) {
+      if (auto v = w.duration(*n, "metrics.history", Zero::kAllowed))
+        layer.history = Located<Usec>{*v, w.locate(*n)};
+    }
+    if (const auto* n = node.find("listen")) {
+      if (auto text = w.scalar(*n, "metrics.listen",
+                               "an address like 127.0.0.1:9753, or \"\" to serve nothing")) {
+        if (text->empty()) {
+          layer.listen = "";
+        } else if (auto a = parseListenAddress(*text); !a) {
+          w.error(*n, "metrics.listen", a.error().message() + ", found " + describe(*n));
+        } else {
+          layer.listen = *text;
+        }
+      }
+    }
+    if (const auto* n = node.find("textfile")) {
+      if (auto text = w.scalar(*n, "metrics.textfile",
+                               "an absolute directory path, or \"\" to write nothing")) {
+        if (!text->empty() && text->front() != '/') {
+          w.expected(*n, "metrics.textfile", "an absolute directory path");
+        } else {
+          layer.textfile = *text;
+        }
+      }
+    }
+  }
+
+  // The metrics settings: built-in < tier file < configuration; the history must hold at
+  // least one sample and at most kMaxHistorySamples. The error points at the key of the
+  // most specific layer that set interval or history (the configuration's rather than the
+  // tier file's, the history when a layer set both): the one the operator just changed.
+  core::MetricsSettings effectiveMetrics(const MetricsLayer& config_layer) {
+    core::MetricsSettings m;
+    std::optional<core::SourceLocation> at;
+    bool at_history = true;
+    std::string history_from = "the built-in default";
+    for (const MetricsLayer* layer :
+         std::array<const MetricsLayer*, 2>{&tier_metrics_, &config_layer}) {
+      if (layer->interval) {
+        m.interval = layer->interval->value;
+        at = layer->interval->at;
+        at_history = false;
+      }
+      if (layer->history) {
+        m.history = layer->history->value;
+        at = layer->history->at;
+        at_history = true;
+        history_from = layer->history->at.file;
+      }
+      if (layer->listen) m.listen = *layer->listen;
+      if (layer->textfile) m.textfile = *layer->textfile;
+    }
+    if (m.history.count() == 0) return m;
+    const std::uint64_t samples = static_cast<std::uint64_t>(m.history / m.interval);
+    std::string problem;
+    if (m.history < m.interval) {
+      problem = fmt::format(
+          "metrics.history {} is shorter than metrics.interval {}; use 0 for "
+          "no history",
+          core::formatDuration(m.history), core::formatDuration(m.interval));
+    } else if (samples > kMaxHistorySamples) {
+      problem = fmt::format(
+          "metrics.history {} (from {}) at metrics.interval {} is {} samples; at most {} are "
+          "kept per cgroup (20 bytes each): shorten the history or lengthen the interval",
+          core::formatDuration(m.history), history_from, core::formatDuration(m.interval), samples,
+          kMaxHistorySamples);
+    }
+    if (!problem.empty()) {
+      errors_.push_back(makeError(at.value_or(core::SourceLocation{file_, 0, 0}),
+                                  at_history ? "metrics.history" : "metrics.interval", problem));
+    }
+    return m;
   }
 
   // Reads the tier file's `log_level` and `defaults`. `chosen_by` says where the tier was
@@ -1042,6 +1157,7 @@ class ConfigBuilder {
     w.checkKeys(*root, "", kTierFileKeys);
     if (const auto* n = root->find("log_level"))
       tier_log_level_ = w.oneOf(*n, "log_level", kLogLevels);
+    if (const auto* n = root->find("metrics")) parseMetrics(w, *n, tier_metrics_);
     if (const auto* n = root->find("defaults")) parseDefaults(w, *n, kTierLayer, tier_defaults_);
   }
 
@@ -1492,6 +1608,7 @@ class ConfigBuilder {
   // The slice budgets of the supervisors above the child being parsed: key path, limits.
   std::vector<std::pair<std::string, const LimitsLayer*>> budgets_;
   std::optional<std::string> tier_log_level_;
+  MetricsLayer tier_metrics_;
   DefaultsLayer tier_defaults_;
   DefaultsLayer effective_;  // built-in < tier < config defaults
   std::size_t workers_ = 0;

@@ -120,9 +120,25 @@ struct SupervisorSpec {
   SourceLocation where;
 };
 
+// `metrics:` (vigil.yaml(5)): the cgroup sampler, its history and its exports.
+struct MetricsSettings {
+  // Every worker's and supervisor slice's cgroup is read once per interval. Tier files
+  // set 1s (tier_1, tier_2) or 5s (tier_3); the built-in default is 5s.
+  Usec interval = std::chrono::seconds(5);
+  // How far back each cgroup's history ring reaches; its size is history / interval
+  // samples. 0: no history.
+  Usec history = std::chrono::minutes(15);
+  // Where /metrics is served, "ADDRESS:PORT" (IPv4 or [IPv6] literal); "" serves nothing.
+  std::string listen = "127.0.0.1:9753";
+  // A directory (node_exporter's textfile collector): vigil.prom is written there, atomically,
+  // after every sweep. "" writes nothing.
+  std::string textfile;
+};
+
 struct Config {
-  std::string tier;                   // "tier_1" | "tier_2" | "tier_3"
-  std::string log_level = "info";     // trace|debug|info|warn|error
+  std::string tier;                // "tier_1" | "tier_2" | "tier_3"
+  std::string log_level = "info";  // trace|debug|info|warn|error
+  MetricsSettings metrics;
   std::vector<SupervisorSpec> trees;  // each tree is a root supervisor
   std::string source_file;
 };

@@ -85,6 +85,10 @@ std::string cgroupEscape(const std::string& name) {
 }  // namespace
 
 std::string controlGroupOf(const std::string& slice, const std::string& unit) {
+  return sliceControlGroup(slice) + "/" + cgroupEscape(unit);
+}
+
+std::string sliceControlGroup(const std::string& slice) {
   std::string path;
   if (slice != "-.slice") {
     // Each dash-separated prefix of the slice's name is a parent slice.
@@ -96,7 +100,7 @@ std::string controlGroupOf(const std::string& slice, const std::string& unit) {
     }
     path += "/" + cgroupEscape(slice);
   }
-  return path + "/" + cgroupEscape(unit);
+  return path;
 }
 
 std::string displayName(const SupervisorPath& path, const std::string& worker, unsigned instance) {

@@ -40,6 +40,9 @@ std::string serviceName(const SupervisorPath& path, const std::string& worker, u
 // with "cgroup." or "<controller>."). Slices named by sliceName() always qualify; the
 // result is e.g. "/vigil.slice/vigil-web.slice/vigil-web-api.service".
 std::string controlGroupOf(const std::string& slice, const std::string& unit);
+// The cgroup of `slice` itself by the same rules: "vigil-web.slice" ->
+// "/vigil.slice/vigil-web.slice"; "-.slice" -> "" (the root).
+std::string sliceControlGroup(const std::string& slice);
 // "ingest/parsers/csv" or "web/api@3": how events and humans name a worker.
 std::string displayName(const SupervisorPath& path, const std::string& worker, unsigned instance);
 

@@ -50,6 +50,13 @@ std::string tasksCell(const status::WorkerView& w) {
   return out;
 }
 
+// The CPU rate between the sampler's last two sweeps: "12.3%" of one core ("-" until a
+// worker has been swept twice).
+std::string cpuPercent(const status::WorkerView& w) {
+  if (!w.cgroup_stats || !w.cgroup_stats->cpu_usec_per_sec) return "-";
+  return fmt::format("{:.1f}%", static_cast<double>(*w.cgroup_stats->cpu_usec_per_sec) / 1e4);
+}
+
 std::string timeCell(const status::WorkerView& w) {
   if (w.uptime_usec && (w.state == "running" || w.state == "frozen"))
     return "up " + shortSpan(*w.uptime_usec);
@@ -133,7 +140,7 @@ std::string renderTree(const status::StatusSnapshot& s, const RenderOptions& o) 
   out += "\n" +
          st.bold(pad("NAME", name_width) + pad("STATE", kStateWidth) + pad("PID", kPidWidth) +
                  pad("UP/NEXT", kTimeWidth) + pad("RESTARTS", kRestartsWidth) +
-                 pad("MEMORY", kMemoryWidth) + pad("CPU", kCpuWidth) + pad("TASKS", kTasksWidth) +
+                 pad("MEMORY", kMemoryWidth) + pad("CPU%", kCpuWidth) + pad("TASKS", kTasksWidth) +
                  "LAST EXIT") +
          "\n";
   const char* tee = o.unicode ? "├─ " : "|- ";
@@ -156,7 +163,7 @@ std::string renderTree(const status::StatusSnapshot& s, const RenderOptions& o) 
     line += pad(timeCell(w), kTimeWidth);
     line += pad(std::to_string(w.restarts), kRestartsWidth);
     line += pad(memoryCell(w), kMemoryWidth);
-    line += pad(w.cpu_usage_usec ? cpuTime(*w.cpu_usage_usec) : "-", kCpuWidth);
+    line += pad(cpuPercent(w), kCpuWidth);
     line += pad(tasksCell(w), kTasksWidth);
     line += w.last_exit ? w.last_exit->description : "-";
     // No trailing blanks.
@@ -182,6 +189,71 @@ std::string renderTree(const status::StatusSnapshot& s, const RenderOptions& o) 
         }
       };
   for (const auto* r : roots) walk(*r, "", "");
+  return out;
+}
+
+namespace {
+// A metric's value in its unit (status::HistoryMetricView::unit) as operators read it.
+std::string historyValue(const std::string& name, std::uint64_t v) {
+  if (name == "cpu") return fmt::format("{:.1f}%", static_cast<double>(v) / 100);
+  if (name == "memory") return shortBytes(v);
+  if (name == "io_read" || name == "io_write") return shortBytes(v) + "/s";
+  if (name == "memory_pressure") return fmt::format("{:.2f}%", static_cast<double>(v) / 100);
+  return std::to_string(v);
+}
+
+std::string sparkline(const std::vector<std::uint64_t>& series, bool unicode) {
+  static const char* const kBlocks[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
+  static const char* const kAscii[] = {"_", ".", "-", "~", "=", "+", "*", "#"};
+  std::uint64_t lo = UINT64_MAX, hi = 0;
+  for (auto v : series) {
+    if (v == status::HistoryMetricView::kNoSample) continue;
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+  }
+  std::string out;
+  for (auto v : series) {
+    if (v == status::HistoryMetricView::kNoSample) {
+      out += ' ';
+      continue;
+    }
+    // A flat series sits on the lowest level; otherwise min..max over the 8 levels.
+    const std::size_t level = hi > lo ? static_cast<std::size_t>((v - lo) * 7 / (hi - lo)) : 0;
+    out += unicode ? kBlocks[level] : kAscii[level];
+  }
+  return out;
+}
+}  // namespace
+
+std::string renderHistory(const std::vector<status::HistoryView>& histories,
+                          const RenderOptions& o) {
+  const Style& st = o.style;
+  std::string out;
+  static const std::map<std::string, std::string> kLabels = {
+      {"cpu", "CPU"},         {"memory", "memory"},     {"tasks", "tasks"},
+      {"io_read", "IO read"}, {"io_write", "IO write"}, {"memory_pressure", "memory pressure"}};
+  bool first = true;
+  for (const auto& h : histories) {
+    if (!first) out += "\n";
+    first = false;
+    out += fmt::format("{} {} ({}): last {}, one sample every {}, {} of {} present\n",
+                       h.kind == "supervisor" ? "supervisor" : "worker", st.bold(h.path), h.unit,
+                       shortSpan(h.range_usec), shortSpan(h.interval_usec), h.samples, h.slots);
+    if (h.samples == 0) {
+      out += "  no samples in this range (not running, or sampled too recently)\n";
+      continue;
+    }
+    out += st.bold(fmt::format("  {:<16} {:>10} {:>10} {:>10}  {}", "METRIC", "MIN", "AVG", "MAX",
+                               "OLDEST -> NOW")) +
+           "\n";
+    for (const auto& m : h.metrics) {
+      const auto label = kLabels.find(m.name);
+      out += fmt::format("  {:<16} {:>10} {:>10} {:>10}  {}\n",
+                         label == kLabels.end() ? m.name : label->second,
+                         historyValue(m.name, m.min), historyValue(m.name, m.avg),
+                         historyValue(m.name, m.max), sparkline(m.series, o.unicode));
+    }
+  }
   return out;
 }
 
@@ -215,13 +287,31 @@ std::string renderWorker(const status::WorkerView& w,
   row("Memory", fmt::format("{} (max {}, high {})",
                             w.memory_current_bytes ? shortBytes(*w.memory_current_bytes) : "-",
                             limit(w.memory_max_bytes, true), limit(w.memory_high_bytes, true)));
-  row("CPU",
-      fmt::format("{} (quota {}, weight {})", w.cpu_usage_usec ? cpuTime(*w.cpu_usage_usec) : "-",
-                  w.cpu_quota_percent ? fmt::format("{}%", *w.cpu_quota_percent) : "none",
-                  w.cpu_weight ? std::to_string(*w.cpu_weight) : "default"));
+  row("CPU", fmt::format("{} now, {} in total (quota {}, weight {})", cpuPercent(w),
+                         w.cpu_usage_usec ? cpuTime(*w.cpu_usage_usec) : "-",
+                         w.cpu_quota_percent ? fmt::format("{}%", *w.cpu_quota_percent) : "none",
+                         w.cpu_weight ? std::to_string(*w.cpu_weight) : "default"));
+  if (w.cgroup_stats && w.cgroup_stats->cpu_nr_throttled > 0)
+    row("Throttled",
+        fmt::format("{} in {} period(s) (cpu quota)", cpuTime(w.cgroup_stats->cpu_throttled_usec),
+                    w.cgroup_stats->cpu_nr_throttled));
   row("Tasks", fmt::format("{} (max {})", w.tasks_current ? std::to_string(*w.tasks_current) : "-",
                            limit(w.tasks_max, false)));
   if (w.io_weight) row("IO weight", std::to_string(*w.io_weight));
+  if (w.cgroup_stats) {
+    const status::CgroupView& c = *w.cgroup_stats;
+    row("IO", fmt::format("{} read, {} written", shortBytes(c.io_read_bytes),
+                          shortBytes(c.io_write_bytes)));
+    const auto psi = [](const std::optional<std::uint64_t>& v) {
+      return v ? fmt::format("{:.2f}%", static_cast<double>(*v) / 100) : std::string("-");
+    };
+    if (c.pressure_cpu_some_avg10_centipercent || c.pressure_memory_some_avg10_centipercent ||
+        c.pressure_io_some_avg10_centipercent)
+      row("Pressure", fmt::format("cpu {}, memory {}, io {} (some, avg10)",
+                                  psi(c.pressure_cpu_some_avg10_centipercent),
+                                  psi(c.pressure_memory_some_avg10_centipercent),
+                                  psi(c.pressure_io_some_avg10_centipercent)));
+  }
   if (w.limits_set_live)
     row("Note", "limits were changed live (vigilctl set); a reload restores the file's");
   if (w.oom_kills && *w.oom_kills > 0) row("OOM kills", std::to_string(*w.oom_kills));

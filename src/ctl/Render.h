@@ -21,6 +21,12 @@ struct RenderOptions {
 // every supervisor and worker in the snapshot, children in start order.
 std::string renderTree(const status::StatusSnapshot& snapshot, const RenderOptions& options);
 
+// `vigilctl status TARGET --history RANGE`: per cgroup a header (path, unit, range,
+// samples), then per metric min, avg, max in human units and a sparkline of its series
+// (scaled from the series' own minimum to its maximum; a blank where there is no sample).
+std::string renderHistory(const std::vector<status::HistoryView>& histories,
+                          const RenderOptions& options);
+
 // One worker instance in detail: unit, slice, cgroup, main PID, uptime or next restart,
 // limits against usage, restarts, the last exits with the decision taken for each, and
 // `log_lines` (already formatted, oldest first) under "Output".

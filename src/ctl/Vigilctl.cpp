@@ -18,11 +18,14 @@
 #include "api/Names.h"
 #include "config/ConfigCheck.h"
 #include "config/LimitSettings.h"
+#include "core/Duration.h"
 #include "core/Engine.h"
 #include "ctl/Format.h"
 #include "ctl/Journal.h"
 #include "ctl/Pager.h"
 #include "ctl/Render.h"
+#include "ctl/Top.h"
+#include "ctl/TopScreen.h"
 #include "status/StatusJson.h"
 #include "util/BuildInfo.h"
 
@@ -192,6 +195,72 @@ int runOperation(Ctx& ctx,
 std::string logLine(const LogEntry& e, bool with_path) {
   return fmt::format("{} {}[{}]: {}", shortTime(e.realtime_usec), with_path ? e.worker : e.unit,
                      e.pid, e.message);
+}
+
+int doTop(Ctx& ctx, double delay_seconds) {
+  auto c = ctx.connect();
+  if (!c) return failWith(c.error());
+  api::ApiClient* client = *c;
+  if (!isatty(STDOUT_FILENO) || !isatty(STDIN_FILENO)) {
+    // A pipe or a file: one table, no screen handling. CPU% is vigild's own rate; the IO
+    // rates need two snapshots, one interval apart.
+    auto first = client->status("");
+    if (!first) return failWith(first.error());
+    std::optional<status::StatusSnapshot> second;
+    if (delay_seconds > 0) {
+      timespec ts{
+          static_cast<time_t>(delay_seconds),
+          static_cast<long>(
+              (delay_seconds - static_cast<double>(static_cast<time_t>(delay_seconds))) * 1e9)};
+      nanosleep(&ts, nullptr);
+      auto s = client->status("");
+      if (!s) return failWith(s.error());
+      second = std::move(*s);
+    }
+    const status::StatusSnapshot& now = second ? *second : *first;
+    std::printf("%s\n", topHeader(now, TopSort::Tree).c_str());
+    for (const auto& line : topTable(topRows(now, second ? &*first : nullptr, TopSort::Tree), 0))
+      std::printf("%s\n", line.c_str());
+    return kExitOk;
+  }
+  TopScreen screen([client]() { return client->status(""); },
+                   std::chrono::milliseconds(static_cast<std::int64_t>(delay_seconds * 1000)));
+  return screen.run() == 0 ? kExitOk : kExitFailed;
+}
+
+// Sparkline width: one point per column.
+constexpr std::uint32_t kHistoryPoints = 40;
+
+int doHistory(Ctx& ctx, const std::string& target, const std::string& range_text, bool json) {
+  const auto range = core::parseDuration(range_text);
+  if (!range || range->count() <= 0 || *range == core::Usec::max()) {
+    std::fprintf(stderr,
+                 "vigilctl: --history: expected a positive duration like 5m or 1h, found '%s'\n",
+                 range_text.c_str());
+    return kExitUsage;
+  }
+  auto c = ctx.connect();
+  if (!c) return failWith(c.error());
+  auto h = (*c)->history(target, static_cast<std::uint64_t>(range->count()), kHistoryPoints);
+  if (!h) return failWith(h.error());
+  if (json) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& v : *h) arr.push_back(status::toJson(v));
+    std::printf("%s\n", arr.dump(2).c_str());
+    return kExitOk;
+  }
+  RenderOptions ro;
+  ro.style = styleFor(stdout);
+  ro.unicode = utf8Terminal();
+  if (h->empty()) {
+    std::printf("no history for %s yet (the sampler has not read it)\n",
+                target.empty() ? "anything" : target.c_str());
+    return kExitOk;
+  }
+  Pager pager;
+  pager.start(!ctx.no_pager);
+  std::fputs(renderHistory(*h, ro).c_str(), stdout);
+  return kExitOk;
 }
 
 int doStatus(Ctx& ctx, const std::string& target, bool json) {
@@ -468,7 +537,8 @@ int run(int argc, char** argv) {
   app.add_option("-H,--host", ctx.host, "talk to vigild on [USER@]HOST[:PORT] over SSH");
   app.add_flag("--no-pager", ctx.no_pager, "do not pipe the output into a pager");
 
-  std::string target, since, output = "short", check_file, signal_text = "SIGTERM", count_text;
+  std::string target, since, output = "short", check_file, signal_text = "SIGTERM", count_text,
+                             history_text;
   bool json = false, no_block = false, rolling = false, main_only = false, follow = false,
        dry_run = false, no_host_checks = false;
   std::optional<std::size_t> lines;
@@ -486,6 +556,15 @@ int run(int argc, char** argv) {
   auto* st = app.add_subcommand("status", "show the trees, or one worker in detail");
   targetArg(st, false);
   st->add_flag("--json", json, "print one JSON document (vigilctl(1), JSON OUTPUT)");
+  st->add_option("--history", history_text,
+                 "min, avg, max and a sparkline of each cgroup metric over the last RANGE "
+                 "(e.g. 5m, 1h; at most metrics.history)")
+      ->type_name("RANGE");
+  double top_delay = 2;
+  auto* top = app.add_subcommand(
+      "top", "live CPU, memory, tasks, IO and pressure of the tree (a table when not a TTY)");
+  top->add_option("-d,--delay", top_delay, "seconds between updates (default 2)")
+      ->check(CLI::Range(0.2, 3600.0));
   auto* start = app.add_subcommand("start", "start a supervisor or worker (OTP start order)");
   targetArg(start, true);
   noBlock(start);
@@ -584,6 +663,8 @@ int run(int argc, char** argv) {
     return runOperation(ctx, no_block, call, note);
   };
   if (version->parsed()) return doVersion(ctx);
+  if (top->parsed()) return doTop(ctx, top_delay);
+  if (st->parsed() && !history_text.empty()) return doHistory(ctx, target, history_text, json);
   if (st->parsed()) return doStatus(ctx, target, json);
   if (start->parsed()) return op([&](api::ApiClient& c) { return c.start(target); });
   if (stop->parsed()) return op([&](api::ApiClient& c) { return c.stop(target); });

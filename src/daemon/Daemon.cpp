@@ -13,11 +13,13 @@
 #include <nlohmann/json.hpp>
 
 #include "config/ConfigLoader.h"
+#include "config/ListenAddress.h"
 #include "core/Duration.h"
 #include "core/ReloadPlan.h"
 #include "daemon/StateFile.h"
 #include "host/HostChecks.h"
 #include "status/Compose.h"
+#include "status/Prometheus.h"
 #include "status/StatusJson.h"
 #include "util/BuildInfo.h"
 
@@ -26,8 +28,11 @@ namespace vigil::daemon {
 namespace {
 // How long creating a supervisor's slice may take.
 constexpr core::Usec kSliceTimeout{std::chrono::seconds(60)};
-// cgroup figures in an API answer are at most this old (vigilctl status, watch -n1).
+// cgroup figures in an API answer are at most this old (vigilctl status, watch -n1) when
+// metrics.interval is no longer, else a sweep's age: what the operator chose to pay for.
 constexpr core::Usec kSampleMaxAge{std::chrono::seconds(1)};
+// The node_exporter textfile collector reads *.prom files in metrics.textfile.
+constexpr const char* kTextfileName = "vigil.prom";
 // While it stops the trees in order, vigild asks systemd for this much more time
 // (EXTEND_TIMEOUT_USEC, sd_notify(3)) every kExtendEveryUsec.
 constexpr std::uint64_t kExtendByUsec = 20000000;
@@ -78,7 +83,7 @@ Daemon::Daemon(DaemonOptions options, sd_event* event, systemd::SystemdClient& c
       client_(client),
       log_(options_.log_to_journal, options_.log_to_stderr),
       sinks_{&log_, &recent_},
-      sampler_(event, cgroup::CgroupReader(options_.cgroup_root)) {
+      sampler_(event, options_.cgroup_root) {
   client_.setExitObserver([this](const systemd::UnitState& st) {
     engine_.onUnitExit(st.name, st.outcome, now());
     drain();
@@ -168,6 +173,20 @@ util::Result<core::Config> Daemon::loadAndRecord() {
   return cfg;
 }
 
+util::Result<core::Config> Daemon::rejectLoaded(const std::string& error) {
+  config_result_ = "rejected";
+  config_error_ = error;
+  state_dirty_ = true;
+  core::Event e;
+  e.at = now();
+  e.type = core::EventType::ConfigRejected;
+  e.reason = "invalid";
+  e.message = fmt::format("configuration {} rejected, nothing changed:\n{}",
+                          options_.config_file.string(), error);
+  publish(e);
+  return util::fail(error);
+}
+
 util::Result<void> Daemon::start() {
   auto cfg = loadAndRecord();
   if (!cfg) {
@@ -177,6 +196,13 @@ util::Result<void> Daemon::start() {
   }
   config_ = std::move(*cfg);
   log_.setLevel(config_->log_level);
+  configureMetrics();
+  if (auto bound = bindMetrics(config_->metrics.listen); !bound) {
+    // Supervision matters more than /metrics: vigild goes on without it, says so in the
+    // journal, and the next reload tries again.
+    std::fprintf(stderr, "<3>vigild: metrics.listen: cannot serve /metrics: %s\n",
+                 bound.error().message().c_str());
+  }
   notify(fmt::format("STATUS=adopting existing workers, then starting {} tree(s)",
                      config_->trees.size()));
   armWatchdog();
@@ -235,6 +261,23 @@ tl::expected<api::ReloadAnswer, core::CommandError> Daemon::reload(bool dry_run,
     publish(e);
   }
   auto cfg = loadAndRecord();
+  if (cfg) {
+    // A listener that cannot be bound rejects the reload as an invalid file would: the
+    // operator gets the error, and nothing changes (the old listener stays).
+    // Only a changed address is the file's fault: an address that already failed at start
+    // (the port taken by someone else) is retried and logged, never a reason to refuse
+    // every later reload.
+    const bool changed = !config_ || cfg->metrics.listen != config_->metrics.listen;
+    if (auto bound = bindMetrics(cfg->metrics.listen); !bound) {
+      if (changed) {
+        cfg = rejectLoaded(fmt::format("{}: metrics.listen: cannot serve /metrics: {}",
+                                       options_.config_file.string(), bound.error().message()));
+      } else {
+        std::fprintf(stderr, "<3>vigild: metrics.listen: cannot serve /metrics: %s\n",
+                     bound.error().message().c_str());
+      }
+    }
+  }
   if (!cfg) {
     const std::string& msg = cfg.error().message();
     notify(fmt::format("READY=1\nSTATUS=reload failed, previous configuration kept: {}",
@@ -252,6 +295,7 @@ tl::expected<api::ReloadAnswer, core::CommandError> Daemon::reload(bool dry_run,
   answer.generation = config_generation_;
   config_ = std::move(*cfg);
   log_.setLevel(config_->log_level);
+  configureMetrics();
   if (started_) {
     engine_.reload(*config_, now());
     drain();
@@ -617,13 +661,16 @@ void Daemon::status(const std::string& target, SnapshotDone done) {
       return;
     }
   }
-  std::vector<std::pair<std::string, std::string>> units;
+  std::vector<MetricsSampler::Target> units;
   for (const auto& unit : model_.unitsOf(engine_, target, now())) {
     auto st = client_.unitState(unit);
     if (st && st->running() && !st->control_group.empty())
-      units.emplace_back(unit, st->control_group);
+      units.push_back({unit, st->control_group, true});
   }
-  sampler_.refresh(std::move(units), kSampleMaxAge, [this, target, done]() {
+  const core::Usec interval = config_ ? config_->metrics.interval : core::Usec{0};
+  const core::Usec max_age =
+      std::max(kSampleMaxAge, interval + core::Usec(std::chrono::milliseconds(250)));
+  sampler_.refresh(std::move(units), max_age, [this, target, done]() {
     const StatusModel::FactsFn facts = unitFacts();
     // The target may have gone while the figures were read (a reload in between).
     if (!target.empty()) {
@@ -634,6 +681,87 @@ void Daemon::status(const std::string& target, SnapshotDone done) {
     }
     done(model_.snapshot(engine_, clocks(), facts, &sampler_, info(), target));
   });
+}
+
+namespace {
+// A summary of `h` as the API shows it: every metric in its documented unit.
+status::HistoryView historyView(const core::History& h,
+                                core::Usec range,
+                                core::TimePoint now,
+                                std::uint32_t points) {
+  // The units of core::HistoryMetric, and the factor to them from the ring's.
+  struct Unit {
+    const char* name;
+    std::uint64_t factor;
+  };
+  static constexpr Unit kUnits[core::kHistoryMetrics] = {{"1/10000 core", 1}, {"bytes", 1024},
+                                                         {"tasks", 1},        {"bytes/s", 1024},
+                                                         {"bytes/s", 1024},   {"1/100 %", 1}};
+  status::HistoryView v;
+  v.interval_usec = h.interval().count();
+  v.range_usec = std::min<std::int64_t>(
+      range.count(), static_cast<std::int64_t>(h.capacity()) * h.interval().count());
+  const core::HistorySummary s = h.summarize(range, now, points);
+  v.samples = static_cast<std::uint32_t>(s.samples);
+  v.slots = static_cast<std::uint32_t>(s.slots);
+  for (std::size_t m = 0; m < core::kHistoryMetrics; ++m) {
+    status::HistoryMetricView mv;
+    mv.name = core::toString(static_cast<core::HistoryMetric>(m));
+    mv.unit = kUnits[m].name;
+    const std::uint64_t f = kUnits[m].factor;
+    if (s.samples) {
+      mv.min = s.metrics[m].min * f;
+      mv.max = s.metrics[m].max * f;
+      mv.avg = static_cast<std::uint64_t>(s.metrics[m].avg * static_cast<double>(f) + 0.5);
+    }
+    for (const auto& p : s.series[m])
+      mv.series.push_back(p ? *p * f : status::HistoryMetricView::kNoSample);
+    v.metrics.push_back(std::move(mv));
+  }
+  return v;
+}
+}  // namespace
+
+tl::expected<std::vector<status::HistoryView>, core::CommandError> Daemon::history(
+    const std::string& target, core::Usec range, std::uint32_t points) {
+  if (range.count() <= 0)
+    return tl::unexpected(
+        core::CommandError{core::kErrorInvalidArgument, "the range must be positive"});
+  if (points > kMaxHistoryPoints)
+    return tl::unexpected(core::CommandError{
+        core::kErrorInvalidArgument,
+        fmt::format("at most {} points per metric, asked for {}", kMaxHistoryPoints, points)});
+  if (!target.empty()) {
+    if (auto err = engine_.checkTarget(target)) return tl::unexpected(*err);
+  }
+  const status::Clocks at = clocks();
+  // The sampler's clock: its rings are stamped with CLOCK_MONOTONIC read at each sample.
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  const core::TimePoint mono(static_cast<std::int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000);
+  std::vector<status::HistoryView> out;
+  const status::StatusSnapshot head = model_.head(engine_, at, {}, target);
+  for (const auto& s : head.supervisors) {
+    // head() includes the supervisors above a worker target: only those within it.
+    if (!target.empty() && s.path != target && s.path.rfind(target + "/", 0) != 0) continue;
+    const auto* e = sampler_.find(s.slice);
+    if (!e) continue;
+    auto v = historyView(e->history, range, mono, points);
+    v.path = s.path;
+    v.kind = "supervisor";
+    v.unit = s.slice;
+    out.push_back(std::move(v));
+  }
+  model_.forEachWorker(engine_, at, {}, nullptr, target, [&](status::WorkerView&& w) {
+    const auto* e = sampler_.find(w.unit);
+    if (!e) return;
+    auto v = historyView(e->history, range, mono, points);
+    v.path = w.path;
+    v.kind = "worker";
+    v.unit = w.unit;
+    out.push_back(std::move(v));
+  });
+  return out;
 }
 
 std::vector<status::EventView> Daemon::recentEvents(std::size_t max) {
@@ -668,7 +796,7 @@ void Daemon::writeStateDocument(const status::TextSink& sink) {
   // No cgroup reads here: the file carries the last figures the sampler has, if any. One
   // worker and one event at a time: see status::writeJsonText.
   const status::Clocks at = clocks();
-  const status::StatusSnapshot head = model_.head(engine_, at, info());
+  const status::StatusSnapshot head = model_.head(engine_, at, info(), "", &sampler_);
   const status::WorkerSource workers =
       [&](const std::function<void(const status::WorkerView&)>& emit) {
         model_.forEachWorker(engine_, at, facts, &sampler_, "",
@@ -710,6 +838,111 @@ void Daemon::writeState() {
     state_write_failed_ = true;
   } else {
     state_write_failed_ = false;
+  }
+}
+
+void Daemon::configureMetrics() {
+  const core::MetricsSettings& m = config_->metrics;
+  const std::size_t slots =
+      m.history.count() == 0 ? 0 : static_cast<std::size_t>(m.history / m.interval);
+  sampler_.configure(
+      m.interval, slots, [this](std::vector<MetricsSampler::Target>& out) { metricsTargets(out); },
+      [this]() { writeTextfile(); });
+}
+
+util::Result<void> Daemon::bindMetrics(const std::string& listen) {
+  if (listen == http_listen_ && (http_ || listen.empty())) return {};
+  if (listen.empty()) {
+    http_.reset();
+    http_listen_.clear();
+    return {};
+  }
+  auto address = config::parseListenAddress(listen);
+  if (!address) return util::fail(address.error().message());
+  const auto serve = [this](std::string_view path) -> http::Response {
+    http::Response r;
+    if (path == "/metrics") {
+      r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      r.body = metricsText();
+    } else if (path == "/") {
+      r.body = "vigild: the metrics are at /metrics\n";
+    } else {
+      r.status = 404;
+      r.body = "not found; the metrics are at /metrics\n";
+    }
+    return r;
+  };
+  auto server = http::HttpServer::start(event_, *address, serve);
+  if (!server && http_) {
+    // The old listener may hold the port (127.0.0.1:9753 -> 0.0.0.0:9753): let it go and
+    // try again, and take it back if the new address still fails.
+    http_.reset();
+    server = http::HttpServer::start(event_, *address, serve);
+    if (!server) {
+      auto old_address = config::parseListenAddress(http_listen_);
+      auto old = old_address ? http::HttpServer::start(event_, *old_address, serve)
+                             : util::Result<std::unique_ptr<http::HttpServer>>(
+                                   tl::unexpected(old_address.error()));
+      if (old) {
+        http_ = std::move(*old);
+      } else {
+        http_listen_.clear();
+      }
+    }
+  }
+  if (!server) return util::fail(server.error().message());
+  http_ = std::move(*server);
+  http_listen_ = listen;
+  return {};
+}
+
+void Daemon::metricsTargets(std::vector<MetricsSampler::Target>& out) {
+  for (const auto& unit : model_.unitsOf(engine_, "", now())) {
+    auto st = client_.unitState(unit);
+    if (st && st->running() && !st->control_group.empty()) {
+      out.push_back({unit, st->control_group, true});
+    } else {
+      out.push_back({unit, "", false});
+    }
+  }
+  const status::StatusSnapshot head = model_.head(engine_, clocks(), {});
+  for (const auto& s : head.supervisors)
+    out.push_back({s.slice, core::sliceControlGroup(s.slice), true});
+}
+
+std::string Daemon::metricsText() {
+  timespec t0{};
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  const auto snap = model_.snapshot(engine_, clocks(), unitFacts(), &sampler_, info(), "");
+  std::string out;
+  status::writePrometheus(snap->vigild, snap->supervisors, snap->workers, sampler_.view(), out);
+  timespec t1{};
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  status::writeScrapeDuration(static_cast<double>(t1.tv_sec - t0.tv_sec) +
+                                  static_cast<double>(t1.tv_nsec - t0.tv_nsec) / 1e9,
+                              out);
+  return out;
+}
+
+void Daemon::writeTextfile() {
+  if (!config_ || config_->metrics.textfile.empty() || stopping_) return;
+  const std::filesystem::path path =
+      std::filesystem::path(config_->metrics.textfile) / kTextfileName;
+  util::Result<void> r;
+  {
+    AtomicFileWriter file(path, /*durable=*/false);
+    file.append(metricsText());
+    r = file.commit();
+  }
+  if (!r) {
+    if (!textfile_failed_)
+      std::fprintf(stderr,
+                   "<4>vigild: cannot write the metrics textfile: %s; retrying after "
+                   "every sweep\n",
+                   r.error().message().c_str());
+    textfile_failed_ = true;
+  } else {
+    textfile_failed_ = false;
   }
 }
 

@@ -19,11 +19,12 @@
 #include "api/Backend.h"
 #include "cgroup/CgroupReader.h"
 #include "core/Engine.h"
-#include "daemon/CgroupSampler.h"
 #include "daemon/EventLog.h"
 #include "daemon/EventSink.h"
+#include "daemon/MetricsSampler.h"
 #include "daemon/RecentEvents.h"
 #include "daemon/StatusModel.h"
+#include "http/HttpServer.h"
 #include "status/StatusJson.h"
 #include "systemd/SystemdClient.h"
 #include "util/Result.h"
@@ -91,12 +92,18 @@ class Daemon : public api::Backend {
   // written in pieces by writeStateDocument).
   std::string stateJson();
   const StatusModel& statusModel() const { return model_; }
-  const CgroupSampler& sampler() const { return sampler_; }
+  const MetricsSampler& sampler() const { return sampler_; }
+  // The Prometheus exposition of everything now (what /metrics serves), and the port
+  // /metrics is served on (0: none).
+  std::string metricsText();
+  std::uint16_t metricsPort() const { return http_ ? http_->port() : 0; }
 
   // api::Backend.
   status::VigildView info() override;
   void status(const std::string& target, SnapshotDone done) override;
   std::vector<status::EventView> recentEvents(std::size_t max) override;
+  tl::expected<std::vector<status::HistoryView>, core::CommandError> history(
+      const std::string& target, core::Usec range, std::uint32_t points) override;
   std::vector<std::string> targets() override;
   tl::expected<core::CommandAccepted, core::CommandError> command(
       const core::Command& command) override;
@@ -139,6 +146,20 @@ class Daemon : public api::Backend {
   // younger than state_file_max_delay, the same check one interval later.
   void writeStateWhenSettled();
   void armWatchdog();
+  // Applies config_->metrics to the sampler (interval, history; the textfile is written
+  // after each sweep).
+  void configureMetrics();
+  // Serves /metrics on `listen` ("" : nowhere), re-binding only when it changed. On
+  // failure the previous listener is kept (or taken back) and the error returned.
+  util::Result<void> bindMetrics(const std::string& listen);
+  // A configuration that loaded but cannot be applied (its listener cannot be bound):
+  // recorded and published as a rejection; returns the error.
+  util::Result<core::Config> rejectLoaded(const std::string& error);
+  // What the sampler reads in a sweep: every worker (running or not: a gap in its history)
+  // and every supervisor's slice.
+  void metricsTargets(std::vector<MetricsSampler::Target>& out);
+  // After a sweep: the textfile, when metrics.textfile is set.
+  void writeTextfile();
   void notify(const std::string& text);
 
   DaemonOptions options_;
@@ -149,7 +170,10 @@ class Daemon : public api::Backend {
   RecentEvents recent_;
   std::vector<EventSink*> sinks_;
   StatusModel model_;
-  CgroupSampler sampler_;
+  MetricsSampler sampler_;
+  std::unique_ptr<http::HttpServer> http_;
+  std::string http_listen_;       // what http_ is bound to ("" : none)
+  bool textfile_failed_ = false;  // reported once until a write succeeds again
   api::Listener* listener_ = nullptr;
   bool state_dirty_ = true;
   std::optional<core::Config> config_;

@@ -11,8 +11,8 @@
 
 namespace vigil::daemon {
 
-AtomicFileWriter::AtomicFileWriter(std::filesystem::path path)
-    : path_(std::move(path)), tmp_(path_.string() + ".tmp") {
+AtomicFileWriter::AtomicFileWriter(std::filesystem::path path, bool durable)
+    : path_(std::move(path)), tmp_(path_.string() + ".tmp"), durable_(durable) {
   fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) fail(errno, "creating");
 }
@@ -53,7 +53,7 @@ void AtomicFileWriter::append(std::string_view piece) {
 util::Result<void> AtomicFileWriter::commit() {
   if (committed_) return {};
   flush();
-  if (error_ && ::fsync(fd_) < 0) fail(errno, "syncing");
+  if (error_ && durable_ && ::fsync(fd_) < 0) fail(errno, "syncing");
   if (fd_ >= 0) {
     ::close(fd_);
     fd_ = -1;

@@ -21,7 +21,10 @@ class AtomicFileWriter {
   static constexpr std::size_t kBufferBytes = 16 * 1024;
 
   // Creates (truncates) "<path>.tmp", mode 0644. A failure is kept and returned by commit().
-  explicit AtomicFileWriter(std::filesystem::path path);
+  // `durable`: commit() fsyncs before the rename, so the file survives a crash of the host
+  // whole. Without it readers still see the old or the new file, never a part (rename(2)):
+  // enough for a file rewritten every few seconds (the metrics textfile).
+  explicit AtomicFileWriter(std::filesystem::path path, bool durable = true);
   ~AtomicFileWriter();
   AtomicFileWriter(const AtomicFileWriter&) = delete;
   AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
@@ -38,6 +41,7 @@ class AtomicFileWriter {
 
   std::filesystem::path path_;
   std::string tmp_;
+  bool durable_ = true;
   int fd_ = -1;
   std::size_t used_ = 0;
   std::array<char, kBufferBytes> buffer_;

@@ -90,7 +90,8 @@ std::vector<std::string> StatusModel::unitsOf(const core::Engine& engine,
 status::StatusSnapshot StatusModel::head(const core::Engine& engine,
                                          const status::Clocks& clocks,
                                          status::VigildView vigild,
-                                         const std::string& target) const {
+                                         const std::string& target,
+                                         const MetricsSampler* sampler) const {
   status::StatusSnapshot snap;
   snap.taken_realtime_usec = clocks.realtime_usec;
   snap.vigild = std::move(vigild);
@@ -99,6 +100,10 @@ status::StatusSnapshot StatusModel::head(const core::Engine& engine,
     if (!within(s.path, target) && !within(target, s.path)) continue;
     auto live = engine.supervisor(s.path, clocks.monotonic);  // the window slides with time
     snap.supervisors.push_back(status::supervisorView(live ? *live : s));
+    if (sampler) {
+      const auto* e = sampler->find(snap.supervisors.back().slice);
+      if (e && e->sampled) snap.supervisors.back().cgroup_stats = e->view;
+    }
   }
   return snap;
 }
@@ -106,7 +111,7 @@ status::StatusSnapshot StatusModel::head(const core::Engine& engine,
 void StatusModel::forEachWorker(const core::Engine& engine,
                                 const status::Clocks& clocks,
                                 const FactsFn& facts,
-                                const CgroupSampler* sampler,
+                                const MetricsSampler* sampler,
                                 const std::string& target,
                                 const std::function<void(status::WorkerView&&)>& fn) const {
   engine.forEachWorker(clocks.monotonic, target, [&](core::WorkerStatus&& w) {
@@ -127,12 +132,13 @@ void StatusModel::forEachWorker(const core::Engine& engine,
                       w.state == core::ChildState::Starting ||
                       w.state == core::ChildState::Stopping;
     if (sampler && live) {
-      if (const auto* s = sampler->find(w.unit)) {
-        v.memory_current_bytes = s->memory_current_bytes;
-        v.cpu_usage_usec = s->cpu_usage_usec;
-        v.tasks_current = s->tasks_current;
-        v.oom_kills = s->oom_kills;
-        v.sampled_realtime_usec = s->realtime_usec;
+      if (const auto* e = sampler->find(w.unit); e && e->sampled) {
+        v.memory_current_bytes = e->view.memory_current_bytes;
+        v.cpu_usage_usec = e->view.cpu_usage_usec;
+        v.tasks_current = e->view.tasks_current;
+        v.oom_kills = e->view.oom_kills;
+        v.sampled_realtime_usec = e->view.sampled_realtime_usec;
+        v.cgroup_stats = e->view;
       }
     }
     if (!live) v.main_pid = 0;
@@ -144,11 +150,11 @@ std::shared_ptr<const status::StatusSnapshot> StatusModel::snapshot(
     const core::Engine& engine,
     const status::Clocks& clocks,
     const FactsFn& facts,
-    const CgroupSampler* sampler,
+    const MetricsSampler* sampler,
     status::VigildView vigild,
     const std::string& target) const {
-  auto snap =
-      std::make_shared<status::StatusSnapshot>(head(engine, clocks, std::move(vigild), target));
+  auto snap = std::make_shared<status::StatusSnapshot>(
+      head(engine, clocks, std::move(vigild), target, sampler));
   forEachWorker(engine, clocks, facts, sampler, target,
                 [&snap](status::WorkerView&& v) { snap->workers.push_back(std::move(v)); });
   return snap;

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "core/Engine.h"
-#include "daemon/CgroupSampler.h"
+#include "daemon/MetricsSampler.h"
 #include "status/Compose.h"
 #include "status/StatusSnapshot.h"
 
@@ -60,7 +60,7 @@ class StatusModel {
   std::shared_ptr<const status::StatusSnapshot> snapshot(const core::Engine& engine,
                                                          const status::Clocks& clocks,
                                                          const FactsFn& facts,
-                                                         const CgroupSampler* sampler,
+                                                         const MetricsSampler* sampler,
                                                          status::VigildView vigild,
                                                          const std::string& target = "") const;
 
@@ -69,14 +69,16 @@ class StatusModel {
   // below `target`); forEachWorker() hands `fn` the view of each worker at or below
   // `target`, in the snapshot's order, composed as snapshot() composes it. Together they
   // hold O(supervisors) plus one worker, where snapshot() holds the whole answer.
+  // The supervisors' slices get their figures from `sampler` (nullptr: none).
   status::StatusSnapshot head(const core::Engine& engine,
                               const status::Clocks& clocks,
                               status::VigildView vigild,
-                              const std::string& target = "") const;
+                              const std::string& target = "",
+                              const MetricsSampler* sampler = nullptr) const;
   void forEachWorker(const core::Engine& engine,
                      const status::Clocks& clocks,
                      const FactsFn& facts,
-                     const CgroupSampler* sampler,
+                     const MetricsSampler* sampler,
                      const std::string& target,
                      const std::function<void(status::WorkerView&&)>& fn) const;
 

@@ -54,6 +54,15 @@ nlohmann::json toJson(const VigildView& v) {
 nlohmann::json toJson(const EventView& e) {
   return object(e);
 }
+nlohmann::json toJson(const HistoryView& h) {
+  nlohmann::json out = object(h);
+  for (auto& m : out["metrics"]) {
+    for (auto& p : m["series"]) {
+      if (p.get<std::uint64_t>() == HistoryMetricView::kNoSample) p = nullptr;
+    }
+  }
+  return out;
+}
 
 nlohmann::json toJson(const StatusSnapshot& s) {
   nlohmann::json out;

@@ -23,6 +23,8 @@ nlohmann::json toJson(const WorkerView& worker);
 nlohmann::json toJson(const SupervisorView& supervisor);
 nlohmann::json toJson(const VigildView& vigild);
 nlohmann::json toJson(const EventView& event);
+// A history view; a series' HistoryMetricView::kNoSample becomes null.
+nlohmann::json toJson(const HistoryView& history);
 
 // The document of toJson(snapshot), plus "events" (oldest first) when `events` is given,
 // as compact JSON text written one supervisor, worker and event at a time: what it holds

@@ -45,6 +45,77 @@ struct ExitView {
   }
 };
 
+// A cgroup's figures from the sampler's last read (daemon/MetricsSampler.h), in base units.
+// Counters are cumulative since the cgroup was created (a restarted worker starts again at
+// 0). Limits are what the kernel enforces (the cgroup's own memory.max, pids.max): absent
+// for "max".
+struct CgroupView {
+  std::int64_t sampled_realtime_usec = 0;
+  std::uint64_t memory_current_bytes = 0;
+  std::uint64_t memory_anon_bytes = 0;
+  std::uint64_t memory_file_bytes = 0;
+  std::optional<std::uint64_t> memory_max_bytes;
+  std::optional<std::uint64_t> memory_high_bytes;
+  std::uint64_t memory_events_high = 0;  // memory.events: times over memory.high
+  std::uint64_t memory_events_max = 0;   // times at memory.max (reclaim or OOM)
+  std::uint64_t oom_kills = 0;           // memory.events oom_kill
+  std::uint64_t cpu_usage_usec = 0;
+  std::uint64_t cpu_nr_throttled = 0;  // periods throttled by cpu.max
+  std::uint64_t cpu_throttled_usec = 0;
+  // CPU time per second of wall time between the last two sweeps: 1000000 is one core.
+  // Absent until the cgroup has been read by two sweeps.
+  std::optional<std::uint64_t> cpu_usec_per_sec;
+  std::uint64_t tasks_current = 0;
+  std::optional<std::uint64_t> tasks_max;
+  std::uint64_t io_read_bytes = 0;  // io.stat summed over devices
+  std::uint64_t io_write_bytes = 0;
+  std::uint64_t io_read_ios = 0;
+  std::uint64_t io_write_ios = 0;
+  // PSI (*.pressure): cumulative stall time, and the 10 s average in hundredths of a percent
+  // (the kernel's two decimals: 1234 is 12.34 %). Absent when the kernel has no such line.
+  std::optional<std::uint64_t> pressure_cpu_some_usec;
+  std::optional<std::uint64_t> pressure_cpu_full_usec;
+  std::optional<std::uint64_t> pressure_memory_some_usec;
+  std::optional<std::uint64_t> pressure_memory_full_usec;
+  std::optional<std::uint64_t> pressure_io_some_usec;
+  std::optional<std::uint64_t> pressure_io_full_usec;
+  std::optional<std::uint64_t> pressure_cpu_some_avg10_centipercent;
+  std::optional<std::uint64_t> pressure_memory_some_avg10_centipercent;
+  std::optional<std::uint64_t> pressure_io_some_avg10_centipercent;
+
+  template <class Self, class V>
+  static void visitFields(Self& self, V&& v) {
+    v("sampled_realtime_usec", self.sampled_realtime_usec);
+    v("memory_current_bytes", self.memory_current_bytes);
+    v("memory_anon_bytes", self.memory_anon_bytes);
+    v("memory_file_bytes", self.memory_file_bytes);
+    v("memory_max_bytes", self.memory_max_bytes);
+    v("memory_high_bytes", self.memory_high_bytes);
+    v("memory_events_high", self.memory_events_high);
+    v("memory_events_max", self.memory_events_max);
+    v("oom_kills", self.oom_kills);
+    v("cpu_usage_usec", self.cpu_usage_usec);
+    v("cpu_nr_throttled", self.cpu_nr_throttled);
+    v("cpu_throttled_usec", self.cpu_throttled_usec);
+    v("cpu_usec_per_sec", self.cpu_usec_per_sec);
+    v("tasks_current", self.tasks_current);
+    v("tasks_max", self.tasks_max);
+    v("io_read_bytes", self.io_read_bytes);
+    v("io_write_bytes", self.io_write_bytes);
+    v("io_read_ios", self.io_read_ios);
+    v("io_write_ios", self.io_write_ios);
+    v("pressure_cpu_some_usec", self.pressure_cpu_some_usec);
+    v("pressure_cpu_full_usec", self.pressure_cpu_full_usec);
+    v("pressure_memory_some_usec", self.pressure_memory_some_usec);
+    v("pressure_memory_full_usec", self.pressure_memory_full_usec);
+    v("pressure_io_some_usec", self.pressure_io_some_usec);
+    v("pressure_io_full_usec", self.pressure_io_full_usec);
+    v("pressure_cpu_some_avg10_centipercent", self.pressure_cpu_some_avg10_centipercent);
+    v("pressure_memory_some_avg10_centipercent", self.pressure_memory_some_avg10_centipercent);
+    v("pressure_io_some_avg10_centipercent", self.pressure_io_some_avg10_centipercent);
+  }
+};
+
 struct WorkerView {
   std::string path;        // "web/api@2": the target that names this instance
   std::string tree;        // "web"
@@ -77,6 +148,8 @@ struct WorkerView {
   std::optional<std::uint64_t> tasks_current;
   std::optional<std::uint64_t> oom_kills;
   std::optional<std::int64_t> sampled_realtime_usec;
+  // Every figure of the last sample (the flat ones above repeat a few of them).
+  std::optional<CgroupView> cgroup_stats;
 
   template <class Self, class V>
   static void visitFields(Self& self, V&& v) {
@@ -109,6 +182,7 @@ struct WorkerView {
     v("tasks_current", self.tasks_current);
     v("oom_kills", self.oom_kills);
     v("sampled_realtime_usec", self.sampled_realtime_usec);
+    v("cgroup_stats", self.cgroup_stats);
   }
 };
 
@@ -132,6 +206,8 @@ struct SupervisorView {
   std::optional<std::uint64_t> tasks_max;
   std::optional<std::uint64_t> io_weight;
   bool limits_set_live = false;
+  // The slice's cgroup figures (every worker below it included), from the last sample.
+  std::optional<CgroupView> cgroup_stats;
 
   template <class Self, class V>
   static void visitFields(Self& self, V&& v) {
@@ -153,6 +229,7 @@ struct SupervisorView {
     v("tasks_max", self.tasks_max);
     v("io_weight", self.io_weight);
     v("limits_set_live", self.limits_set_live);
+    v("cgroup_stats", self.cgroup_stats);
   }
 };
 
@@ -229,6 +306,56 @@ struct EventView {
     v("exit_status", self.exit_status);
     v("delay_usec", self.delay_usec);
     v("restarts", self.restarts);
+  }
+};
+
+// One metric of a cgroup's history over a range (core::History::summarize), in the unit
+// `unit` names.
+struct HistoryMetricView {
+  static constexpr std::uint64_t kNoSample = UINT64_MAX;
+  std::string name;  // cpu, memory, tasks, io_read, io_write, memory_pressure
+  // "1/10000 core" (cpu: 10000 is one core busy), "bytes" (memory), "tasks",
+  // "bytes/s" (io_read, io_write), "1/100 %" (memory_pressure: PSI some avg10)
+  std::string unit;
+  std::uint64_t min = 0;  // over the present samples; 0 when there are none
+  std::uint64_t avg = 0;  // rounded
+  std::uint64_t max = 0;
+  // `points` values evenly spread over the range, oldest first; kNoSample where that part
+  // of the range has no sample (the cgroup was not running).
+  std::vector<std::uint64_t> series;
+
+  template <class Self, class V>
+  static void visitFields(Self& self, V&& v) {
+    v("name", self.name);
+    v("unit", self.unit);
+    v("min", self.min);
+    v("avg", self.avg);
+    v("max", self.max);
+    v("series", self.series);
+  }
+};
+
+// The history of one worker instance's or supervisor slice's cgroup.
+struct HistoryView {
+  std::string path;                // "web/api@2" or "web" (a supervisor)
+  std::string kind;                // "worker" | "supervisor"
+  std::string unit;                // the service or slice
+  std::int64_t interval_usec = 0;  // between samples (metrics.interval)
+  std::int64_t range_usec = 0;     // what the summary covers (at most the ring's reach)
+  std::uint32_t samples = 0;       // present samples in the range
+  std::uint32_t slots = 0;         // samples and gaps in the range
+  std::vector<HistoryMetricView> metrics;
+
+  template <class Self, class V>
+  static void visitFields(Self& self, V&& v) {
+    v("path", self.path);
+    v("kind", self.kind);
+    v("unit", self.unit);
+    v("interval_usec", self.interval_usec);
+    v("range_usec", self.range_usec);
+    v("samples", self.samples);
+    v("slots", self.slots);
+    v("metrics", self.metrics);
   }
 };
 

@@ -49,7 +49,10 @@ void CgroupTree::remove(std::string_view relative) {
 }
 
 void CgroupTree::copyFrom(const std::filesystem::path& source) {
-  std::filesystem::copy(source, root_, std::filesystem::copy_options::recursive);
+  // Merges into what is there (a second fixture, or a fixture copied back after remove()).
+  std::filesystem::copy(
+      source, root_,
+      std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
 }
 
 }  // namespace vigil::testing

@@ -31,7 +31,8 @@ class CgroupTree {
   void dir(std::string_view relative);
   // Removes a file or a whole directory, e.g. to simulate a stopped unit.
   void remove(std::string_view relative);
-  // Copies the contents of `source` (a fixture scenario directory) into root().
+  // Copies the contents of `source` (a fixture scenario directory) into root(), over what
+  // is there.
   void copyFrom(const std::filesystem::path& source);
 
   std::filesystem::path path(std::string_view relative) const;

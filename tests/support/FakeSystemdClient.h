@@ -162,6 +162,8 @@ class FakeSystemdClient final : public systemd::SystemdClient {
     o.unit.active_state = ok ? "active" : "failed";
     o.unit.outcome = outcome;
     o.unit.main_pid = ok ? 4242 : 0;
+    // As the real client: known from the slice and the name.
+    if (ok) o.unit.control_group = core::controlGroupOf(s.spec.slice, s.spec.name);
     if (!ok) o.error = "start job failed";
     units[s.spec.name] = o.unit;
     s.done(o);

@@ -58,6 +58,10 @@ status::StatusSnapshot sampleSnapshot() {
   sup.max_restarts = 5;
   sup.period_usec = 60'000'000;
   sup.memory_max_bytes = 1u << 30;
+  status::CgroupView slice;
+  slice.memory_current_bytes = 300u << 20;
+  slice.cpu_usec_per_sec = 1'500'000;
+  sup.cgroup_stats = slice;
   s.supervisors.push_back(sup);
   status::WorkerView w;
   w.path = "t/w@2";
@@ -78,6 +82,14 @@ status::StatusSnapshot sampleSnapshot() {
   e.decision = "restart in 1.5s";
   w.exits = {e, e};
   w.last_exit = e;
+  status::CgroupView c;
+  c.sampled_realtime_usec = 1'700'000'000'000'000;
+  c.memory_current_bytes = 100u << 20;
+  c.memory_max_bytes = 512u << 20;
+  c.cpu_throttled_usec = 42;
+  c.pressure_io_full_usec = 7;
+  c.pressure_memory_some_avg10_centipercent = 1234;
+  w.cgroup_stats = c;
   s.workers.push_back(w);
   return s;
 }
@@ -103,6 +115,30 @@ class RecordingBackend : public api::Backend {
     return {e};
   }
   std::vector<std::string> targets() override { return {"t", "t/w", "t/w@1", "t/w@2"}; }
+  tl::expected<std::vector<status::HistoryView>, core::CommandError> history(
+      const std::string& target, core::Usec range, std::uint32_t points) override {
+    if (target != "t/w@2")
+      return tl::unexpected(
+          core::CommandError{core::kErrorUnknownTarget, "unknown target '" + target + "'"});
+    status::HistoryView v;
+    v.path = target;
+    v.kind = "worker";
+    v.unit = "vigil-t-w@2.service";
+    v.interval_usec = 1'000'000;
+    v.range_usec = range.count();
+    v.samples = 2;
+    v.slots = 3;
+    status::HistoryMetricView m;
+    m.name = "memory";
+    m.unit = "bytes";
+    m.min = 1024;
+    m.avg = 1536;
+    m.max = 2048;
+    m.series.assign(points, status::HistoryMetricView::kNoSample);
+    if (points > 0) m.series[0] = 1024;
+    v.metrics.push_back(m);
+    return std::vector<status::HistoryView>{v};
+  }
   tl::expected<core::CommandAccepted, core::CommandError> command(const core::Command& c) override {
     {
       std::lock_guard<std::mutex> lock(mutex);
@@ -341,6 +377,33 @@ BOOST_AUTO_TEST_CASE(status_round_trips_through_a_sv_dictionaries) {
   BOOST_TEST(!snap->workers[0].uptime_usec.has_value());
   BOOST_TEST(snap->workers[0].exits.size() == 2u);
   BOOST_TEST(snap->vigild.last_reload.errors.size() == 1u);
+  // A nested view with optional figures: present ones arrive, absent ones stay absent.
+  BOOST_TEST_REQUIRE(snap->workers[0].cgroup_stats.has_value());
+  BOOST_TEST(*snap->workers[0].cgroup_stats->pressure_memory_some_avg10_centipercent == 1234u);
+  BOOST_TEST(!snap->workers[0].cgroup_stats->tasks_max.has_value());
+  BOOST_TEST(*snap->supervisors[0].cgroup_stats->cpu_usec_per_sec == 1'500'000u);
+}
+
+BOOST_AUTO_TEST_CASE(history_round_trips_with_its_series) {
+  PrivateBus bus;
+  auto c = bus.client();
+  auto h = c->history("t/w@2", 300'000'000, 3);
+  BOOST_TEST_REQUIRE(h.has_value(), (h ? "" : h.error().message()));
+  BOOST_TEST_REQUIRE(h->size() == 1u);
+  BOOST_TEST((*h)[0].range_usec == 300'000'000);
+  BOOST_TEST_REQUIRE((*h)[0].metrics.size() == 1u);
+  const auto& m = (*h)[0].metrics[0];
+  BOOST_TEST(m.max == 2048u);
+  BOOST_TEST(m.series == (std::vector<std::uint64_t>{1024, status::HistoryMetricView::kNoSample,
+                                                     status::HistoryMetricView::kNoSample}),
+             boost::test_tools::per_element());
+  // A range of 0 is refused by the server before the backend sees it.
+  auto zero = c->history("t/w@2", 0, 3);
+  BOOST_REQUIRE(!zero);
+  BOOST_TEST(zero.error().message().find("range_usec must be a positive duration") !=
+             std::string::npos);
+  auto unknown = c->history("nope", 1'000'000, 3);
+  BOOST_REQUIRE(!unknown);
 }
 
 BOOST_AUTO_TEST_CASE(vigilctl_status_json_is_the_documented_document) {

@@ -156,7 +156,7 @@ BOOST_AUTO_TEST_CASE(unknown_keys_list_the_accepted_keys) {
                "unknown_key.yaml:7:5: trees.web: unknown key 'strategie'; accepted keys: "
                "strategy, intensity, limits, children",
                "unknown_key.yaml:8:1: unknown key 'tres'; accepted keys: tier, log_level, "
-               "defaults, trees"});
+               "metrics, defaults, trees"});
 }
 
 BOOST_AUTO_TEST_CASE(bad_sizes) {
@@ -221,11 +221,11 @@ BOOST_AUTO_TEST_CASE(billion_laughs_fails_fast) {
   BOOST_TEST(errors.size() == 90u);
   CHECK_LINES(std::vector<std::string>(errors.begin(), errors.begin() + 4),
               {"billion_laughs.yaml:2:1: unknown key 'a'; accepted keys: tier, log_level, "
-               "defaults, trees",
+               "metrics, defaults, trees",
                "billion_laughs.yaml:2:4: a: anchors and aliases are not supported (found anchor "
                "'&a'); write the value out in full",
                "billion_laughs.yaml:3:1: unknown key 'b'; accepted keys: tier, log_level, "
-               "defaults, trees",
+               "metrics, defaults, trees",
                "billion_laughs.yaml:3:4: b: anchors and aliases are not supported (found anchor "
                "'&b'); write the value out in full"});
   BOOST_TEST(errors.back() ==
@@ -542,12 +542,12 @@ BOOST_AUTO_TEST_CASE(every_error_is_counted_and_printing_is_capped) {
   BOOST_TEST(result.error().size() == 150u);  // the true total, for "150 error(s)"
   BOOST_TEST(result.error()[0].format() ==
              "noisy.yaml:1:1: unknown key 'k0'; accepted keys: tier, log_level, "
-             "defaults, trees");
+             "metrics, defaults, trees");
   const std::string printed = formatErrors(result.error());
   BOOST_TEST(std::count(printed.begin(), printed.end(), '\n') == 101);
   BOOST_TEST(printed.ends_with(
-      "noisy.yaml:100:1: unknown key 'k99'; accepted keys: tier, log_level, defaults, "
-      "trees\n50 more errors not shown\n"));
+      "noisy.yaml:100:1: unknown key 'k99'; accepted keys: tier, log_level, metrics, "
+      "defaults, trees\n50 more errors not shown\n"));
   BOOST_TEST(formatErrors(result.error(), 149).ends_with("\n1 more error not shown\n"));
   const std::string all = formatErrors(result.error(), 150);
   BOOST_TEST(std::count(all.begin(), all.end(), '\n') == 150);
@@ -611,12 +611,13 @@ BOOST_AUTO_TEST_CASE(invalid_tier_names) {
 
 BOOST_AUTO_TEST_CASE(errors_in_the_tier_file_are_reported_with_its_path) {
   const fs::path bad = kConfigs / "tiers-bad" / "tier_3.yaml";
-  CHECK_LINES(errorsOf("trees: {}\n", "vigil.yaml", testOptions({kConfigs / "tiers-bad"})),
-              {bad.string() + ":2:12: log_level: expected one of trace, debug, info, warn, "
-                              "error, found 'loud'",
-               bad.string() + ":3:1: unknown key 'trees'; accepted keys: log_level, defaults",
-               bad.string() + ":6:10: defaults.backoff.max: expected a duration no shorter than "
-                              "backoff.initial (1s, the built-in default), found '500ms'"});
+  CHECK_LINES(
+      errorsOf("trees: {}\n", "vigil.yaml", testOptions({kConfigs / "tiers-bad"})),
+      {bad.string() + ":2:12: log_level: expected one of trace, debug, info, warn, "
+                      "error, found 'loud'",
+       bad.string() + ":3:1: unknown key 'trees'; accepted keys: log_level, metrics, defaults",
+       bad.string() + ":6:10: defaults.backoff.max: expected a duration no shorter than "
+                      "backoff.initial (1s, the built-in default), found '500ms'"});
 }
 
 BOOST_AUTO_TEST_CASE(vigil_tier_overrides_the_file_and_admin_dir_comes_first) {
@@ -906,6 +907,14 @@ BOOST_AUTO_TEST_CASE(shipped_tiers_have_the_documented_stance) {
   BOOST_TEST(worker(t3.trees[0], 0).backoff.max.count() == Usec(5min).count());
   BOOST_TEST(!worker(t3.trees[0], 0).limits.memory_max.has_value());
   BOOST_TEST(t1.trees[0].intensity.max_restarts > t3.trees[0].intensity.max_restarts);
+  // metrics: 1s while experimenting and validating, 5s in production; 15min of history,
+  // /metrics on loopback, no textfile.
+  BOOST_TEST(t1.metrics.interval.count() == Usec(1s).count());
+  BOOST_TEST(load("tier_2").metrics.interval.count() == Usec(1s).count());
+  BOOST_TEST(t3.metrics.interval.count() == Usec(5s).count());
+  BOOST_TEST(t3.metrics.history.count() == Usec(15min).count());
+  BOOST_TEST(t3.metrics.listen == "127.0.0.1:9753");
+  BOOST_TEST(t3.metrics.textfile.empty());
   BOOST_TEST((worker(t1.trees[0], 0).backoff.max < worker(t3.trees[0], 0).backoff.max));
 }
 
@@ -922,6 +931,87 @@ BOOST_AUTO_TEST_CASE(the_example_error_in_example_yaml_is_accurate) {
   LoadOptions options;
   options.tier_dirs = {kRepoTiers};
   CHECK_LINES(errorsOf(text, "vigil.yaml", options), {quoted});
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(metrics_settings)
+
+BOOST_AUTO_TEST_CASE(built_in_then_tier_then_configuration_key_by_key) {
+  // The fixture tiers set no metrics: the built-in defaults.
+  const Config builtin = loadConfigFromString("trees: {}\n", "m.yaml", testOptions()).value();
+  BOOST_TEST(builtin.metrics.interval.count() == Usec(5s).count());
+  BOOST_TEST(builtin.metrics.history.count() == Usec(15min).count());
+  BOOST_TEST(builtin.metrics.listen == "127.0.0.1:9753");
+  BOOST_TEST(builtin.metrics.textfile.empty());
+
+  LoadOptions shipped;
+  shipped.tier_dirs = {kRepoTiers};
+  shipped.tier_override = "tier_1";
+  const Config c = loadConfigFromString(
+                       "metrics:\n  history: 5min\n  listen: '[::1]:9100'\n"
+                       "  textfile: /var/lib/prometheus/node-exporter\n",
+                       "m.yaml", shipped)
+                       .value();
+  BOOST_TEST(c.metrics.interval.count() == Usec(1s).count());  // from tier_1
+  BOOST_TEST(c.metrics.history.count() == Usec(5min).count());
+  BOOST_TEST(c.metrics.listen == "[::1]:9100");
+  BOOST_TEST(c.metrics.textfile == "/var/lib/prometheus/node-exporter");
+
+  const Config off =
+      loadConfigFromString("metrics: {listen: \"\", history: 0}\n", "m.yaml", testOptions())
+          .value();
+  BOOST_TEST(off.metrics.listen.empty());
+  BOOST_TEST(off.metrics.history.count() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(every_key_is_checked_with_its_location) {
+  CHECK_LINES(
+      errorsOf("metrics:\n"
+               "  interval: 100ms\n"
+               "  listen: localhost:9753\n"
+               "  textfile: prom\n"
+               "  port: 9753\n",
+               "m.yaml"),
+      {"m.yaml:2:13: metrics.interval: expected a duration from 200ms to 1h, found '100ms'",
+       "m.yaml:3:11: metrics.listen: expected an address like 127.0.0.1:9753 or [::1]:9753 "
+       "(a numeric IPv4 or bracketed IPv6 literal and a port): 'localhost' is not a numeric "
+       "IPv4 address, found 'localhost:9753'",
+       "m.yaml:4:13: metrics.textfile: expected an absolute directory path, found 'prom'",
+       "m.yaml:5:3: metrics: unknown key 'port'; accepted keys: interval, history, listen, "
+       "textfile"});
+  CHECK_LINES(errorsOf("metrics: {listen: '127.0.0.1:0'}\n", "m.yaml"),
+              {"m.yaml:1:19: metrics.listen: expected an address like 127.0.0.1:9753 or "
+               "[::1]:9753 (a numeric IPv4 or bracketed IPv6 literal and a port): the port must be "
+               "a number from 1 to 65535, found '127.0.0.1:0'"});
+  CHECK_LINES(errorsOf("metrics: {listen: '::1:9753'}\n", "m.yaml"),
+              {"m.yaml:1:19: metrics.listen: expected an address like 127.0.0.1:9753 or "
+               "[::1]:9753 (a numeric IPv4 or bracketed IPv6 literal and a port): write an IPv6 "
+               "address in brackets, found '::1:9753'"});
+  CHECK_LINES(errorsOf("metrics: [1s]\n", "m.yaml"),
+              {"m.yaml:1:10: metrics: expected a mapping, found a sequence"});
+}
+
+BOOST_AUTO_TEST_CASE(the_history_must_fit_the_interval) {
+  CHECK_LINES(errorsOf("metrics: {interval: 10s, history: 5s}\n", "m.yaml"),
+              {"m.yaml:1:35: metrics.history: metrics.history 5s is shorter than "
+               "metrics.interval 10s; use 0 for no history"});
+  // 2h at 1s is 7200 samples: the error points at the key this file set.
+  LoadOptions shipped;
+  shipped.tier_dirs = {kRepoTiers};
+  shipped.tier_override = "tier_1";
+  CHECK_LINES(errorsOf("metrics: {history: 2h}\n", "m.yaml", shipped),
+              {"m.yaml:1:20: metrics.history: metrics.history 2h (from m.yaml) at "
+               "metrics.interval 1s is 7200 samples; at most 3600 are kept per cgroup (20 bytes "
+               "each): shorten the history or lengthen the interval"});
+  // A short interval against the tier's 15min of history: the interval is what changed.
+  const std::string tier_1 = (kRepoTiers / "tier_1.yaml").string();
+  CHECK_LINES(errorsOf("metrics: {interval: 200ms}\n", "m.yaml", shipped),
+              {"m.yaml:1:21: metrics.interval: metrics.history 15min (from " + tier_1 +
+               ") at metrics.interval 200ms is 4500 samples; at most 3600 are kept per cgroup "
+               "(20 bytes each): shorten the history or lengthen the interval"});
+  BOOST_TEST(loadConfigFromString("metrics: {interval: 200ms, history: 10min}\n", "m.yaml", shipped)
+                 .has_value());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -5,13 +5,18 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <sstream>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <systemd/sd-event.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
 #include "daemon/Daemon.h"
 #include "support/FakeSystemdClient.h"
+#include "support/HttpProbe.h"
 
 using namespace vigil;
 namespace fs = std::filesystem;
@@ -71,6 +76,26 @@ struct DaemonFixture {
     return true;
   }
 };
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+std::uint16_t freePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+std::string readFile(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 // The loop's exit code once something asked it to end, or -1.
 int exitRequested(sd_event* event) {
@@ -423,6 +448,154 @@ trees:
   BOOST_TEST(fake.log == (std::vector<std::string>{"stop vigil-web-api.service",
                                                    "withdrawn vigil-web-api.service",
                                                    "start vigil-web-api.service"}));
+}
+
+BOOST_AUTO_TEST_CASE(metrics_are_served_on_their_port_and_written_to_the_textfile) {
+  // The workers' cgroups: web/api's from a real host's files, web/jobs has none (its figures
+  // are absent, its state is not); the tree's slice with a memory.current of its own.
+  fs::copy(fs::path(VIGIL_FIXTURES_DIR) / "cgroupfs" / "linux-6.1-oom-killed", dir / "cgroup",
+           fs::copy_options::recursive);
+  std::ofstream(dir / "cgroup/vigil.slice/vigil-web.slice/memory.current") << "300000000\n";
+  fs::create_directories(dir / "textfile");
+  const std::uint16_t port = freePort();
+  std::string config = kTwoWorkers;
+  config.insert(config.find("trees:"),
+                "metrics: {interval: 200ms, history: 1min, listen: '127.0.0.1:" +
+                    std::to_string(port) + "', textfile: " + (dir / "textfile").string() + "}\n");
+  startTwoWorkersUp(config);
+  BOOST_TEST(daemon->metricsPort() == port);
+
+  const fs::path textfile = dir / "textfile" / "vigil.prom";
+  BOOST_REQUIRE(
+      runUntil([&] { return fs::exists(textfile) && daemon->sampler().view().sweeps >= 2; }));
+  const std::string text = readFile(textfile);
+  const std::string api_labels =
+      "{tree=\"web\",supervisor=\"web\",worker=\"web/api\",worker_instance=\"\","
+      "unit=\"vigil-web-api.service\"}";
+  const std::string jobs_labels =
+      "{tree=\"web\",supervisor=\"web\",worker=\"web/jobs\",worker_instance=\"\","
+      "unit=\"vigil-web-jobs.service\"}";
+  BOOST_TEST(text.find("vigil_worker_memory_bytes" + api_labels + " 187236352\n") !=
+             std::string::npos);
+  BOOST_TEST(text.find("vigil_worker_cpu_seconds_total" + api_labels + " 48.213377\n") !=
+             std::string::npos);
+  BOOST_TEST(text.find("vigil_worker_oom_kills_total" + api_labels + " 1\n") != std::string::npos);
+  BOOST_TEST(text.find("vigil_worker_up" + jobs_labels + " 1\n") != std::string::npos);
+  BOOST_TEST(text.find("vigil_worker_memory_bytes" + jobs_labels) == std::string::npos);
+  BOOST_TEST(text.find("vigil_supervisor_memory_bytes{tree=\"web\",supervisor=\"web\","
+                       "unit=\"vigil-web.slice\"} 300000000\n") != std::string::npos);
+  BOOST_TEST(!fs::exists(dir / "textfile" / "vigil.prom.tmp"));
+
+  // The status carries every figure of the sample too.
+  const auto doc = nlohmann::json::parse(daemon->stateJson());
+  BOOST_TEST(doc["workers"][0]["cgroup_stats"]["memory_current_bytes"] == 187236352u);
+  BOOST_TEST(doc["workers"][0]["cgroup_stats"]["cpu_throttled_usec"] == 9650141u);
+
+  testing::HttpProbe get(port, testing::HttpProbe::get("/metrics"));
+  BOOST_REQUIRE(runUntil([&] { return get.poll(); }));
+  BOOST_TEST(get.status() == 200);
+  BOOST_TEST(get.header("Content-Type") == "text/plain; version=0.0.4; charset=utf-8");
+  BOOST_TEST(get.body().find("vigil_worker_memory_bytes" + api_labels + " 187236352\n") !=
+             std::string::npos);
+  BOOST_TEST(get.body().find("vigil_exporter_scrape_duration_seconds ") != std::string::npos);
+
+  // The history of those sweeps, through the API's backend: the slice and both workers; the
+  // fixture's figures do not change, so min = avg = max.
+  auto h = daemon->history("web", std::chrono::minutes(1), 4);
+  BOOST_REQUIRE(h.has_value());
+  BOOST_REQUIRE(h->size() == 3u);
+  BOOST_TEST((*h)[0].kind == "supervisor");
+  BOOST_TEST((*h)[0].unit == "vigil-web.slice");
+  BOOST_TEST((*h)[1].path == "web/api");
+  BOOST_TEST((*h)[1].samples >= 1u);  // the first sweep of a cgroup is a gap (no rate yet)
+  BOOST_TEST((*h)[1].interval_usec == 200000);
+  BOOST_TEST((*h)[1].metrics[1].name == "memory");
+  BOOST_TEST((*h)[1].metrics[1].min == 187236352u);
+  BOOST_TEST((*h)[1].metrics[1].max == 187236352u);
+  BOOST_TEST((*h)[1].metrics[1].series.size() == 4u);
+  BOOST_TEST((*h)[2].samples == 0u);  // web/jobs has no cgroup files here
+  BOOST_TEST(!daemon->history("nope", std::chrono::minutes(1), 4));
+  BOOST_TEST(daemon->history("web", std::chrono::minutes(1), 601).error().message ==
+             "at most 600 points per metric, asked for 601");
+
+  // A reload that moves /metrics: the old port is closed, the new one serves.
+  const std::uint16_t moved = freePort();
+  std::string next = config;
+  next.replace(next.find(std::to_string(port)), std::to_string(port).size(), std::to_string(moved));
+  writeConfig(next);
+  BOOST_REQUIRE(daemon->reload());
+  BOOST_TEST(daemon->metricsPort() == moved);
+  testing::HttpProbe old_port(port, testing::HttpProbe::get("/metrics"));
+  BOOST_REQUIRE(runUntil([&] { return old_port.poll(); }));
+  BOOST_TEST(old_port.status() == 0);  // refused
+  testing::HttpProbe new_port(moved, testing::HttpProbe::get("/metrics"));
+  BOOST_REQUIRE(runUntil([&] { return new_port.poll(); }));
+  BOOST_TEST(new_port.status() == 200);
+}
+
+BOOST_AUTO_TEST_CASE(a_reload_whose_listener_cannot_be_bound_changes_nothing) {
+  const std::uint16_t port = freePort();
+  std::string config = kTwoWorkers;
+  config.insert(config.find("trees:"),
+                "metrics: {listen: '127.0.0.1:" + std::to_string(port) + "'}\n");
+  startTwoWorkersUp(config);
+  // Another process holds the next address.
+  const int busy = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_REQUIRE(bind(busy, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  BOOST_REQUIRE(listen(busy, 1) == 0);
+  socklen_t len = sizeof a;
+  getsockname(busy, reinterpret_cast<sockaddr*>(&a), &len);
+  const std::uint16_t taken = ntohs(a.sin_port);
+  std::string next = config;
+  next.replace(next.find(std::to_string(port)), std::to_string(port).size(), std::to_string(taken));
+  // ... and the reload would also remove web/jobs: it must not.
+  next.erase(next.find("      - name: jobs"));
+  writeConfig(next);
+  const auto r = daemon->reload();
+  close(busy);
+  BOOST_REQUIRE(!r);
+  BOOST_TEST(r.error().message() == (dir / "vigil.yaml").string() +
+                                        ": metrics.listen: cannot serve /metrics: 127.0.0.1:" +
+                                        std::to_string(taken) + ": Address already in use");
+  BOOST_TEST(daemon->metricsPort() == port);
+  BOOST_TEST(fake.stops.empty());
+  BOOST_TEST(daemon->info().last_reload.result == "rejected");
+  testing::HttpProbe get(port, testing::HttpProbe::get("/metrics"));
+  BOOST_REQUIRE(runUntil([&] { return get.poll(); }));
+  BOOST_TEST(get.status() == 200);
+}
+
+BOOST_AUTO_TEST_CASE(an_address_taken_at_start_is_retried_and_never_blocks_a_reload) {
+  // Someone else holds the port when vigild starts: it supervises without /metrics.
+  const int busy = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_REQUIRE(bind(busy, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  BOOST_REQUIRE(listen(busy, 1) == 0);
+  socklen_t len = sizeof a;
+  getsockname(busy, reinterpret_cast<sockaddr*>(&a), &len);
+  const std::uint16_t port = ntohs(a.sin_port);
+  std::string config = kTwoWorkers;
+  config.insert(config.find("trees:"),
+                "metrics: {listen: '127.0.0.1:" + std::to_string(port) + "'}\n");
+  startTwoWorkersUp(config);
+  BOOST_TEST(daemon->metricsPort() == 0);
+  BOOST_TEST(fake.starts.empty());
+  // A reload with the same address still applies (here: web/jobs removed) ...
+  std::string next = config;
+  next.erase(next.find("      - name: jobs"));
+  writeConfig(next);
+  BOOST_REQUIRE(daemon->reload());
+  BOOST_TEST(fake.stops.size() == 1u);
+  BOOST_TEST(daemon->metricsPort() == 0);
+  // ... and once the port is free, the next reload serves it.
+  close(busy);
+  BOOST_REQUIRE(daemon->reload());
+  BOOST_TEST(daemon->metricsPort() == port);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -14,6 +14,7 @@
 
 #include "ctl/Format.h"
 #include "ctl/Render.h"
+#include "ctl/Top.h"
 
 using namespace vigil;
 
@@ -77,6 +78,18 @@ status::StatusSnapshot forest() {
     w.cpu_usage_usec = 1'250'000;
     w.tasks_current = 3;
     w.tasks_max = 100;
+    status::CgroupView c;
+    c.memory_current_bytes = 24'536'678;
+    c.cpu_usage_usec = 1'250'000;
+    c.cpu_usec_per_sec = 123'456;  // 12.3 % of a core
+    c.cpu_nr_throttled = 7;
+    c.cpu_throttled_usec = 350'000;
+    c.io_read_bytes = 1u << 20;
+    c.io_write_bytes = 4096;
+    c.pressure_cpu_some_avg10_centipercent = 12;
+    c.pressure_memory_some_avg10_centipercent = 0;
+    c.pressure_io_some_avg10_centipercent = 105;
+    w.cgroup_stats = c;
   }
   {
     auto& w = worker("web", "api", 1, 2, "backoff");
@@ -211,6 +224,107 @@ BOOST_AUTO_TEST_CASE(numbers_for_humans) {
   BOOST_TEST(ctl::parseSince("2025-11-30 11:00", kNow).value_or(0) == kNow - 3600'000'000LL);
   BOOST_TEST(ctl::parseSince("today", kNow).value_or(0) == kNow - 12 * 3600'000'000LL);
   BOOST_TEST(!ctl::parseSince("soon", kNow));
+}
+
+BOOST_AUTO_TEST_CASE(history_shows_min_avg_max_and_a_sparkline) {
+  status::HistoryView h;
+  h.path = "web/api@1";
+  h.kind = "worker";
+  h.unit = "vigil-web-api@1.service";
+  h.interval_usec = 1'000'000;
+  h.range_usec = 300'000'000;
+  h.samples = 287;
+  h.slots = 300;
+  const auto metric = [](const char* name, const char* unit, std::uint64_t min, std::uint64_t avg,
+                         std::uint64_t max, std::vector<std::uint64_t> series) {
+    status::HistoryMetricView m;
+    m.name = name;
+    m.unit = unit;
+    m.min = min;
+    m.avg = avg;
+    m.max = max;
+    m.series = std::move(series);
+    return m;
+  };
+  constexpr auto kGap = status::HistoryMetricView::kNoSample;
+  h.metrics = {
+      metric("cpu", "1/10000 core", 0, 1230, 4010, {0, 500, 1000, 2000, 4010, kGap, 1000, 0}),
+      metric("memory", "bytes", 100u << 20, 102u << 20, 103u << 20,
+             {100u << 20, 101u << 20, 102u << 20, 103u << 20, 103u << 20, kGap, 102u << 20,
+              102u << 20}),
+      metric("tasks", "tasks", 3, 3, 3, {3, 3, 3, 3, 3, kGap, 3, 3}),
+      metric("io_read", "bytes/s", 0, 2048, 20480, {0, 0, 20480, 0, 0, kGap, 0, 0}),
+      metric("io_write", "bytes/s", 0, 0, 0, {0, 0, 0, 0, 0, kGap, 0, 0}),
+      metric("memory_pressure", "1/100 %", 0, 12, 105, {0, 0, 0, 105, 0, kGap, 0, 0})};
+  status::HistoryView empty = h;
+  empty.path = "web/api@2";
+  empty.unit = "vigil-web-api@2.service";
+  empty.samples = 0;
+  ctl::RenderOptions o;
+  o.unicode = true;
+  const std::string out = ctl::renderHistory({h, empty}, o);
+  BOOST_TEST(out == golden("history.txt", out));
+  o.unicode = false;
+  const std::string ascii = ctl::renderHistory({h}, o);
+  // CPU 0, 500, 1000, 2000, 4010, gap, 1000, 0 over 8 levels from 0 to 4010.
+  BOOST_TEST(ascii.find("  __.~# ._\n") != std::string::npos, ascii);
+}
+
+BOOST_AUTO_TEST_CASE(top_rows_follow_the_tree_and_sort_siblings) {
+  status::StatusSnapshot before = forest();
+  status::StatusSnapshot now = forest();
+  // api@1: 12.3 % CPU, 1 MiB read in the 2 s between the snapshots; proxy: more memory.
+  const auto figures = [](std::uint64_t memory, std::uint64_t cpu_rate, std::uint64_t read,
+                          std::int64_t at) {
+    status::CgroupView c;
+    c.sampled_realtime_usec = at;
+    c.memory_current_bytes = memory;
+    c.cpu_usec_per_sec = cpu_rate;
+    c.tasks_current = 3;
+    c.io_read_bytes = read;
+    c.pressure_memory_some_avg10_centipercent = 25;
+    return c;
+  };
+  for (auto* snap : {&before, &now}) {
+    const bool later = snap == &now;
+    const std::int64_t at = kNow + (later ? 2'000'000 : 0);
+    for (auto& w : snap->workers) {
+      if (w.path == "web/api@1")
+        w.cgroup_stats = figures(24u << 20, 123'000, later ? 3u << 20 : 2u << 20, at);
+      if (w.path == "web/proxy") w.cgroup_stats = figures(200u << 20, 5'000, 0, at);
+    }
+    snap->supervisors[0].cgroup_stats = figures(300u << 20, 130'000, 0, at);
+  }
+  now.workers[0].cgroup_stats->memory_max_bytes = 512u << 20;
+
+  const auto tree = ctl::topRows(now, &before, ctl::TopSort::Tree);
+  std::string out = ctl::topHeader(now, ctl::TopSort::Tree) + "\n";
+  for (const auto& l : ctl::topTable(tree, 0)) out += l + "\n";
+  BOOST_TEST(out == golden("top.txt", out));
+  const auto& api = *std::find_if(tree.begin(), tree.end(),
+                                  [](const ctl::TopRow& r) { return r.path == "web/api@1"; });
+  BOOST_TEST(*api.io_read_per_sec == 524288.0);  // 1 MiB in 2 s
+  BOOST_TEST(*api.cpu_percent == 12.3);
+
+  // By memory: proxy (200M) before api@1 (24M) among web's children; the trees keep their
+  // own order of depth.
+  const auto by_memory = ctl::topRows(now, nullptr, ctl::TopSort::Memory);
+  std::vector<std::string> paths;
+  for (const auto& r : by_memory) paths.push_back(r.path);
+  const auto pos = [&](const std::string& p) {
+    return std::find(paths.begin(), paths.end(), p) - paths.begin();
+  };
+  BOOST_TEST(pos("web/proxy") < pos("web/api@1"));
+  BOOST_TEST(pos("web") < pos("web/proxy"));
+  BOOST_TEST(pos("web/backend") < pos("web/backend/db"));
+  BOOST_TEST(!by_memory[pos("web/api@1")].io_read_per_sec.has_value());  // no previous snapshot
+  // Cut to a terminal's width.
+  for (const auto& l : ctl::topTable(tree, 40)) {
+    std::size_t visible = 0;
+    for (unsigned char c : l)
+      if ((c & 0xC0) != 0x80) visible++;
+    BOOST_TEST(visible <= 40u);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,122 @@
+#pragma once
+// The cgroup sampler (issue 9): every worker's and supervisor slice's cgroup read once per
+// metrics.interval, kept-open directories (cgroup::CgroupDirectory), one reused buffer, a
+// history ring per cgroup (core::History). It also serves on-demand refreshes for the
+// status (an API read), which re-read only what is older than they allow.
+//
+// The loop is never held for long: reads go in batches of kBatch cgroups, one batch per
+// loop iteration, from an idle-priority source, so a crash notification or an API call
+// waiting on the bus goes first. A sweep that is still running when the next one is due
+// makes that one skipped (counted), never queued twice.
+
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <systemd/sd-event.h>
+
+#include "cgroup/CgroupReader.h"
+#include "core/History.h"
+#include "core/Time.h"
+#include "status/Prometheus.h"
+#include "status/StatusSnapshot.h"
+
+namespace vigil::daemon {
+
+class MetricsSampler {
+ public:
+  // A cgroup to read: `key` names it (a worker's service or a supervisor's slice unit),
+  // `cgroup` is its path below the cgroup root (the unit's ControlGroup). Not `running`,
+  // or an empty path: nothing is read, the history gets a gap.
+  struct Target {
+    std::string key;
+    std::string cgroup;
+    bool running = true;
+  };
+  struct Entry {
+    std::string cgroup;
+    std::optional<cgroup::CgroupDirectory> dir;
+    bool sampled = false;  // `view` is a read of the current cgroup
+    core::TimePoint at{0};
+    status::CgroupView view;
+    // The previous sweep's counters, for the rates.
+    std::optional<core::CounterReading> swept;
+    core::TimePoint swept_at{0};
+    core::History history{0, core::Usec{1}};
+    std::uint64_t listed = 0;  // the last sweep (or refresh) that named it
+  };
+  // Cgroups read per loop iteration. Each is 15 files (Detail::Full); measured with the
+  // sweep benchmark (bench/RESULTS.md): 16 keeps a batch around a millisecond natively.
+  static constexpr std::size_t kBatch = 16;
+  using TargetsFn = std::function<void(std::vector<Target>&)>;
+
+  MetricsSampler(sd_event* event, std::filesystem::path root);
+  ~MetricsSampler();
+  MetricsSampler(const MetricsSampler&) = delete;
+  MetricsSampler& operator=(const MetricsSampler&) = delete;
+
+  // Sweeps every `interval` (0: none) over what `targets` lists at that moment, keeping
+  // `history_slots` samples per cgroup; calls `swept` on the loop after each sweep. A
+  // change of `history_slots` or `interval` starts every history afresh.
+  void configure(core::Usec interval,
+                 std::size_t history_slots,
+                 TargetsFn targets,
+                 std::function<void()> swept);
+
+  // Reads each of `units` whose last read is older than `max_age`, then calls `done` on the
+  // loop (never from inside refresh()). Requests are served in order, before a sweep.
+  void refresh(std::vector<Target> units, core::Usec max_age, std::function<void()> done);
+
+  // What is known of `key`: nullptr when it was never listed or was dropped (a target that
+  // two sweeps in a row did not list).
+  const Entry* find(const std::string& key) const;
+  status::SamplerView view() const;
+  std::uint64_t cgroupsRead() const { return reads_; }
+
+ private:
+  struct Request {
+    std::vector<Target> units;
+    std::size_t next = 0;
+    core::Usec max_age{0};
+    bool sweep = false;
+    core::TimePoint started{0};
+    std::function<void()> done;
+  };
+  static int onDefer(sd_event_source* s, void* ud);
+  static int onTimer(sd_event_source* s, std::uint64_t usec, void* ud);
+  void enqueue(Request r);
+  void work();
+  void read(Entry& e, const Target& target, bool sweep);
+  void finishSweep(const Request& r);
+  core::TimePoint now() const;
+
+  sd_event* event_;
+  std::filesystem::path root_;
+  sd_event_source* source_ = nullptr;
+  sd_event_source* timer_ = nullptr;
+  core::Usec interval_{0};
+  std::size_t history_slots_ = 0;
+  TargetsFn targets_;
+  std::function<void()> swept_;
+  std::deque<Request> queue_;
+  bool sweep_queued_ = false;
+  std::unordered_map<std::string, Entry> entries_;
+  cgroup::CgroupStats stats_;
+  std::string buffer_;
+  std::uint64_t sweep_no_ = 0;  // sweeps started
+  std::uint64_t sweeps_ = 0;    // sweeps completed
+  std::uint64_t skipped_ = 0;
+  std::uint64_t reads_ = 0;
+  std::uint64_t errors_ = 0;
+  std::uint64_t last_cgroups_ = 0;
+  std::uint64_t sweep_reads_ = 0;
+  core::Usec last_sweep_{0};
+  core::Usec longest_batch_{0};
+};
+
+}  // namespace vigil::daemon
