@@ -214,10 +214,20 @@ std::vector<std::string> topTable(const std::vector<TopRow>& rows, std::size_t w
 
 std::string topHeader(const status::StatusSnapshot& s, TopSort sort) {
   const auto& v = s.vigild;
+  std::string host;
+  if (v.host) {
+    const auto& h = *v.host;
+    host = fmt::format(
+        "; host {} CPU(s) {} busy, memory {} of {} available", h.cpus,
+        h.cpu_busy_usec_per_sec
+            ? fmt::format("{:.1f}%", static_cast<double>(*h.cpu_busy_usec_per_sec) / 1e4)
+            : std::string("-"),
+        shortBytes(h.memory_available_bytes), shortBytes(h.memory_total_bytes));
+  }
   return fmt::format(
-      "vigild {}: {} running, {} in backoff, {} other, {} failed tree(s); sorted by {}  "
+      "vigild {}: {} running, {} in backoff, {} other, {} failed tree(s){}; sorted by {}  "
       "[c]pu [m]emory [t]asks [r]estarts [p] start order [q]uit",
-      v.version, v.workers_running, v.workers_backoff, v.workers_other, v.trees_failed,
+      v.version, v.workers_running, v.workers_backoff, v.workers_other, v.trees_failed, host,
       toString(sort));
 }
 

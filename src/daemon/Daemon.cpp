@@ -651,6 +651,7 @@ status::VigildView Daemon::info() {
   v.workers_backoff = c.backoff;
   v.workers_other = c.other;
   v.trees_failed = c.failed_trees;
+  v.host = sampler_.host();
   return v;
 }
 

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include <unistd.h>
+
 namespace vigil::daemon {
 
 namespace {
@@ -62,8 +64,13 @@ void fillView(const cgroup::CgroupStats& c, std::int64_t realtime, status::Cgrou
 }
 }  // namespace
 
-MetricsSampler::MetricsSampler(sd_event* event, std::filesystem::path root)
-    : event_(event), root_(std::move(root)) {}
+MetricsSampler::MetricsSampler(sd_event* event,
+                               std::filesystem::path root,
+                               std::filesystem::path proc_root)
+    : event_(event),
+      root_(std::move(root)),
+      proc_root_(std::move(proc_root)),
+      ticks_per_sec_(sysconf(_SC_CLK_TCK)) {}
 
 MetricsSampler::~MetricsSampler() {
   if (source_) sd_event_source_disable_unref(source_);
@@ -169,6 +176,7 @@ void MetricsSampler::work() {
       r.started = now();
       sweep_no_++;
       sweep_reads_ = 0;
+      readHost();
     }
     while (r.next < r.units.size() && budget > 0) {
       const Target& target = r.units[r.next++];
@@ -273,6 +281,45 @@ void MetricsSampler::finishSweep(const Request& r) {
   // Targets no sweep has listed for two sweeps went away (a worker removed by a reload).
   for (auto it = entries_.begin(); it != entries_.end();)
     it = it->second.listed + 1 < sweep_no_ ? entries_.erase(it) : std::next(it);
+}
+
+void MetricsSampler::readHost() {
+  const std::optional<cgroup::HostStats> before =
+      host_ ? std::optional<cgroup::HostStats>(host_stats_) : std::nullopt;
+  const core::TimePoint before_at = host_at_;
+  if (auto r = cgroup::readHostStats(proc_root_, ticks_per_sec_, host_stats_, buffer_); !r) {
+    errors_++;
+    host_.reset();
+    return;
+  }
+  host_at_ = now();
+  const cgroup::HostStats& h = host_stats_;
+  status::HostView v;
+  v.sampled_realtime_usec = realtimeUsec();
+  v.cpus = h.cpus;
+  v.cpu_user_usec = h.cpu_user_usec;
+  v.cpu_system_usec = h.cpu_system_usec;
+  v.cpu_idle_usec = h.cpu_idle_usec;
+  v.cpu_iowait_usec = h.cpu_iowait_usec;
+  v.cpu_steal_usec = h.cpu_steal_usec;
+  v.memory_total_bytes = h.memory_total_bytes;
+  v.memory_available_bytes = h.memory_available_bytes;
+  v.swap_total_bytes = h.swap_total_bytes;
+  v.swap_free_bytes = h.swap_free_bytes;
+  fillPressure(h.cpu_pressure, v.pressure_cpu_some_usec, v.pressure_cpu_full_usec, nullptr);
+  fillPressure(h.memory_pressure, v.pressure_memory_some_usec, v.pressure_memory_full_usec,
+               nullptr);
+  fillPressure(h.io_pressure, v.pressure_io_some_usec, v.pressure_io_full_usec, nullptr);
+  if (before && host_at_ > before_at) {
+    const std::uint64_t busy = h.cpu_user_usec + h.cpu_system_usec + h.cpu_steal_usec;
+    const std::uint64_t busy_before =
+        before->cpu_user_usec + before->cpu_system_usec + before->cpu_steal_usec;
+    if (busy >= busy_before)
+      v.cpu_busy_usec_per_sec =
+          static_cast<std::uint64_t>(static_cast<double>(busy - busy_before) * 1e6 /
+                                     static_cast<double>((host_at_ - before_at).count()));
+  }
+  host_ = std::move(v);
 }
 
 const MetricsSampler::Entry* MetricsSampler::find(const std::string& key) const {

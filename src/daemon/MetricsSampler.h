@@ -21,6 +21,7 @@
 #include <systemd/sd-event.h>
 
 #include "cgroup/CgroupReader.h"
+#include "cgroup/HostStats.h"
 #include "core/History.h"
 #include "core/Time.h"
 #include "status/Prometheus.h"
@@ -55,7 +56,10 @@ class MetricsSampler {
   static constexpr std::size_t kBatch = 16;
   using TargetsFn = std::function<void(std::vector<Target>&)>;
 
-  MetricsSampler(sd_event* event, std::filesystem::path root);
+  // `root`: the cgroup2 mount; `proc_root`: procfs, for the host's totals.
+  MetricsSampler(sd_event* event,
+                 std::filesystem::path root,
+                 std::filesystem::path proc_root = "/proc");
   ~MetricsSampler();
   MetricsSampler(const MetricsSampler&) = delete;
   MetricsSampler& operator=(const MetricsSampler&) = delete;
@@ -76,6 +80,9 @@ class MetricsSampler {
   // two sweeps in a row did not list).
   const Entry* find(const std::string& key) const;
   status::SamplerView view() const;
+  // The host's totals from the last sweep (nullopt before the first, or when /proc could
+  // not be read: counted in read_errors).
+  const std::optional<status::HostView>& host() const { return host_; }
   std::uint64_t cgroupsRead() const { return reads_; }
 
  private:
@@ -93,10 +100,16 @@ class MetricsSampler {
   void work();
   void read(Entry& e, const Target& target, bool sweep);
   void finishSweep(const Request& r);
+  void readHost();
   core::TimePoint now() const;
 
   sd_event* event_;
   std::filesystem::path root_;
+  std::filesystem::path proc_root_;
+  long ticks_per_sec_ = 100;
+  std::optional<status::HostView> host_;
+  cgroup::HostStats host_stats_;
+  core::TimePoint host_at_{0};
   sd_event_source* source_ = nullptr;
   sd_event_source* timer_ = nullptr;
   core::Usec interval_{0};

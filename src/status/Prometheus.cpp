@@ -297,6 +297,43 @@ void writePrometheus(const VigildView& vigild,
     emit(out, "vigil_supervisor_max_restarts", sl[i], "", supervisors[i].max_restarts);
   writeCgroupFamilies(out, "vigil_supervisor_", supervisors, sl);
 
+  if (vigild.host) {
+    const HostView& h = *vigild.host;
+    header(out, "vigil_host_cpus", "gauge", "CPUs of the host (/proc/stat).");
+    emit(out, "vigil_host_cpus", "", "", h.cpus);
+    header(out, "vigil_host_cpu_seconds_total", "counter",
+           "CPU time of the host, all CPUs, by mode (/proc/stat; user includes nice, system "
+           "includes irq and softirq).");
+    emit(out, "vigil_host_cpu_seconds_total", "", "mode=\"user\"", seconds(h.cpu_user_usec));
+    emit(out, "vigil_host_cpu_seconds_total", "", "mode=\"system\"", seconds(h.cpu_system_usec));
+    emit(out, "vigil_host_cpu_seconds_total", "", "mode=\"idle\"", seconds(h.cpu_idle_usec));
+    emit(out, "vigil_host_cpu_seconds_total", "", "mode=\"iowait\"", seconds(h.cpu_iowait_usec));
+    emit(out, "vigil_host_cpu_seconds_total", "", "mode=\"steal\"", seconds(h.cpu_steal_usec));
+    header(out, "vigil_host_memory_total_bytes", "gauge", "MemTotal (/proc/meminfo), in bytes.");
+    emit(out, "vigil_host_memory_total_bytes", "", "", static_cast<double>(h.memory_total_bytes));
+    header(out, "vigil_host_memory_available_bytes", "gauge",
+           "MemAvailable (/proc/meminfo), in bytes.");
+    emit(out, "vigil_host_memory_available_bytes", "", "",
+         static_cast<double>(h.memory_available_bytes));
+    header(out, "vigil_host_swap_total_bytes", "gauge", "SwapTotal (/proc/meminfo), in bytes.");
+    emit(out, "vigil_host_swap_total_bytes", "", "", static_cast<double>(h.swap_total_bytes));
+    header(out, "vigil_host_swap_free_bytes", "gauge", "SwapFree (/proc/meminfo), in bytes.");
+    emit(out, "vigil_host_swap_free_bytes", "", "", static_cast<double>(h.swap_free_bytes));
+    header(out, "vigil_host_pressure_stall_seconds_total", "counter",
+           "Time some or all of the host's tasks were stalled on a resource "
+           "(/proc/pressure/*), in seconds.");
+    const std::pair<const char*, const std::optional<std::uint64_t>*> psi[] = {
+        {"resource=\"cpu\",kind=\"some\"", &h.pressure_cpu_some_usec},
+        {"resource=\"cpu\",kind=\"full\"", &h.pressure_cpu_full_usec},
+        {"resource=\"memory\",kind=\"some\"", &h.pressure_memory_some_usec},
+        {"resource=\"memory\",kind=\"full\"", &h.pressure_memory_full_usec},
+        {"resource=\"io\",kind=\"some\"", &h.pressure_io_some_usec},
+        {"resource=\"io\",kind=\"full\"", &h.pressure_io_full_usec}};
+    for (const auto& [labels, value] : psi)
+      if (*value)
+        emit(out, "vigil_host_pressure_stall_seconds_total", "", labels, seconds(**value));
+  }
+
   header(out, "vigil_sampler_sweeps_total", "counter", "Sweeps of every cgroup completed.");
   emit(out, "vigil_sampler_sweeps_total", "", "", static_cast<double>(sampler.sweeps));
   header(out, "vigil_sampler_skipped_sweeps_total", "counter",

@@ -246,6 +246,53 @@ struct ReloadView {
   }
 };
 
+// The host's totals from the sampler's last sweep (/proc/stat, /proc/meminfo,
+// /proc/pressure/*).
+struct HostView {
+  std::int64_t sampled_realtime_usec = 0;
+  std::uint32_t cpus = 0;
+  std::uint64_t cpu_user_usec = 0;    // user + nice, all CPUs
+  std::uint64_t cpu_system_usec = 0;  // system + irq + softirq
+  std::uint64_t cpu_idle_usec = 0;
+  std::uint64_t cpu_iowait_usec = 0;
+  std::uint64_t cpu_steal_usec = 0;
+  // Busy CPU time (all but idle and iowait) per second between the last two sweeps:
+  // 1000000 is one CPU busy.
+  std::optional<std::uint64_t> cpu_busy_usec_per_sec;
+  std::uint64_t memory_total_bytes = 0;
+  std::uint64_t memory_available_bytes = 0;
+  std::uint64_t swap_total_bytes = 0;
+  std::uint64_t swap_free_bytes = 0;
+  std::optional<std::uint64_t> pressure_cpu_some_usec;
+  std::optional<std::uint64_t> pressure_cpu_full_usec;
+  std::optional<std::uint64_t> pressure_memory_some_usec;
+  std::optional<std::uint64_t> pressure_memory_full_usec;
+  std::optional<std::uint64_t> pressure_io_some_usec;
+  std::optional<std::uint64_t> pressure_io_full_usec;
+
+  template <class Self, class V>
+  static void visitFields(Self& self, V&& v) {
+    v("sampled_realtime_usec", self.sampled_realtime_usec);
+    v("cpus", self.cpus);
+    v("cpu_user_usec", self.cpu_user_usec);
+    v("cpu_system_usec", self.cpu_system_usec);
+    v("cpu_idle_usec", self.cpu_idle_usec);
+    v("cpu_iowait_usec", self.cpu_iowait_usec);
+    v("cpu_steal_usec", self.cpu_steal_usec);
+    v("cpu_busy_usec_per_sec", self.cpu_busy_usec_per_sec);
+    v("memory_total_bytes", self.memory_total_bytes);
+    v("memory_available_bytes", self.memory_available_bytes);
+    v("swap_total_bytes", self.swap_total_bytes);
+    v("swap_free_bytes", self.swap_free_bytes);
+    v("pressure_cpu_some_usec", self.pressure_cpu_some_usec);
+    v("pressure_cpu_full_usec", self.pressure_cpu_full_usec);
+    v("pressure_memory_some_usec", self.pressure_memory_some_usec);
+    v("pressure_memory_full_usec", self.pressure_memory_full_usec);
+    v("pressure_io_some_usec", self.pressure_io_some_usec);
+    v("pressure_io_full_usec", self.pressure_io_full_usec);
+  }
+};
+
 struct VigildView {
   std::string version;
   std::uint32_t pid = 0;
@@ -259,6 +306,7 @@ struct VigildView {
   std::uint32_t workers_backoff = 0;
   std::uint32_t workers_other = 0;
   std::uint32_t trees_failed = 0;
+  std::optional<HostView> host;  // from the sampler's last sweep, once there was one
 
   template <class Self, class V>
   static void visitFields(Self& self, V&& v) {
@@ -274,6 +322,7 @@ struct VigildView {
     v("workers_backoff", self.workers_backoff);
     v("workers_other", self.workers_other);
     v("trees_failed", self.trees_failed);
+    v("host", self.host);
   }
 };
 

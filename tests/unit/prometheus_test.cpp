@@ -60,6 +60,17 @@ struct Fixture {
   Fixture() {
     vigild.version = "0.9.0";
     vigild.last_reload.result = "applied";
+    HostView host;
+    host.cpus = 2;
+    host.cpu_user_usec = 120'000'000;
+    host.cpu_system_usec = 30'500'000;
+    host.cpu_idle_usec = 900'000'000;
+    host.cpu_iowait_usec = 1'000'000;
+    host.memory_total_bytes = 4ULL << 30;
+    host.memory_available_bytes = 3ULL << 30;
+    host.pressure_memory_some_usec = 250'000;
+    host.pressure_memory_full_usec = 100'000;
+    vigild.host = host;
     SupervisorView web;
     web.path = "web";
     web.tree = "web";

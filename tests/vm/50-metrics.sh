@@ -85,10 +85,13 @@ for w in mem spin; do
 done
 grep -q '^vigil_supervisor_memory_bytes{tree="m",supervisor="m",unit="vigil-m.slice"} ' <<<"$text" ||
     fail "/metrics has no memory figure for the tree's slice"
+host_total=$(awk '/^vigil_host_memory_total_bytes / {print $2}' <<<"$text")
+assert_eq "$(($(awk '/^MemTotal:/ {print $2}' /proc/meminfo) * 1024))" "$host_total" "vigil_host_memory_total_bytes against /proc/meminfo"
+grep -qE '^vigil_host_cpu_seconds_total\{mode="idle"\} [0-9.]+$' <<<"$text" || fail "no host CPU figures"
 lint=$(promtool check metrics <<<"$text" 2>&1) || fail "promtool check metrics: $lint"
 [[ -z $lint ]] || fail "promtool check metrics found problems: $lint"
 echo "$(grep -c '^vigil_' <<<"$text") samples; $(grep -E '^vigil_sampler_(longest_batch|last_sweep_duration)' <<<"$text" | tr '\n' ' ')"
-pass_step "curl /metrics lists both workers and the slice; promtool check metrics passes"
+pass_step "curl /metrics lists both workers, the slice and the host totals; promtool check metrics passes"
 
 # A client that connects and sends nothing costs a connection slot, not the loop.
 exec 7<>/dev/tcp/127.0.0.1/9753
