@@ -170,27 +170,28 @@ util::Result<bool> CgroupDirectory::read(CgroupStats& s, Detail detail, std::str
     MemoryPressure,
     IoPressure,
   };
+  // The least detail a file is read at: Status < Sweep < Full.
   struct Step {
     std::string_view name;
     File file;
-    bool status;  // read with Detail::Status too
+    Detail from;
   };
   static constexpr Step kSteps[] = {
-      {"memory.current", File::MemoryCurrent, true},
-      {"memory.max", File::MemoryMax, false},
-      {"memory.high", File::MemoryHigh, false},
-      {"memory.peak", File::MemoryPeak, false},
-      {"memory.events", File::MemoryEvents, true},
-      {"memory.stat", File::MemoryStat, false},
-      {"pids.current", File::PidsCurrent, true},
-      {"pids.max", File::PidsMax, false},
-      {"pids.events", File::PidsEvents, false},
-      {"cpu.stat", File::CpuStat, true},
-      {"cpu.max", File::CpuMax, false},
-      {"io.stat", File::IoStat, false},
-      {"cpu.pressure", File::CpuPressure, false},
-      {"memory.pressure", File::MemoryPressure, false},
-      {"io.pressure", File::IoPressure, false},
+      {"memory.current", File::MemoryCurrent, Detail::Status},
+      {"memory.max", File::MemoryMax, Detail::Full},
+      {"memory.high", File::MemoryHigh, Detail::Full},
+      {"memory.peak", File::MemoryPeak, Detail::Full},
+      {"memory.events", File::MemoryEvents, Detail::Status},
+      {"memory.stat", File::MemoryStat, Detail::Sweep},
+      {"pids.current", File::PidsCurrent, Detail::Status},
+      {"pids.max", File::PidsMax, Detail::Full},
+      {"pids.events", File::PidsEvents, Detail::Full},
+      {"cpu.stat", File::CpuStat, Detail::Status},
+      {"cpu.max", File::CpuMax, Detail::Full},
+      {"io.stat", File::IoStat, Detail::Sweep},
+      {"cpu.pressure", File::CpuPressure, Detail::Sweep},
+      {"memory.pressure", File::MemoryPressure, Detail::Sweep},
+      {"io.pressure", File::IoPressure, Detail::Sweep},
   };
   auto store = [&s](File f, std::string_view content, std::string_view file) -> util::Result<void> {
     auto keyed = [&](std::initializer_list<FlatKey> keys) -> util::Result<void> {
@@ -278,7 +279,7 @@ util::Result<bool> CgroupDirectory::read(CgroupStats& s, Detail detail, std::str
     return {};
   };
   for (const Step& step : kSteps) {
-    if (detail == Detail::Status && !step.status) continue;
+    if (static_cast<int>(step.from) > static_cast<int>(detail)) continue;
     const bool is_pressure = step.file == File::CpuPressure || step.file == File::MemoryPressure ||
                              step.file == File::IoPressure;
     auto content = readFile(step.name, is_pressure, buffer);

@@ -62,10 +62,17 @@ struct CgroupStats {
   bool populated = false;  // cgroup.events: a process lives in the cgroup or below
 };
 
-// What to read. Status: only what `vigilctl status` shows (memory.current, memory.events,
-// pids.current, cpu.stat, then cgroup.events): 5 files instead of 16. Full: every file of
-// CgroupStats.
-enum class Detail { Status, Full };
+// What to read (cgroup.events, last, always).
+// Status: what `vigilctl status` showed before the sampler: memory.current, memory.events,
+//   pids.current, cpu.stat (5 files).
+// Sweep: what changes between the sampler's sweeps: Status's, memory.stat, io.stat and the
+//   three *.pressure files (10 files). Limits (memory.max, memory.high, pids.max, cpu.max)
+//   change only when systemd sets the unit's properties, so the sampler reads them with
+//   Full now and then (MetricsSampler::kLimitsEvery), not every sweep; memory.peak and
+//   pids.events are not exported.
+// Full: every file of CgroupStats (16 files).
+// Fields of files not read are left at their defaults (nullopt/0).
+enum class Detail { Status, Sweep, Full };
 
 // One cgroup's directory, kept open to be read again and again (the sampler keeps one per
 // worker and slice, as issue 9 asks: a directory fd per cgroup, files opened relative to it).

@@ -386,6 +386,7 @@ struct MetricsLayer {
   std::optional<Located<Usec>> history;
   std::optional<std::string> listen;
   std::optional<std::string> textfile;
+  bool invalid = false;  // interval or history was reported: no cross-check on top
 };
 
 // Validation helpers bound to one file. Every check reports what it expected and what it
@@ -1043,14 +1044,20 @@ class ConfigBuilder {
       if (auto v = w.duration(*n, "metrics.interval", Zero::kRejected)) {
         if (*v < kMinMetricsInterval || *v > kMaxMetricsInterval) {
           w.expected(*n, "metrics.interval", "a duration from 200ms to 1h");
+          layer.invalid = true;
         } else {
           layer.interval = Located<Usec>{*v, w.locate(*n)};
         }
+      } else {
+        layer.invalid = true;
       }
     }
     if (const auto* n = node.find("history")) {
-      if (auto v = w.duration(*n, "metrics.history", Zero::kAllowed))
+      if (auto v = w.duration(*n, "metrics.history", Zero::kAllowed)) {
         layer.history = Located<Usec>{*v, w.locate(*n)};
+      } else {
+        layer.invalid = true;
+      }
     }
     if (const auto* n = node.find("listen")) {
       if (auto text = w.scalar(*n, "metrics.listen",
@@ -1101,7 +1108,8 @@ class ConfigBuilder {
       if (layer->listen) m.listen = *layer->listen;
       if (layer->textfile) m.textfile = *layer->textfile;
     }
-    if (m.history.count() == 0) return m;
+    // One mistake, one error: a value already reported is not checked against the other.
+    if (m.history.count() == 0 || tier_metrics_.invalid || config_layer.invalid) return m;
     const std::uint64_t samples = static_cast<std::uint64_t>(m.history / m.interval);
     std::string problem;
     if (m.history < m.interval) {

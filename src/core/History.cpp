@@ -59,11 +59,20 @@ std::uint32_t HistorySample::value(HistoryMetric m) const {
 History::History(std::size_t capacity, Usec interval)
     : capacity_(capacity),
       interval_(interval),
-      // Not value-initialized: the slots' pages are touched only as the ring fills.
-      slots_(capacity ? std::make_unique_for_overwrite<HistorySample[]>(capacity) : nullptr) {}
+      slots_(capacity ? std::make_unique<HistorySample[]>(capacity) : nullptr) {}
 
 void History::push(const HistorySample& sample, TimePoint at) {
   if (capacity_ == 0) return;
+  if (size_ > 0 && interval_.count() > 0 && at > newest_at_) {
+    // Sweeps that did not happen: gaps, so that the slots keep matching wall time.
+    const std::int64_t behind = (at - newest_at_).count();
+    const std::int64_t missing = (behind + interval_.count() / 2) / interval_.count() - 1;
+    for (std::int64_t i = 0; i < std::min<std::int64_t>(missing, capacity_); ++i) {
+      slots_[next_] = HistorySample{};
+      next_ = (next_ + 1) % capacity_;
+      size_ = std::min(size_ + 1, capacity_);
+    }
+  }
   slots_[next_] = sample;
   next_ = (next_ + 1) % capacity_;
   size_ = std::min(size_ + 1, capacity_);
@@ -88,6 +97,9 @@ HistorySummary History::summarize(Usec range, TimePoint now, std::size_t points)
       size_, static_cast<std::size_t>((range - age - Usec(1)) / interval_) + 1);
   const std::size_t first = size_ - in_range;
   out.slots = in_range;
+  // Never more points than slots: each point covers at least one slot.
+  points = std::min(points, in_range);
+  for (auto& s : out.series) s.assign(points, std::nullopt);
 
   std::array<std::uint64_t, kHistoryMetrics> sums{};
   std::array<std::uint64_t, kHistoryMetrics> part_sums{};
@@ -141,6 +153,9 @@ HistorySample makeHistorySample(const CounterReading& before,
                                 std::uint64_t tasks,
                                 std::uint64_t memory_pressure_centipercent) {
   HistorySample s;
+  if (elapsed.count() <= 0 || now.cpu_usage_usec < before.cpu_usage_usec ||
+      now.io_read_bytes < before.io_read_bytes || now.io_write_bytes < before.io_write_bytes)
+    return s;  // a gap
   // CPU usec per second / 100 = 1/10000 of a core.
   s.cpu = std::min<std::uint32_t>(
       saturate<std::uint32_t>(rate(before.cpu_usage_usec, now.cpu_usage_usec, elapsed, 100)),

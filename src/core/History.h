@@ -3,8 +3,8 @@
 // range of it (issue 9: "a fixed-size ring per worker and per slice"). Pure: the caller
 // hands in the figures and the time.
 //
-// Memory: sizeof(HistorySample) (20 bytes) per slot, allocated when the ring is created and
-// touched as it fills: 15 minutes at 1 s is 17.6 KiB per cgroup, at 5 s 3.5 KiB.
+// Memory: sizeof(HistorySample) (20 bytes) per slot, allocated (and initialized as gaps)
+// when the ring is created: 15 minutes at 1 s is 17.6 KiB per cgroup, at 5 s 3.5 KiB.
 
 #include <array>
 #include <cstddef>
@@ -56,9 +56,9 @@ struct HistorySummary {
   std::size_t slots = 0;    // slots in the range, gaps included
   // Per metric, in HistoryMetric order; meaningful only when samples > 0.
   std::array<HistoryStats, kHistoryMetrics> metrics{};
-  // Per metric, `points` values evenly spread over the range, oldest first, each the
+  // Per metric, up to `points` values evenly spread over the range, oldest first, each the
   // average of the present samples of its part of the range; nullopt where that part has
-  // none (a gap in a sparkline).
+  // none (a gap in a sparkline: not running).
   std::array<std::vector<std::optional<std::uint32_t>>, kHistoryMetrics> series;
 };
 
@@ -67,14 +67,16 @@ class History {
   // `capacity` slots (0: keeps nothing), one per sweep, `interval` apart.
   History(std::size_t capacity, Usec interval);
 
-  // Appends the sample of the sweep at `at`. Sweeps are `interval` apart; a sweep that
-  // comes late (a busy loop) still takes one slot. A sweep that did not read this cgroup
-  // appends HistorySample{} (a gap).
+  // Appends the sample of the sweep at `at`. Sweeps are `interval` apart: when `at` is
+  // more than 1.5 intervals after the newest sample (sweeps skipped, the loop stalled),
+  // the missing ones are appended as gaps first, so that slots keep matching wall time.
+  // A sweep that did not read this cgroup appends HistorySample{} (a gap).
   void push(const HistorySample& sample, TimePoint at);
 
   // The samples of the last `range` (at most the capacity), ending with the newest, with
-  // `points` values per metric for a sparkline (0: none). Samples older than `range`
-  // before `now` are left out.
+  // min(`points`, slots in the range) values per metric for a sparkline (0: none), so
+  // that a point is never empty for want of slots. Samples older than `range` before
+  // `now` are left out.
   HistorySummary summarize(Usec range, TimePoint now, std::size_t points) const;
 
   std::size_t capacity() const { return capacity_; }
@@ -95,7 +97,7 @@ class History {
 
 // Builds a sample from cumulative counters: the rates are (now - before) / elapsed.
 // `elapsed` 0, or a counter that went backwards (a new cgroup after a restart), gives a
-// rate of 0 for that sweep.
+// gap: there is no rate across two cgroups.
 struct CounterReading {
   std::uint64_t cpu_usage_usec = 0;
   std::uint64_t io_read_bytes = 0;

@@ -21,11 +21,9 @@ std::string parentOf(const std::string& path) {
   return slash == std::string::npos ? "" : path.substr(0, slash);
 }
 
-void fill(TopRow& row,
-          const std::optional<status::CgroupView>& now,
-          const std::optional<status::CgroupView>& before) {
-  if (!now) return;
-  const status::CgroupView& c = *now;
+void fill(TopRow& row, const std::optional<status::CgroupView>& view) {
+  if (!view) return;
+  const status::CgroupView& c = *view;
   if (c.cpu_usec_per_sec) row.cpu_percent = static_cast<double>(*c.cpu_usec_per_sec) / 1e4;
   row.memory_bytes = c.memory_current_bytes;
   row.memory_limit_bytes = c.memory_max_bytes;
@@ -34,13 +32,9 @@ void fill(TopRow& row,
   if (c.pressure_memory_some_avg10_centipercent)
     row.memory_pressure_percent =
         static_cast<double>(*c.pressure_memory_some_avg10_centipercent) / 100;
-  if (before && c.sampled_realtime_usec > before->sampled_realtime_usec &&
-      c.io_read_bytes >= before->io_read_bytes && c.io_write_bytes >= before->io_write_bytes) {
-    const double seconds =
-        static_cast<double>(c.sampled_realtime_usec - before->sampled_realtime_usec) / 1e6;
-    row.io_read_per_sec = static_cast<double>(c.io_read_bytes - before->io_read_bytes) / seconds;
-    row.io_write_per_sec = static_cast<double>(c.io_write_bytes - before->io_write_bytes) / seconds;
-  }
+  if (c.io_read_bytes_per_sec) row.io_read_per_sec = static_cast<double>(*c.io_read_bytes_per_sec);
+  if (c.io_write_bytes_per_sec)
+    row.io_write_per_sec = static_cast<double>(*c.io_write_bytes_per_sec);
 }
 
 double key(const TopRow& r, TopSort sort) {
@@ -114,22 +108,7 @@ const char* toString(TopSort sort) {
   return "?";
 }
 
-std::vector<TopRow> topRows(const status::StatusSnapshot& current,
-                            const status::StatusSnapshot* previous,
-                            TopSort sort) {
-  std::map<std::string, const status::CgroupView*> before;
-  if (previous) {
-    for (const auto& s : previous->supervisors)
-      if (s.cgroup_stats) before["s:" + s.path] = &*s.cgroup_stats;
-    for (const auto& w : previous->workers)
-      if (w.cgroup_stats) before["w:" + w.path] = &*w.cgroup_stats;
-  }
-  const auto prior = [&](const std::string& k) -> std::optional<status::CgroupView> {
-    auto it = before.find(k);
-    if (it == before.end()) return std::nullopt;
-    return *it->second;
-  };
-
+std::vector<TopRow> topRows(const status::StatusSnapshot& current, TopSort sort) {
   struct Node {
     TopRow row;
     std::uint32_t position = 0;
@@ -144,7 +123,7 @@ std::vector<TopRow> topRows(const status::StatusSnapshot& current,
     n.row.path = s.path;
     n.row.state = s.state;
     n.row.restarts = s.restarts_in_window;
-    fill(n.row, s.cgroup_stats, prior("s:" + s.path));
+    fill(n.row, s.cgroup_stats);
     n.position = s.position;
     const std::string parent = parentOf(s.path);
     (parent.empty() ? roots : children[parent]).push_back(std::move(n));
@@ -155,7 +134,7 @@ std::vector<TopRow> topRows(const status::StatusSnapshot& current,
     n.row.path = w.path;
     n.row.state = w.state;
     n.row.restarts = w.restarts;
-    fill(n.row, w.cgroup_stats, prior("w:" + w.path));
+    fill(n.row, w.cgroup_stats);
     n.position = w.position;
     n.instance = w.instance;
     children[w.supervisor].push_back(std::move(n));

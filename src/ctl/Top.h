@@ -1,8 +1,8 @@
 #pragma once
 // `vigilctl top`: the tree with live figures, like systemd-cgtop but tree-aware. The pure
-// part: rows from two snapshots (IO rates need the previous one), siblings sorted by a key,
-// and the table as text lines. TopScreen (ncurses) and the one-shot table for a pipe both
-// print these lines. Golden-tested (tests/unit/render_test.cpp).
+// part: rows from a snapshot (rates are vigild's, between its last two sweeps), siblings
+// sorted by a key, and the table as text lines. TopScreen (ncurses) and the one-shot table for a
+// pipe both print these lines. Golden-tested (tests/unit/render_test.cpp).
 
 #include <cstdint>
 #include <optional>
@@ -29,7 +29,7 @@ struct TopRow {
   std::optional<std::uint64_t> memory_limit_bytes;  // memory.max
   std::optional<std::uint64_t> tasks;
   std::optional<std::uint64_t> tasks_limit;
-  // Bytes per second between the previous snapshot's sample and this one's.
+  // Bytes per second between vigild's last two sweeps.
   std::optional<double> io_read_per_sec;
   std::optional<double> io_write_per_sec;
   std::optional<double> memory_pressure_percent;  // PSI memory some avg10
@@ -37,11 +37,8 @@ struct TopRow {
 };
 
 // Every supervisor and worker of `current` in tree order (depth first), each supervisor's
-// children ordered by `sort` (ties and TopSort::Tree: start order). `previous` (may be
-// null) gives the IO rates: a cgroup sampled at another time in both.
-std::vector<TopRow> topRows(const status::StatusSnapshot& current,
-                            const status::StatusSnapshot* previous,
-                            TopSort sort);
+// children ordered by `sort` (ties and TopSort::Tree: start order).
+std::vector<TopRow> topRows(const status::StatusSnapshot& current, TopSort sort);
 
 // The column header, then one line per row (indented two columns per level), each cut to
 // `width` columns (0: not cut).

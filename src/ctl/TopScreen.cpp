@@ -30,7 +30,7 @@ int TopScreen::run() {
   }
 
   TopSort sort = TopSort::Tree;
-  std::optional<status::StatusSnapshot> current, previous;
+  std::optional<status::StatusSnapshot> current;
   std::string error;
   auto next = std::chrono::steady_clock::now();
   bool dirty = true;
@@ -38,7 +38,6 @@ int TopScreen::run() {
     if (std::chrono::steady_clock::now() >= next) {
       auto snap = fetch_();
       if (snap) {
-        previous = std::move(current);
         current = std::move(*snap);
         error.clear();
       } else {
@@ -56,7 +55,7 @@ int TopScreen::run() {
         attron(A_REVERSE);
         mvaddnstr(y++, 0, topHeader(*current, sort).c_str(), cols);
         attroff(A_REVERSE);
-        const auto row_data = topRows(*current, previous ? &*previous : nullptr, sort);
+        const auto row_data = topRows(*current, sort);
         const auto table = topTable(row_data, static_cast<std::size_t>(cols));
         for (std::size_t i = 0; i < table.size() && y < rows - 1; ++i) {
           int attr = i == 0 ? A_BOLD : 0;

@@ -202,24 +202,11 @@ int doTop(Ctx& ctx, double delay_seconds) {
   if (!c) return failWith(c.error());
   api::ApiClient* client = *c;
   if (!isatty(STDOUT_FILENO) || !isatty(STDIN_FILENO)) {
-    // A pipe or a file: one table, no screen handling. CPU% is vigild's own rate; the IO
-    // rates need two snapshots, one interval apart.
-    auto first = client->status("");
-    if (!first) return failWith(first.error());
-    std::optional<status::StatusSnapshot> second;
-    if (delay_seconds > 0) {
-      timespec ts{
-          static_cast<time_t>(delay_seconds),
-          static_cast<long>(
-              (delay_seconds - static_cast<double>(static_cast<time_t>(delay_seconds))) * 1e9)};
-      nanosleep(&ts, nullptr);
-      auto s = client->status("");
-      if (!s) return failWith(s.error());
-      second = std::move(*s);
-    }
-    const status::StatusSnapshot& now = second ? *second : *first;
-    std::printf("%s\n", topHeader(now, TopSort::Tree).c_str());
-    for (const auto& line : topTable(topRows(now, second ? &*first : nullptr, TopSort::Tree), 0))
+    // A pipe or a file: one table, no screen handling.
+    auto snap = client->status("");
+    if (!snap) return failWith(snap.error());
+    std::printf("%s\n", topHeader(*snap, TopSort::Tree).c_str());
+    for (const auto& line : topTable(topRows(*snap, TopSort::Tree), 0))
       std::printf("%s\n", line.c_str());
     return kExitOk;
   }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <ctime>
 
@@ -374,6 +375,8 @@ void Daemon::finish(int code) {
              ? "STOPPING=1\nSTATUS=every tree is stopped"
              : "STOPPING=1\nSTATUS=stopping; workers keep running and will be re-adopted");
   writeState();
+  // Stale figures would be exported as current ones while vigild is away.
+  removeTextfile();
   sd_event_exit(event_, code);
 }
 
@@ -396,6 +399,7 @@ void Daemon::drain() {
   draining_ = false;
   const core::Engine::Changes changes = engine_.takeChanged();
   if (!changes.empty()) {
+    metrics_targets_.reset();  // a worker started, stopped, came or went
     model_.update(engine_, changes, now());
     state_dirty_ = true;
     resetFailedUnits(changes);
@@ -515,6 +519,7 @@ void Daemon::perform(core::Action a) {
       const std::string name = a.unit.name;
       client_.ensureSlice(name, a.unit.description, a.unit.limits, kSliceTimeout,
                           [this, name](const systemd::JobOutcome& o) {
+                            if (o.ok) sampler_.limitsChanged();  // a slice budget changed
                             engine_.onSliceResult(name, o.ok, o.error, now());
                             drain();
                           });
@@ -534,7 +539,10 @@ void Daemon::perform(core::Action a) {
     case core::Action::Kind::SetLimits: {
       const std::string name = a.unit.name;
       const std::uint64_t op = a.operation;
-      auto done = [this, name, op](const systemd::JobOutcome& o) {
+      const bool limits = a.kind == core::Action::Kind::SetLimits;
+      auto done = [this, name, op, limits](const systemd::JobOutcome& o) {
+        // New limits are in the cgroup now: the next sweep reads them.
+        if (limits && o.ok) sampler_.limitsChanged();
         engine_.onActionResult(op, name, o.ok, o.error, now());
         drain();
       };
@@ -844,11 +852,13 @@ void Daemon::writeState() {
 
 void Daemon::configureMetrics() {
   const core::MetricsSettings& m = config_->metrics;
+  // A textfile left where vigild no longer writes would be exported, frozen, for ever.
+  if (textfile_dir_ != m.textfile) removeTextfile();
+  textfile_dir_ = m.textfile;
   const std::size_t slots =
       m.history.count() == 0 ? 0 : static_cast<std::size_t>(m.history / m.interval);
   sampler_.configure(
-      m.interval, slots, [this](std::vector<MetricsSampler::Target>& out) { metricsTargets(out); },
-      [this]() { writeTextfile(); });
+      m.interval, slots, [this]() { return metricsTargets(); }, [this]() { writeTextfile(); });
 }
 
 util::Result<void> Daemon::bindMetrics(const std::string& listen) {
@@ -874,16 +884,16 @@ util::Result<void> Daemon::bindMetrics(const std::string& listen) {
     return r;
   };
   auto server = http::HttpServer::start(event_, *address, serve);
-  if (!server && http_) {
-    // The old listener may hold the port (127.0.0.1:9753 -> 0.0.0.0:9753): let it go and
-    // try again, and take it back if the new address still fails.
+  const auto old_address = config::parseListenAddress(http_listen_);
+  if (!server && http_ && server.error().code() == EADDRINUSE && old_address &&
+      old_address->port == address->port) {
+    // The old listener holds the port (127.0.0.1:9753 -> 0.0.0.0:9753): let it go and try
+    // again, and take it back if the new address still fails. Any other failure leaves
+    // the old listener serving.
     http_.reset();
     server = http::HttpServer::start(event_, *address, serve);
     if (!server) {
-      auto old_address = config::parseListenAddress(http_listen_);
-      auto old = old_address ? http::HttpServer::start(event_, *old_address, serve)
-                             : util::Result<std::unique_ptr<http::HttpServer>>(
-                                   tl::unexpected(old_address.error()));
+      auto old = http::HttpServer::start(event_, *old_address, serve);
       if (old) {
         http_ = std::move(*old);
       } else {
@@ -897,18 +907,22 @@ util::Result<void> Daemon::bindMetrics(const std::string& listen) {
   return {};
 }
 
-void Daemon::metricsTargets(std::vector<MetricsSampler::Target>& out) {
+MetricsSampler::Targets Daemon::metricsTargets() {
+  if (metrics_targets_) return metrics_targets_;
+  auto out = std::make_shared<std::vector<MetricsSampler::Target>>();
   for (const auto& unit : model_.unitsOf(engine_, "", now())) {
     auto st = client_.unitState(unit);
     if (st && st->running() && !st->control_group.empty()) {
-      out.push_back({unit, st->control_group, true});
+      out->push_back({unit, st->control_group, true});
     } else {
-      out.push_back({unit, "", false});
+      out->push_back({unit, "", false});
     }
   }
   const status::StatusSnapshot head = model_.head(engine_, clocks(), {});
   for (const auto& s : head.supervisors)
-    out.push_back({s.slice, core::sliceControlGroup(s.slice), true});
+    out->push_back({s.slice, core::sliceControlGroup(s.slice), true});
+  metrics_targets_ = std::move(out);
+  return metrics_targets_;
 }
 
 std::string Daemon::metricsText() {
@@ -923,6 +937,12 @@ std::string Daemon::metricsText() {
                                   static_cast<double>(t1.tv_nsec - t0.tv_nsec) / 1e9,
                               out);
   return out;
+}
+
+void Daemon::removeTextfile() {
+  if (textfile_dir_.empty()) return;
+  std::error_code ec;
+  std::filesystem::remove(std::filesystem::path(textfile_dir_) / kTextfileName, ec);
 }
 
 void Daemon::writeTextfile() {

@@ -156,10 +156,13 @@ class Daemon : public api::Backend {
   // recorded and published as a rejection; returns the error.
   util::Result<core::Config> rejectLoaded(const std::string& error);
   // What the sampler reads in a sweep: every worker (running or not: a gap in its history)
-  // and every supervisor's slice.
-  void metricsTargets(std::vector<MetricsSampler::Target>& out);
+  // and every supervisor's slice. Rebuilt only after the engine reported changes (drain())
+  // since the last sweep: composing it is O(fleet).
+  MetricsSampler::Targets metricsTargets();
   // After a sweep: the textfile, when metrics.textfile is set.
   void writeTextfile();
+  // Removes the textfile vigild wrote (a changed directory, vigild stopping).
+  void removeTextfile();
   void notify(const std::string& text);
 
   DaemonOptions options_;
@@ -172,8 +175,10 @@ class Daemon : public api::Backend {
   StatusModel model_;
   MetricsSampler sampler_;
   std::unique_ptr<http::HttpServer> http_;
-  std::string http_listen_;       // what http_ is bound to ("" : none)
-  bool textfile_failed_ = false;  // reported once until a write succeeds again
+  std::string http_listen_;                  // what http_ is bound to ("" : none)
+  bool textfile_failed_ = false;             // reported once until a write succeeds again
+  std::string textfile_dir_;                 // where vigil.prom is written ("": nowhere)
+  MetricsSampler::Targets metrics_targets_;  // null: to be rebuilt
   api::Listener* listener_ = nullptr;
   bool state_dirty_ = true;
   std::optional<core::Config> config_;

@@ -62,6 +62,11 @@ void fillView(const cgroup::CgroupStats& c, std::int64_t realtime, status::Cgrou
   fillPressure(c.io_pressure, v.pressure_io_some_usec, v.pressure_io_full_usec,
                &v.pressure_io_some_avg10_centipercent);
 }
+void clearRates(status::CgroupView& v) {
+  v.cpu_usec_per_sec.reset();
+  v.io_read_bytes_per_sec.reset();
+  v.io_write_bytes_per_sec.reset();
+}
 }  // namespace
 
 MetricsSampler::MetricsSampler(sd_event* event,
@@ -122,7 +127,8 @@ int MetricsSampler::onTimer(sd_event_source* s, std::uint64_t usec, void* ud) {
   }
   Request r;
   r.sweep = true;
-  if (self->targets_) self->targets_(r.units);
+  r.units = self->targets_ ? self->targets_() : nullptr;
+  if (!r.units) r.units = std::make_shared<const std::vector<Target>>();
   self->sweep_queued_ = true;
   self->enqueue(std::move(r));
   return 0;
@@ -132,7 +138,7 @@ void MetricsSampler::refresh(std::vector<Target> units,
                              core::Usec max_age,
                              std::function<void()> done) {
   Request r;
-  r.units = std::move(units);
+  r.units = std::make_shared<const std::vector<Target>>(std::move(units));
   r.max_age = max_age;
   r.done = std::move(done);
   enqueue(std::move(r));
@@ -178,15 +184,16 @@ void MetricsSampler::work() {
       sweep_reads_ = 0;
       readHost();
     }
-    while (r.next < r.units.size() && budget > 0) {
-      const Target& target = r.units[r.next++];
+    const std::vector<Target>& units = *r.units;
+    while (r.next < units.size() && budget > 0) {
+      const Target& target = units[r.next++];
       Entry& e = entries_[target.key];
       e.listed = r.sweep ? sweep_no_ : std::max<std::uint64_t>(e.listed, sweep_no_);
       if (!r.sweep && e.sampled && e.cgroup == target.cgroup && now() - e.at < r.max_age) continue;
       if (target.running && !target.cgroup.empty()) budget--;
       read(e, target, r.sweep);
     }
-    if (r.next < r.units.size()) break;  // out of budget: the next iteration goes on
+    if (r.next < units.size()) break;  // out of budget: the next iteration goes on
     Request finished = std::move(r);
     queue_.pop_front();
     if (finished.sweep) {
@@ -197,6 +204,7 @@ void MetricsSampler::work() {
   }
   // The reads only: what the callers do next (an API answer, the textfile) is their own
   // cost, measured as theirs.
+  if (budget < kBatch) batches_++;
   const core::Usec held{monotonicUsec() - began};
   if (held > longest_batch_) longest_batch_ = held;
   if (queue_.empty() && source_) sd_event_source_set_enabled(source_, SD_EVENT_OFF);
@@ -210,6 +218,7 @@ void MetricsSampler::read(Entry& e, const Target& target, bool sweep) {
   if (e.cgroup != target.cgroup) {
     // A new cgroup path (first read, or the unit moved): nothing carries over.
     e.cgroup = target.cgroup;
+    e.reads = 0;
     e.dir.reset();
     e.sampled = false;
     e.swept.reset();
@@ -217,6 +226,7 @@ void MetricsSampler::read(Entry& e, const Target& target, bool sweep) {
   const core::TimePoint t = now();
   const auto gap = [&]() {
     e.sampled = false;
+    e.reads = 0;
     e.dir.reset();
     if (sweep) {
       e.swept.reset();
@@ -239,16 +249,24 @@ void MetricsSampler::read(Entry& e, const Target& target, bool sweep) {
     }
     reads_++;
     if (sweep) sweep_reads_++;
-    auto r = e.dir->read(stats_, cgroup::Detail::Full, buffer_);
+    const bool full = e.reads++ % kLimitsEvery == 0;
+    auto r = e.dir->read(stats_, full ? cgroup::Detail::Full : cgroup::Detail::Sweep, buffer_);
     if (!r) {
       errors_++;
       return gap();
     }
     if (*r) {
       ok = true;
+      if (!full) {
+        // Not read this time: the last read's.
+        stats_.memory_max = e.view.memory_max_bytes;
+        stats_.memory_high = e.view.memory_high_bytes;
+        stats_.pids_max = e.view.tasks_max;
+      }
     } else {
       e.dir.reset();
       e.swept.reset();
+      e.reads = 0;
     }
   }
   if (!ok) return gap();
@@ -262,11 +280,20 @@ void MetricsSampler::read(Entry& e, const Target& target, bool sweep) {
     const core::HistorySample s = core::makeHistorySample(
         *e.swept, counters, elapsed, e.view.memory_current_bytes, e.view.tasks_current,
         e.view.pressure_memory_some_avg10_centipercent.value_or(0));
-    e.view.cpu_usec_per_sec = static_cast<std::uint64_t>(s.cpu) * 100;
+    if (s.present()) {
+      const double seconds = static_cast<double>(elapsed.count()) / 1e6;
+      e.view.cpu_usec_per_sec = static_cast<std::uint64_t>(s.cpu) * 100;
+      e.view.io_read_bytes_per_sec = static_cast<std::uint64_t>(
+          static_cast<double>(counters.io_read_bytes - e.swept->io_read_bytes) / seconds);
+      e.view.io_write_bytes_per_sec = static_cast<std::uint64_t>(
+          static_cast<double>(counters.io_write_bytes - e.swept->io_write_bytes) / seconds);
+    } else {
+      clearRates(e.view);
+    }
     e.history.push(s, t);
   } else {
     // No rate from one reading: the first sweep of a cgroup is a gap.
-    e.view.cpu_usec_per_sec.reset();
+    clearRates(e.view);
     e.history.push(core::HistorySample{}, t);
   }
   e.swept = counters;
@@ -320,6 +347,10 @@ void MetricsSampler::readHost() {
                                      static_cast<double>((host_at_ - before_at).count()));
   }
   host_ = std::move(v);
+}
+
+void MetricsSampler::limitsChanged() {
+  for (auto& [key, e] : entries_) e.reads = 0;
 }
 
 const MetricsSampler::Entry* MetricsSampler::find(const std::string& key) const {

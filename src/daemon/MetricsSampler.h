@@ -13,6 +13,7 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -50,11 +51,19 @@ class MetricsSampler {
     core::TimePoint swept_at{0};
     core::History history{0, core::Usec{1}};
     std::uint64_t listed = 0;  // the last sweep (or refresh) that named it
+    std::uint64_t reads = 0;   // since its directory was opened: every kLimitsEvery-th is Full
   };
   // Cgroups read per loop iteration. Each is 15 files (Detail::Full); measured with the
   // sweep benchmark (bench/RESULTS.md): 16 keeps a batch around a millisecond natively.
   static constexpr std::size_t kBatch = 16;
-  using TargetsFn = std::function<void(std::vector<Target>&)>;
+  // Limits (memory.max, memory.high, pids.max, cpu.max) are read with the first read of a
+  // directory, then every kLimitsEvery-th read (Detail::Full), and at once after
+  // limitsChanged(); the reads between take Detail::Sweep, 10 files instead of 16.
+  static constexpr std::uint64_t kLimitsEvery = 30;
+  // What a sweep reads. Shared, not copied: the daemon rebuilds the list only when
+  // something changed (a worker started, exited, was added), not per sweep.
+  using Targets = std::shared_ptr<const std::vector<Target>>;
+  using TargetsFn = std::function<Targets()>;
 
   // `root`: the cgroup2 mount; `proc_root`: procfs, for the host's totals.
   MetricsSampler(sd_event* event,
@@ -76,6 +85,10 @@ class MetricsSampler {
   // loop (never from inside refresh()). Requests are served in order, before a sweep.
   void refresh(std::vector<Target> units, core::Usec max_age, std::function<void()> done);
 
+  // systemd may have changed some unit's limits (vigilctl set, a reload): the next read of
+  // every cgroup includes them.
+  void limitsChanged();
+
   // What is known of `key`: nullptr when it was never listed or was dropped (a target that
   // two sweeps in a row did not list).
   const Entry* find(const std::string& key) const;
@@ -84,10 +97,12 @@ class MetricsSampler {
   // not be read: counted in read_errors).
   const std::optional<status::HostView>& host() const { return host_; }
   std::uint64_t cgroupsRead() const { return reads_; }
+  // Loop iterations that read cgroups (each at most kBatch of them).
+  std::uint64_t batches() const { return batches_; }
 
  private:
   struct Request {
-    std::vector<Target> units;
+    Targets units;
     std::size_t next = 0;
     core::Usec max_age{0};
     bool sweep = false;
@@ -125,6 +140,7 @@ class MetricsSampler {
   std::uint64_t sweeps_ = 0;    // sweeps completed
   std::uint64_t skipped_ = 0;
   std::uint64_t reads_ = 0;
+  std::uint64_t batches_ = 0;
   std::uint64_t errors_ = 0;
   std::uint64_t last_cgroups_ = 0;
   std::uint64_t sweep_reads_ = 0;

@@ -18,9 +18,6 @@
 namespace vigil::http {
 
 namespace {
-// Marks a request whose first call has been seen (MHD calls the handler again for a body).
-char kSeen;
-
 MHD_Result queue(MHD_Connection* c, const Response& r) {
   // For HEAD, MHD sends the GET's headers (Content-Length included) and no body.
   MHD_Response* resp = MHD_create_response_from_buffer(
@@ -62,30 +59,23 @@ struct Access {
     auto* self = static_cast<HttpServer*>(cls);
     const bool get = std::strcmp(method, MHD_HTTP_METHOD_GET) == 0;
     const bool head = std::strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
-    if (*state == nullptr) {
-      *state = &kSeen;
-      // GET and HEAD without a body are answered at once; anything else is refused once
-      // its body (if any) has been read and discarded. The body is announced by its
-      // headers: on this first call MHD has not read any of it yet.
-      const char* length =
-          MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-      const bool body =
-          (length && std::strcmp(length, "0") != 0) ||
-          MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
-      if ((get || head) && !body) {
-        self->requests_++;
-        std::string_view path = url ? url : "/";
-        return queue(c, self->handler_(path));
-      }
-      return MHD_YES;
-    }
-    if (*upload_size != 0) {
-      *upload_size = 0;  // discarded
-      return MHD_YES;
-    }
+    (void)state;
+    (void)upload_size;
+    // Everything is decided on the first call, before any body is read: GET and HEAD
+    // without a body are answered; anything else is refused at once, and MHD closes the
+    // connection after the answer instead of reading (and waiting for) a body. A body is
+    // announced by its headers.
+    const char* length =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const bool body =
+        (length && std::strcmp(length, "0") != 0) ||
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
     if (!get && !head)
       return queue(c, plain(MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD are served\n"));
-    return queue(c, plain(MHD_HTTP_CONTENT_TOO_LARGE, "a GET takes no body\n"));
+    if (body) return queue(c, plain(MHD_HTTP_CONTENT_TOO_LARGE, "a GET takes no body\n"));
+    self->requests_++;
+    const std::string_view path = url ? url : "/";
+    return queue(c, self->handler_(path));
   }
 };
 
@@ -129,7 +119,7 @@ util::Result<std::unique_ptr<HttpServer>> HttpServer::start(sd_event* event,
   if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) < 0 || listen(fd, 64) < 0) {
     const int e = errno;
     close(fd);
-    return util::fail(fmt::format("{}: {}", where, std::strerror(e)));
+    return util::fail(fmt::format("{}: {}", where, std::strerror(e)), e);
   }
 
   std::unique_ptr<HttpServer> server(new HttpServer(event, std::move(handler)));

@@ -1,5 +1,6 @@
 #include "status/Prometheus.h"
 
+#include <cmath>
 #include <functional>
 #include <optional>
 #include <string_view>
@@ -182,8 +183,9 @@ void emit(std::string& out,
   }
   // Integers as integers (a counter of bytes reads exactly); others in the shortest form
   // that reads back to the same double.
-  if (value == static_cast<double>(static_cast<std::int64_t>(value)) && value < 9.0e15 &&
-      value > -9.0e15) {
+  // (The range is checked before the cast: casting NaN or 2^63 to an integer is undefined.)
+  if (std::isfinite(value) && std::fabs(value) < 9.0e15 &&
+      value == static_cast<double>(static_cast<std::int64_t>(value))) {
     fmt::format_to(std::back_inserter(out), " {}\n", static_cast<std::int64_t>(value));
   } else {
     fmt::format_to(std::back_inserter(out), " {}\n", value);

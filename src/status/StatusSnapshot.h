@@ -71,6 +71,9 @@ struct CgroupView {
   std::uint64_t io_write_bytes = 0;
   std::uint64_t io_read_ios = 0;
   std::uint64_t io_write_ios = 0;
+  // Bytes per second between the last two sweeps (absent, as cpu_usec_per_sec, until then).
+  std::optional<std::uint64_t> io_read_bytes_per_sec;
+  std::optional<std::uint64_t> io_write_bytes_per_sec;
   // PSI (*.pressure): cumulative stall time, and the 10 s average in hundredths of a percent
   // (the kernel's two decimals: 1234 is 12.34 %). Absent when the kernel has no such line.
   std::optional<std::uint64_t> pressure_cpu_some_usec;
@@ -104,6 +107,8 @@ struct CgroupView {
     v("io_write_bytes", self.io_write_bytes);
     v("io_read_ios", self.io_read_ios);
     v("io_write_ios", self.io_write_ios);
+    v("io_read_bytes_per_sec", self.io_read_bytes_per_sec);
+    v("io_write_bytes_per_sec", self.io_write_bytes_per_sec);
     v("pressure_cpu_some_usec", self.pressure_cpu_some_usec);
     v("pressure_cpu_full_usec", self.pressure_cpu_full_usec);
     v("pressure_memory_some_usec", self.pressure_memory_some_usec);

@@ -455,6 +455,20 @@ BOOST_AUTO_TEST_CASE(a_directory_kept_open_reads_each_change_until_its_cgroup_go
   BOOST_TEST(!s.memory_max.has_value());  // not read at Status: no stale value either
   BOOST_TEST(!s.io_pressure.has_value());
 
+  // Sweep: the figures that move (memory.stat, io.stat, pressure too), not the limits nor
+  // memory.peak and pids.events.
+  r = dir.read(s, vigil::cgroup::Detail::Sweep, buffer);
+  BOOST_TEST_REQUIRE(r.has_value(), errorOf(r));
+  BOOST_TEST(*r);
+  BOOST_TEST(s.memory_current.value() == 1048576u);
+  BOOST_TEST(s.memory_anon.has_value());
+  BOOST_TEST(s.io_pressure.has_value());
+  BOOST_TEST(s.io_rbytes > 0u);
+  BOOST_TEST(!s.memory_max.has_value());
+  BOOST_TEST(!s.pids_max.has_value());
+  BOOST_TEST(!s.memory_peak.has_value());
+  BOOST_TEST(s.pids_events_max == 0u);
+
   // A file larger than the buffer is read whole (the buffer grows once).
   std::string many;
   for (int i = 0; i < 200; ++i)

@@ -1012,6 +1012,10 @@ BOOST_AUTO_TEST_CASE(the_history_must_fit_the_interval) {
                "(20 bytes each): shorten the history or lengthen the interval"});
   BOOST_TEST(loadConfigFromString("metrics: {interval: 200ms, history: 10min}\n", "m.yaml", shipped)
                  .has_value());
+  // One mistake, one error: an interval out of range is not also compared to the history.
+  CHECK_LINES(errorsOf("metrics: {interval: 100ms, history: 100ms}\n", "m.yaml"),
+              {"m.yaml:1:21: metrics.interval: expected a duration from 200ms to 1h, found "
+               "'100ms'"});
 }
 
 BOOST_AUTO_TEST_SUITE_END()

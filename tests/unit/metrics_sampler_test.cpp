@@ -41,7 +41,8 @@ struct Fixture {
   void start(std::size_t slots = 8) {
     sampler.configure(
         std::chrono::milliseconds(50), slots,
-        [this](std::vector<MetricsSampler::Target>& out) { out = targets; }, [this]() { swept++; });
+        [this]() { return std::make_shared<const std::vector<MetricsSampler::Target>>(targets); },
+        [this]() { swept++; });
   }
   // Runs the loop until `n` more sweeps have completed.
   bool sweeps(int n) {
@@ -139,6 +140,22 @@ BOOST_AUTO_TEST_CASE(a_vanished_cgroup_is_a_gap_and_a_recreated_one_starts_afres
   BOOST_TEST(e->view.cpu_usec_per_sec.has_value());
 }
 
+BOOST_AUTO_TEST_CASE(limits_are_kept_between_full_reads_and_reread_after_a_change) {
+  targets = {{"vigil-web-api.service", kApi, true}};
+  start();
+  BOOST_REQUIRE(sweeps(1));
+  const auto* e = sampler.find("vigil-web-api.service");
+  BOOST_TEST(*e->view.memory_max_bytes == 268435456u);  // the first read is Full
+  // systemd lifted the limit: sweeps in between keep the last read's value ...
+  tree.file(kApi + "/memory.max", "max\n");
+  BOOST_REQUIRE(sweeps(2));
+  BOOST_TEST(*e->view.memory_max_bytes == 268435456u);
+  // ... until vigild says it changed limits.
+  sampler.limitsChanged();
+  BOOST_REQUIRE(sweeps(1));
+  BOOST_TEST(!e->view.memory_max_bytes.has_value());
+}
+
 BOOST_AUTO_TEST_CASE(a_target_not_running_is_a_gap_without_a_read) {
   targets = {{"vigil-web-api.service", kApi, false}};
   start();
@@ -167,6 +184,7 @@ BOOST_AUTO_TEST_CASE(a_sweep_of_many_cgroups_goes_in_batches) {
   start();
   BOOST_REQUIRE(sweeps(1));
   BOOST_TEST(sampler.view().cgroups == MetricsSampler::kBatch * 3);
+  BOOST_TEST(sampler.batches() == 3u);  // one loop iteration per kBatch cgroups
   for (const auto& t : targets) BOOST_TEST(sampler.find(t.key)->sampled);
   BOOST_TEST(sampler.view().longest_batch_usec > 0);
 }

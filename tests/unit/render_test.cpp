@@ -271,44 +271,38 @@ BOOST_AUTO_TEST_CASE(history_shows_min_avg_max_and_a_sparkline) {
 }
 
 BOOST_AUTO_TEST_CASE(top_rows_follow_the_tree_and_sort_siblings) {
-  status::StatusSnapshot before = forest();
   status::StatusSnapshot now = forest();
-  // api@1: 12.3 % CPU, 1 MiB read in the 2 s between the snapshots; proxy: more memory.
-  const auto figures = [](std::uint64_t memory, std::uint64_t cpu_rate, std::uint64_t read,
-                          std::int64_t at) {
+  // api@1: 12.3 % CPU, 512 KiB/s read; proxy: more memory.
+  const auto figures = [](std::uint64_t memory, std::uint64_t cpu_rate, std::uint64_t read_rate) {
     status::CgroupView c;
-    c.sampled_realtime_usec = at;
+    c.sampled_realtime_usec = kNow;
     c.memory_current_bytes = memory;
     c.cpu_usec_per_sec = cpu_rate;
     c.tasks_current = 3;
-    c.io_read_bytes = read;
+    c.io_read_bytes_per_sec = read_rate;
+    c.io_write_bytes_per_sec = 0;
     c.pressure_memory_some_avg10_centipercent = 25;
     return c;
   };
-  for (auto* snap : {&before, &now}) {
-    const bool later = snap == &now;
-    const std::int64_t at = kNow + (later ? 2'000'000 : 0);
-    for (auto& w : snap->workers) {
-      if (w.path == "web/api@1")
-        w.cgroup_stats = figures(24u << 20, 123'000, later ? 3u << 20 : 2u << 20, at);
-      if (w.path == "web/proxy") w.cgroup_stats = figures(200u << 20, 5'000, 0, at);
-    }
-    snap->supervisors[0].cgroup_stats = figures(300u << 20, 130'000, 0, at);
+  for (auto& w : now.workers) {
+    if (w.path == "web/api@1") w.cgroup_stats = figures(24u << 20, 123'000, 512u << 10);
+    if (w.path == "web/proxy") w.cgroup_stats = figures(200u << 20, 5'000, 0);
   }
+  now.supervisors[0].cgroup_stats = figures(300u << 20, 130'000, 0);
   now.workers[0].cgroup_stats->memory_max_bytes = 512u << 20;
 
-  const auto tree = ctl::topRows(now, &before, ctl::TopSort::Tree);
+  const auto tree = ctl::topRows(now, ctl::TopSort::Tree);
   std::string out = ctl::topHeader(now, ctl::TopSort::Tree) + "\n";
   for (const auto& l : ctl::topTable(tree, 0)) out += l + "\n";
   BOOST_TEST(out == golden("top.txt", out));
   const auto& api = *std::find_if(tree.begin(), tree.end(),
                                   [](const ctl::TopRow& r) { return r.path == "web/api@1"; });
-  BOOST_TEST(*api.io_read_per_sec == 524288.0);  // 1 MiB in 2 s
+  BOOST_TEST(*api.io_read_per_sec == 524288.0);
   BOOST_TEST(*api.cpu_percent == 12.3);
 
   // By memory: proxy (200M) before api@1 (24M) among web's children; the trees keep their
   // own order of depth.
-  const auto by_memory = ctl::topRows(now, nullptr, ctl::TopSort::Memory);
+  const auto by_memory = ctl::topRows(now, ctl::TopSort::Memory);
   std::vector<std::string> paths;
   for (const auto& r : by_memory) paths.push_back(r.path);
   const auto pos = [&](const std::string& p) {
@@ -317,7 +311,7 @@ BOOST_AUTO_TEST_CASE(top_rows_follow_the_tree_and_sort_siblings) {
   BOOST_TEST(pos("web/proxy") < pos("web/api@1"));
   BOOST_TEST(pos("web") < pos("web/proxy"));
   BOOST_TEST(pos("web/backend") < pos("web/backend/db"));
-  BOOST_TEST(!by_memory[pos("web/api@1")].io_read_per_sec.has_value());  // no previous snapshot
+  BOOST_TEST(!by_memory[pos("web/api@2")].io_read_per_sec.has_value());  // not sampled
   // Cut to a terminal's width.
   for (const auto& l : ctl::topTable(tree, 40)) {
     std::size_t visible = 0;

@@ -176,6 +176,6 @@ assert kinds == ["supervisor", "worker"], kinds
 spin = [v for v in h if v["path"] == "m/spin"][0]
 cpu = [m for m in spin["metrics"] if m["name"] == "cpu"][0]
 assert 1200 <= cpu["avg"] <= 2800, cpu  # 20 % of a core = 2000 ten-thousandths
-assert len(cpu["series"]) == 40, cpu
+assert 20 <= len(cpu["series"]) <= 40, cpu  # at most one point per sample
 ' || fail "vigilctl status m --history 30s --json: unexpected content"
 pass_step "vigilctl status --history: memory about 100M over $samples samples; JSON has the slice and the workers, spin's CPU about 20%"
