@@ -305,12 +305,12 @@ std::string renderWorker(const status::WorkerView& w,
     const auto psi = [](const std::optional<std::uint64_t>& v) {
       return v ? fmt::format("{:.2f}%", static_cast<double>(*v) / 100) : std::string("-");
     };
-    if (c.pressure_cpu_some_avg10_centipercent || c.pressure_memory_some_avg10_centipercent ||
-        c.pressure_io_some_avg10_centipercent)
+    if (c.pressure.cpu_some_avg10_centipercent || c.pressure.memory_some_avg10_centipercent ||
+        c.pressure.io_some_avg10_centipercent)
       row("Pressure", fmt::format("cpu {}, memory {}, io {} (some, avg10)",
-                                  psi(c.pressure_cpu_some_avg10_centipercent),
-                                  psi(c.pressure_memory_some_avg10_centipercent),
-                                  psi(c.pressure_io_some_avg10_centipercent)));
+                                  psi(c.pressure.cpu_some_avg10_centipercent),
+                                  psi(c.pressure.memory_some_avg10_centipercent),
+                                  psi(c.pressure.io_some_avg10_centipercent)));
   }
   if (w.limits_set_live)
     row("Note", "limits were changed live (vigilctl set); a reload restores the file's");

@@ -29,9 +29,9 @@ void fill(TopRow& row, const std::optional<status::CgroupView>& view) {
   row.memory_limit_bytes = c.memory_max_bytes;
   row.tasks = c.tasks_current;
   row.tasks_limit = c.tasks_max;
-  if (c.pressure_memory_some_avg10_centipercent)
+  if (c.pressure.memory_some_avg10_centipercent)
     row.memory_pressure_percent =
-        static_cast<double>(*c.pressure_memory_some_avg10_centipercent) / 100;
+        static_cast<double>(*c.pressure.memory_some_avg10_centipercent) / 100;
   if (c.io_read_bytes_per_sec) row.io_read_per_sec = static_cast<double>(*c.io_read_bytes_per_sec);
   if (c.io_write_bytes_per_sec)
     row.io_write_per_sec = static_cast<double>(*c.io_write_bytes_per_sec);

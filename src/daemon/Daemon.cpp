@@ -749,27 +749,23 @@ tl::expected<std::vector<status::HistoryView>, core::CommandError> Daemon::histo
   clock_gettime(CLOCK_MONOTONIC, &ts);
   const core::TimePoint mono(static_cast<std::int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000);
   std::vector<status::HistoryView> out;
+  const auto add = [&](const std::string& path, const char* kind, const std::string& unit) {
+    const auto* e = sampler_.find(unit);
+    if (!e) return;
+    auto v = historyView(e->history, range, mono, points);
+    v.path = path;
+    v.kind = kind;
+    v.unit = unit;
+    out.push_back(std::move(v));
+  };
   const status::StatusSnapshot head = model_.head(engine_, at, {}, target);
   for (const auto& s : head.supervisors) {
     // head() includes the supervisors above a worker target: only those within it.
     if (!target.empty() && s.path != target && s.path.rfind(target + "/", 0) != 0) continue;
-    const auto* e = sampler_.find(s.slice);
-    if (!e) continue;
-    auto v = historyView(e->history, range, mono, points);
-    v.path = s.path;
-    v.kind = "supervisor";
-    v.unit = s.slice;
-    out.push_back(std::move(v));
+    add(s.path, "supervisor", s.slice);
   }
-  model_.forEachWorker(engine_, at, {}, nullptr, target, [&](status::WorkerView&& w) {
-    const auto* e = sampler_.find(w.unit);
-    if (!e) return;
-    auto v = historyView(e->history, range, mono, points);
-    v.path = w.path;
-    v.kind = "worker";
-    v.unit = w.unit;
-    out.push_back(std::move(v));
-  });
+  model_.forEachWorker(engine_, at, {}, nullptr, target,
+                       [&](status::WorkerView&& w) { add(w.path, "worker", w.unit); });
   return out;
 }
 

@@ -25,16 +25,25 @@ std::uint64_t centipercent(double percent) {
 void fillPressure(const std::optional<cgroup::Pressure>& p,
                   std::optional<std::uint64_t>& some_usec,
                   std::optional<std::uint64_t>& full_usec,
-                  std::optional<std::uint64_t>* some_avg10) {
+                  std::optional<std::uint64_t>& some_avg10) {
   some_usec.reset();
   full_usec.reset();
-  if (some_avg10) some_avg10->reset();
+  some_avg10.reset();
   if (!p) return;
   if (p->some) {
     some_usec = p->some->total_usec;
-    if (some_avg10) *some_avg10 = centipercent(p->some->avg10);
+    some_avg10 = centipercent(p->some->avg10);
   }
   if (p->full) full_usec = p->full->total_usec;
+}
+// The three PSI files of a cgroup or of the host.
+void fillPressures(const std::optional<cgroup::Pressure>& cpu,
+                   const std::optional<cgroup::Pressure>& memory,
+                   const std::optional<cgroup::Pressure>& io,
+                   status::PressureView& v) {
+  fillPressure(cpu, v.cpu_some_usec, v.cpu_full_usec, v.cpu_some_avg10_centipercent);
+  fillPressure(memory, v.memory_some_usec, v.memory_full_usec, v.memory_some_avg10_centipercent);
+  fillPressure(io, v.io_some_usec, v.io_full_usec, v.io_some_avg10_centipercent);
 }
 void fillView(const cgroup::CgroupStats& c, std::int64_t realtime, status::CgroupView& v) {
   v.sampled_realtime_usec = realtime;
@@ -55,12 +64,7 @@ void fillView(const cgroup::CgroupStats& c, std::int64_t realtime, status::Cgrou
   v.io_write_bytes = c.io_wbytes;
   v.io_read_ios = c.io_rios;
   v.io_write_ios = c.io_wios;
-  fillPressure(c.cpu_pressure, v.pressure_cpu_some_usec, v.pressure_cpu_full_usec,
-               &v.pressure_cpu_some_avg10_centipercent);
-  fillPressure(c.memory_pressure, v.pressure_memory_some_usec, v.pressure_memory_full_usec,
-               &v.pressure_memory_some_avg10_centipercent);
-  fillPressure(c.io_pressure, v.pressure_io_some_usec, v.pressure_io_full_usec,
-               &v.pressure_io_some_avg10_centipercent);
+  fillPressures(c.cpu_pressure, c.memory_pressure, c.io_pressure, v.pressure);
 }
 void clearRates(status::CgroupView& v) {
   v.cpu_usec_per_sec.reset();
@@ -279,7 +283,7 @@ void MetricsSampler::read(Entry& e, const Target& target, bool sweep) {
     const core::Usec elapsed = t - e.swept_at;
     const core::HistorySample s = core::makeHistorySample(
         *e.swept, counters, elapsed, e.view.memory_current_bytes, e.view.tasks_current,
-        e.view.pressure_memory_some_avg10_centipercent.value_or(0));
+        e.view.pressure.memory_some_avg10_centipercent.value_or(0));
     if (s.present()) {
       const double seconds = static_cast<double>(elapsed.count()) / 1e6;
       e.view.cpu_usec_per_sec = static_cast<std::uint64_t>(s.cpu) * 100;
@@ -333,10 +337,7 @@ void MetricsSampler::readHost() {
   v.memory_available_bytes = h.memory_available_bytes;
   v.swap_total_bytes = h.swap_total_bytes;
   v.swap_free_bytes = h.swap_free_bytes;
-  fillPressure(h.cpu_pressure, v.pressure_cpu_some_usec, v.pressure_cpu_full_usec, nullptr);
-  fillPressure(h.memory_pressure, v.pressure_memory_some_usec, v.pressure_memory_full_usec,
-               nullptr);
-  fillPressure(h.io_pressure, v.pressure_io_some_usec, v.pressure_io_full_usec, nullptr);
+  fillPressures(h.cpu_pressure, h.memory_pressure, h.io_pressure, v.pressure);
   if (before && host_at_ > before_at) {
     const std::uint64_t busy = h.cpu_user_usec + h.cpu_system_usec + h.cpu_steal_usec;
     const std::uint64_t busy_before =

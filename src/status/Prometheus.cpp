@@ -42,11 +42,27 @@ Getter optional(std::optional<std::uint64_t> CgroupView::*field) {
 Getter usecAsSeconds(std::uint64_t CgroupView::*field) {
   return [field](const CgroupView& v) -> std::optional<double> { return seconds(v.*field); };
 }
-Getter optionalUsecAsSeconds(std::optional<std::uint64_t> CgroupView::*field) {
-  return [field](const CgroupView& v) -> std::optional<double> {
-    if (!(v.*field)) return std::nullopt;
-    return seconds(*(v.*field));
-  };
+
+// The six series of a pressure_stall_seconds_total family: labels, and the field.
+using PressureField = std::optional<std::uint64_t> PressureView::*;
+constexpr std::pair<std::string_view, PressureField> kPressureSeries[] = {
+    {"resource=\"cpu\",kind=\"some\"", &PressureView::cpu_some_usec},
+    {"resource=\"cpu\",kind=\"full\"", &PressureView::cpu_full_usec},
+    {"resource=\"memory\",kind=\"some\"", &PressureView::memory_some_usec},
+    {"resource=\"memory\",kind=\"full\"", &PressureView::memory_full_usec},
+    {"resource=\"io\",kind=\"some\"", &PressureView::io_some_usec},
+    {"resource=\"io\",kind=\"full\"", &PressureView::io_full_usec}};
+
+std::vector<Series> pressureSeries() {
+  std::vector<Series> out;
+  for (const auto& [labels, field] : kPressureSeries) {
+    out.push_back({labels, [field = field](const CgroupView& v) -> std::optional<double> {
+                     const auto& value = v.pressure.*field;
+                     if (!value) return std::nullopt;
+                     return seconds(*value);
+                   }});
+  }
+  return out;
 }
 
 // The families every worker and every supervisor slice has, from its cgroup's figures
@@ -120,22 +136,10 @@ const std::vector<CgroupFamily>& cgroupFamilies() {
        "counter",
        "Write operations of the cgroup (io.stat wios).",
        {{"", plain(&CgroupView::io_write_ios)}}},
-      {"pressure_stall_seconds_total",
-       "counter",
+      {"pressure_stall_seconds_total", "counter",
        "Time some (kind=\"some\") or all (kind=\"full\") of the cgroup's tasks were stalled on "
        "a resource (PSI, *.pressure total), in seconds.",
-       {{"resource=\"cpu\",kind=\"some\"",
-         optionalUsecAsSeconds(&CgroupView::pressure_cpu_some_usec)},
-        {"resource=\"cpu\",kind=\"full\"",
-         optionalUsecAsSeconds(&CgroupView::pressure_cpu_full_usec)},
-        {"resource=\"memory\",kind=\"some\"",
-         optionalUsecAsSeconds(&CgroupView::pressure_memory_some_usec)},
-        {"resource=\"memory\",kind=\"full\"",
-         optionalUsecAsSeconds(&CgroupView::pressure_memory_full_usec)},
-        {"resource=\"io\",kind=\"some\"",
-         optionalUsecAsSeconds(&CgroupView::pressure_io_some_usec)},
-        {"resource=\"io\",kind=\"full\"",
-         optionalUsecAsSeconds(&CgroupView::pressure_io_full_usec)}}},
+       pressureSeries()},
   };
   return families;
 }
@@ -248,6 +252,30 @@ void writeStates(std::string& out,
   }
 }
 
+// A family of one series without labels.
+void single(std::string& out,
+            std::string_view name,
+            std::string_view type,
+            std::string_view help,
+            double value) {
+  header(out, name, type, help);
+  emit(out, name, "", "", value);
+}
+
+// A family with one series per view: `value` of each, labelled as `labels` says.
+template <typename View, typename Value>
+void perView(std::string& out,
+             std::string_view name,
+             std::string_view type,
+             std::string_view help,
+             const std::vector<View>& views,
+             const std::vector<std::string>& labels,
+             Value value) {
+  header(out, name, type, help);
+  for (std::size_t i = 0; i < views.size(); ++i)
+    emit(out, name, labels[i], "", static_cast<double>(value(views[i])));
+}
+
 }  // namespace
 
 void writePrometheus(const VigildView& vigild,
@@ -259,28 +287,24 @@ void writePrometheus(const VigildView& vigild,
   label(build, "version", vigild.version);
   header(out, "vigil_build_info", "gauge", "vigild's version; the value is always 1.");
   emit(out, "vigil_build_info", build, "", 1);
-  header(out, "vigil_config_last_reload_successful", "gauge",
-         "1 when the last configuration load was applied, 0 when it was rejected.");
-  emit(out, "vigil_config_last_reload_successful", "", "",
-       vigild.last_reload.result == "rejected" ? 0 : 1);
+  single(out, "vigil_config_last_reload_successful", "gauge",
+         "1 when the last configuration load was applied, 0 when it was rejected.",
+         vigild.last_reload.result == "rejected" ? 0 : 1);
 
   std::vector<std::string> wl;
   wl.reserve(workers.size());
   for (const auto& w : workers) wl.push_back(workerLabels(w));
-  header(out, "vigil_worker_up", "gauge", "1 when the worker is running, else 0.");
-  for (std::size_t i = 0; i < workers.size(); ++i)
-    emit(out, "vigil_worker_up", wl[i], "", workers[i].state == "running" ? 1 : 0);
+  perView(out, "vigil_worker_up", "gauge", "1 when the worker is running, else 0.", workers, wl,
+          [](const WorkerView& w) { return w.state == "running" ? 1 : 0; });
   writeStates(out, "vigil_worker_state", "The worker's state: 1 for the current one, else 0.",
               kWorkerStates, wl,
               [&](std::size_t i) -> std::string_view { return workers[i].state; });
-  header(out, "vigil_worker_restarts_total", "counter",
-         "Restarts of the worker by its supervisor since vigild started supervising it.");
-  for (std::size_t i = 0; i < workers.size(); ++i)
-    emit(out, "vigil_worker_restarts_total", wl[i], "", workers[i].restarts);
-  header(out, "vigil_worker_consecutive_failures", "gauge",
-         "Failures of the worker in a row (reset when it stays up for backoff.reset_after).");
-  for (std::size_t i = 0; i < workers.size(); ++i)
-    emit(out, "vigil_worker_consecutive_failures", wl[i], "", workers[i].consecutive_failures);
+  perView(out, "vigil_worker_restarts_total", "counter",
+          "Restarts of the worker by its supervisor since vigild started supervising it.", workers,
+          wl, [](const WorkerView& w) { return w.restarts; });
+  perView(out, "vigil_worker_consecutive_failures", "gauge",
+          "Failures of the worker in a row (reset when it stays up for backoff.reset_after).",
+          workers, wl, [](const WorkerView& w) { return w.consecutive_failures; });
   writeCgroupFamilies(out, "vigil_worker_", workers, wl);
 
   std::vector<std::string> sl;
@@ -289,20 +313,17 @@ void writePrometheus(const VigildView& vigild,
   writeStates(out, "vigil_supervisor_state",
               "The supervisor's state: 1 for the current one, else 0.", kSupervisorStates, sl,
               [&](std::size_t i) -> std::string_view { return supervisors[i].state; });
-  header(out, "vigil_supervisor_restarts_in_window", "gauge",
-         "Restarts the supervisor counts toward its intensity (within intensity.period).");
-  for (std::size_t i = 0; i < supervisors.size(); ++i)
-    emit(out, "vigil_supervisor_restarts_in_window", sl[i], "", supervisors[i].restarts_in_window);
-  header(out, "vigil_supervisor_max_restarts", "gauge",
-         "The supervisor's intensity: more restarts than this within the period fail it.");
-  for (std::size_t i = 0; i < supervisors.size(); ++i)
-    emit(out, "vigil_supervisor_max_restarts", sl[i], "", supervisors[i].max_restarts);
+  perView(out, "vigil_supervisor_restarts_in_window", "gauge",
+          "Restarts the supervisor counts toward its intensity (within intensity.period).",
+          supervisors, sl, [](const SupervisorView& s) { return s.restarts_in_window; });
+  perView(out, "vigil_supervisor_max_restarts", "gauge",
+          "The supervisor's intensity: more restarts than this within the period fail it.",
+          supervisors, sl, [](const SupervisorView& s) { return s.max_restarts; });
   writeCgroupFamilies(out, "vigil_supervisor_", supervisors, sl);
 
   if (vigild.host) {
     const HostView& h = *vigild.host;
-    header(out, "vigil_host_cpus", "gauge", "CPUs of the host (/proc/stat).");
-    emit(out, "vigil_host_cpus", "", "", h.cpus);
+    single(out, "vigil_host_cpus", "gauge", "CPUs of the host (/proc/stat).", h.cpus);
     header(out, "vigil_host_cpu_seconds_total", "counter",
            "CPU time of the host, all CPUs, by mode (/proc/stat; user includes nice, system "
            "includes irq and softirq).");
@@ -311,60 +332,47 @@ void writePrometheus(const VigildView& vigild,
     emit(out, "vigil_host_cpu_seconds_total", "", "mode=\"idle\"", seconds(h.cpu_idle_usec));
     emit(out, "vigil_host_cpu_seconds_total", "", "mode=\"iowait\"", seconds(h.cpu_iowait_usec));
     emit(out, "vigil_host_cpu_seconds_total", "", "mode=\"steal\"", seconds(h.cpu_steal_usec));
-    header(out, "vigil_host_memory_total_bytes", "gauge", "MemTotal (/proc/meminfo), in bytes.");
-    emit(out, "vigil_host_memory_total_bytes", "", "", static_cast<double>(h.memory_total_bytes));
-    header(out, "vigil_host_memory_available_bytes", "gauge",
-           "MemAvailable (/proc/meminfo), in bytes.");
-    emit(out, "vigil_host_memory_available_bytes", "", "",
-         static_cast<double>(h.memory_available_bytes));
-    header(out, "vigil_host_swap_total_bytes", "gauge", "SwapTotal (/proc/meminfo), in bytes.");
-    emit(out, "vigil_host_swap_total_bytes", "", "", static_cast<double>(h.swap_total_bytes));
-    header(out, "vigil_host_swap_free_bytes", "gauge", "SwapFree (/proc/meminfo), in bytes.");
-    emit(out, "vigil_host_swap_free_bytes", "", "", static_cast<double>(h.swap_free_bytes));
+    single(out, "vigil_host_memory_total_bytes", "gauge", "MemTotal (/proc/meminfo), in bytes.",
+           static_cast<double>(h.memory_total_bytes));
+    single(out, "vigil_host_memory_available_bytes", "gauge",
+           "MemAvailable (/proc/meminfo), in bytes.",
+           static_cast<double>(h.memory_available_bytes));
+    single(out, "vigil_host_swap_total_bytes", "gauge", "SwapTotal (/proc/meminfo), in bytes.",
+           static_cast<double>(h.swap_total_bytes));
+    single(out, "vigil_host_swap_free_bytes", "gauge", "SwapFree (/proc/meminfo), in bytes.",
+           static_cast<double>(h.swap_free_bytes));
     header(out, "vigil_host_pressure_stall_seconds_total", "counter",
            "Time some or all of the host's tasks were stalled on a resource "
            "(/proc/pressure/*), in seconds.");
-    const std::pair<const char*, const std::optional<std::uint64_t>*> psi[] = {
-        {"resource=\"cpu\",kind=\"some\"", &h.pressure_cpu_some_usec},
-        {"resource=\"cpu\",kind=\"full\"", &h.pressure_cpu_full_usec},
-        {"resource=\"memory\",kind=\"some\"", &h.pressure_memory_some_usec},
-        {"resource=\"memory\",kind=\"full\"", &h.pressure_memory_full_usec},
-        {"resource=\"io\",kind=\"some\"", &h.pressure_io_some_usec},
-        {"resource=\"io\",kind=\"full\"", &h.pressure_io_full_usec}};
-    for (const auto& [labels, value] : psi)
-      if (*value)
-        emit(out, "vigil_host_pressure_stall_seconds_total", "", labels, seconds(**value));
+    for (const auto& [labels, field] : kPressureSeries)
+      if (const auto& value = h.pressure.*field)
+        emit(out, "vigil_host_pressure_stall_seconds_total", "", labels, seconds(*value));
   }
 
-  header(out, "vigil_sampler_sweeps_total", "counter", "Sweeps of every cgroup completed.");
-  emit(out, "vigil_sampler_sweeps_total", "", "", static_cast<double>(sampler.sweeps));
-  header(out, "vigil_sampler_skipped_sweeps_total", "counter",
-         "Sweeps skipped because the previous one was still running when they were due.");
-  emit(out, "vigil_sampler_skipped_sweeps_total", "", "",
-       static_cast<double>(sampler.skipped_sweeps));
-  header(out, "vigil_sampler_cgroups", "gauge", "Cgroups read by the last sweep.");
-  emit(out, "vigil_sampler_cgroups", "", "", static_cast<double>(sampler.cgroups));
-  header(out, "vigil_sampler_read_errors_total", "counter",
-         "Cgroup reads that failed (other than a cgroup that vanished).");
-  emit(out, "vigil_sampler_read_errors_total", "", "", static_cast<double>(sampler.read_errors));
-  header(out, "vigil_sampler_interval_seconds", "gauge",
-         "The sampling interval (metrics.interval).");
-  emit(out, "vigil_sampler_interval_seconds", "", "",
-       static_cast<double>(sampler.interval_usec) / 1e6);
-  header(out, "vigil_sampler_last_sweep_duration_seconds", "gauge",
-         "Wall time of the last sweep, from its first read to its last.");
-  emit(out, "vigil_sampler_last_sweep_duration_seconds", "", "",
-       static_cast<double>(sampler.last_sweep_usec) / 1e6);
-  header(out, "vigil_sampler_longest_batch_seconds", "gauge",
-         "The longest vigild's event loop was held by one batch of cgroup reads.");
-  emit(out, "vigil_sampler_longest_batch_seconds", "", "",
-       static_cast<double>(sampler.longest_batch_usec) / 1e6);
+  single(out, "vigil_sampler_sweeps_total", "counter", "Sweeps of every cgroup completed.",
+         static_cast<double>(sampler.sweeps));
+  single(out, "vigil_sampler_skipped_sweeps_total", "counter",
+         "Sweeps skipped because the previous one was still running when they were due.",
+         static_cast<double>(sampler.skipped_sweeps));
+  single(out, "vigil_sampler_cgroups", "gauge", "Cgroups read by the last sweep.",
+         static_cast<double>(sampler.cgroups));
+  single(out, "vigil_sampler_read_errors_total", "counter",
+         "Cgroup reads that failed (other than a cgroup that vanished).",
+         static_cast<double>(sampler.read_errors));
+  single(out, "vigil_sampler_interval_seconds", "gauge",
+         "The sampling interval (metrics.interval).",
+         static_cast<double>(sampler.interval_usec) / 1e6);
+  single(out, "vigil_sampler_last_sweep_duration_seconds", "gauge",
+         "Wall time of the last sweep, from its first read to its last.",
+         static_cast<double>(sampler.last_sweep_usec) / 1e6);
+  single(out, "vigil_sampler_longest_batch_seconds", "gauge",
+         "The longest vigild's event loop was held by one batch of cgroup reads.",
+         static_cast<double>(sampler.longest_batch_usec) / 1e6);
 }
 
 void writeScrapeDuration(double seconds_taken, std::string& out) {
-  header(out, "vigil_exporter_scrape_duration_seconds", "gauge",
-         "How long composing this exposition took.");
-  emit(out, "vigil_exporter_scrape_duration_seconds", "", "", seconds_taken);
+  single(out, "vigil_exporter_scrape_duration_seconds", "gauge",
+         "How long composing this exposition took.", seconds_taken);
 }
 
 }  // namespace vigil::status

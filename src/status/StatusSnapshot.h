@@ -45,6 +45,35 @@ struct ExitView {
   }
 };
 
+// PSI (*.pressure, /proc/pressure/*): the cumulative stall time of "some" and "full", and
+// the 10 s average of "some" in hundredths of a percent (the kernel's two decimals: 1234 is
+// 12.34 %). Absent when the kernel has no such file or line (PSI off, "full" of cpu before
+// 5.13).
+struct PressureView {
+  std::optional<std::uint64_t> cpu_some_usec;
+  std::optional<std::uint64_t> cpu_full_usec;
+  std::optional<std::uint64_t> memory_some_usec;
+  std::optional<std::uint64_t> memory_full_usec;
+  std::optional<std::uint64_t> io_some_usec;
+  std::optional<std::uint64_t> io_full_usec;
+  std::optional<std::uint64_t> cpu_some_avg10_centipercent;
+  std::optional<std::uint64_t> memory_some_avg10_centipercent;
+  std::optional<std::uint64_t> io_some_avg10_centipercent;
+
+  template <class Self, class V>
+  static void visitFields(Self& self, V&& v) {
+    v("cpu_some_usec", self.cpu_some_usec);
+    v("cpu_full_usec", self.cpu_full_usec);
+    v("memory_some_usec", self.memory_some_usec);
+    v("memory_full_usec", self.memory_full_usec);
+    v("io_some_usec", self.io_some_usec);
+    v("io_full_usec", self.io_full_usec);
+    v("cpu_some_avg10_centipercent", self.cpu_some_avg10_centipercent);
+    v("memory_some_avg10_centipercent", self.memory_some_avg10_centipercent);
+    v("io_some_avg10_centipercent", self.io_some_avg10_centipercent);
+  }
+};
+
 // A cgroup's figures from the sampler's last read (daemon/MetricsSampler.h), in base units.
 // Counters are cumulative since the cgroup was created (a restarted worker starts again at
 // 0). Limits are what the kernel enforces (the cgroup's own memory.max, pids.max): absent
@@ -74,17 +103,7 @@ struct CgroupView {
   // Bytes per second between the last two sweeps (absent, as cpu_usec_per_sec, until then).
   std::optional<std::uint64_t> io_read_bytes_per_sec;
   std::optional<std::uint64_t> io_write_bytes_per_sec;
-  // PSI (*.pressure): cumulative stall time, and the 10 s average in hundredths of a percent
-  // (the kernel's two decimals: 1234 is 12.34 %). Absent when the kernel has no such line.
-  std::optional<std::uint64_t> pressure_cpu_some_usec;
-  std::optional<std::uint64_t> pressure_cpu_full_usec;
-  std::optional<std::uint64_t> pressure_memory_some_usec;
-  std::optional<std::uint64_t> pressure_memory_full_usec;
-  std::optional<std::uint64_t> pressure_io_some_usec;
-  std::optional<std::uint64_t> pressure_io_full_usec;
-  std::optional<std::uint64_t> pressure_cpu_some_avg10_centipercent;
-  std::optional<std::uint64_t> pressure_memory_some_avg10_centipercent;
-  std::optional<std::uint64_t> pressure_io_some_avg10_centipercent;
+  PressureView pressure;
 
   template <class Self, class V>
   static void visitFields(Self& self, V&& v) {
@@ -109,15 +128,7 @@ struct CgroupView {
     v("io_write_ios", self.io_write_ios);
     v("io_read_bytes_per_sec", self.io_read_bytes_per_sec);
     v("io_write_bytes_per_sec", self.io_write_bytes_per_sec);
-    v("pressure_cpu_some_usec", self.pressure_cpu_some_usec);
-    v("pressure_cpu_full_usec", self.pressure_cpu_full_usec);
-    v("pressure_memory_some_usec", self.pressure_memory_some_usec);
-    v("pressure_memory_full_usec", self.pressure_memory_full_usec);
-    v("pressure_io_some_usec", self.pressure_io_some_usec);
-    v("pressure_io_full_usec", self.pressure_io_full_usec);
-    v("pressure_cpu_some_avg10_centipercent", self.pressure_cpu_some_avg10_centipercent);
-    v("pressure_memory_some_avg10_centipercent", self.pressure_memory_some_avg10_centipercent);
-    v("pressure_io_some_avg10_centipercent", self.pressure_io_some_avg10_centipercent);
+    v("pressure", self.pressure);
   }
 };
 
@@ -268,12 +279,7 @@ struct HostView {
   std::uint64_t memory_available_bytes = 0;
   std::uint64_t swap_total_bytes = 0;
   std::uint64_t swap_free_bytes = 0;
-  std::optional<std::uint64_t> pressure_cpu_some_usec;
-  std::optional<std::uint64_t> pressure_cpu_full_usec;
-  std::optional<std::uint64_t> pressure_memory_some_usec;
-  std::optional<std::uint64_t> pressure_memory_full_usec;
-  std::optional<std::uint64_t> pressure_io_some_usec;
-  std::optional<std::uint64_t> pressure_io_full_usec;
+  PressureView pressure;
 
   template <class Self, class V>
   static void visitFields(Self& self, V&& v) {
@@ -289,12 +295,7 @@ struct HostView {
     v("memory_available_bytes", self.memory_available_bytes);
     v("swap_total_bytes", self.swap_total_bytes);
     v("swap_free_bytes", self.swap_free_bytes);
-    v("pressure_cpu_some_usec", self.pressure_cpu_some_usec);
-    v("pressure_cpu_full_usec", self.pressure_cpu_full_usec);
-    v("pressure_memory_some_usec", self.pressure_memory_some_usec);
-    v("pressure_memory_full_usec", self.pressure_memory_full_usec);
-    v("pressure_io_some_usec", self.pressure_io_some_usec);
-    v("pressure_io_full_usec", self.pressure_io_full_usec);
+    v("pressure", self.pressure);
   }
 };
 

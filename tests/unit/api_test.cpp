@@ -87,8 +87,8 @@ status::StatusSnapshot sampleSnapshot() {
   c.memory_current_bytes = 100u << 20;
   c.memory_max_bytes = 512u << 20;
   c.cpu_throttled_usec = 42;
-  c.pressure_io_full_usec = 7;
-  c.pressure_memory_some_avg10_centipercent = 1234;
+  c.pressure.io_full_usec = 7;
+  c.pressure.memory_some_avg10_centipercent = 1234;
   w.cgroup_stats = c;
   s.workers.push_back(w);
   return s;
@@ -379,7 +379,7 @@ BOOST_AUTO_TEST_CASE(status_round_trips_through_a_sv_dictionaries) {
   BOOST_TEST(snap->vigild.last_reload.errors.size() == 1u);
   // A nested view with optional figures: present ones arrive, absent ones stay absent.
   BOOST_TEST_REQUIRE(snap->workers[0].cgroup_stats.has_value());
-  BOOST_TEST(*snap->workers[0].cgroup_stats->pressure_memory_some_avg10_centipercent == 1234u);
+  BOOST_TEST(*snap->workers[0].cgroup_stats->pressure.memory_some_avg10_centipercent == 1234u);
   BOOST_TEST(!snap->workers[0].cgroup_stats->tasks_max.has_value());
   BOOST_TEST(*snap->supervisors[0].cgroup_stats->cpu_usec_per_sec == 1'500'000u);
 }

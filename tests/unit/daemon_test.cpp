@@ -90,6 +90,20 @@ std::uint16_t freePort() {
   return ntohs(a.sin_port);
 }
 
+// A listening socket on 127.0.0.1 (another process holding a port); its port in *port.
+int holdPort(std::uint16_t* port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  BOOST_REQUIRE(listen(fd, 1) == 0);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  *port = ntohs(a.sin_port);
+  return fd;
+}
+
 std::string readFile(const fs::path& path) {
   std::ifstream in(path);
   std::stringstream ss;
@@ -541,15 +555,8 @@ BOOST_AUTO_TEST_CASE(a_reload_whose_listener_cannot_be_bound_changes_nothing) {
                 "metrics: {listen: '127.0.0.1:" + std::to_string(port) + "'}\n");
   startTwoWorkersUp(config);
   // Another process holds the next address.
-  const int busy = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  BOOST_REQUIRE(bind(busy, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  BOOST_REQUIRE(listen(busy, 1) == 0);
-  socklen_t len = sizeof a;
-  getsockname(busy, reinterpret_cast<sockaddr*>(&a), &len);
-  const std::uint16_t taken = ntohs(a.sin_port);
+  std::uint16_t taken = 0;
+  const int busy = holdPort(&taken);
   std::string next = config;
   next.replace(next.find(std::to_string(port)), std::to_string(port).size(), std::to_string(taken));
   // ... and the reload would also remove web/jobs: it must not.
@@ -571,15 +578,8 @@ BOOST_AUTO_TEST_CASE(a_reload_whose_listener_cannot_be_bound_changes_nothing) {
 
 BOOST_AUTO_TEST_CASE(an_address_taken_at_start_is_retried_and_never_blocks_a_reload) {
   // Someone else holds the port when vigild starts: it supervises without /metrics.
-  const int busy = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  BOOST_REQUIRE(bind(busy, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  BOOST_REQUIRE(listen(busy, 1) == 0);
-  socklen_t len = sizeof a;
-  getsockname(busy, reinterpret_cast<sockaddr*>(&a), &len);
-  const std::uint16_t port = ntohs(a.sin_port);
+  std::uint16_t port = 0;
+  const int busy = holdPort(&port);
   std::string config = kTwoWorkers;
   config.insert(config.find("trees:"),
                 "metrics: {listen: '127.0.0.1:" + std::to_string(port) + "'}\n");

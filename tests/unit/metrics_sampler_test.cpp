@@ -78,8 +78,8 @@ BOOST_AUTO_TEST_CASE(a_sweep_fills_every_figure_of_the_view) {
   BOOST_TEST(e->view.cpu_usage_usec == 48213377u);
   BOOST_TEST(e->view.cpu_throttled_usec == 9650141u);
   BOOST_TEST(e->view.cpu_nr_throttled == 1208u);
-  BOOST_TEST(e->view.pressure_memory_some_usec.has_value());
-  BOOST_TEST(e->view.pressure_memory_some_avg10_centipercent.has_value());
+  BOOST_TEST(e->view.pressure.memory_some_usec.has_value());
+  BOOST_TEST(e->view.pressure.memory_some_avg10_centipercent.has_value());
   // One reading is no rate yet.
   BOOST_TEST(!e->view.cpu_usec_per_sec.has_value());
   BOOST_TEST(e->history.size() == 1u);
@@ -94,8 +94,8 @@ BOOST_AUTO_TEST_CASE(psi_absent_and_controllers_off_leave_figures_out) {
   const auto* e = sampler.find("vigil-batch-report.service");
   BOOST_REQUIRE(e);
   BOOST_TEST(e->sampled);
-  BOOST_TEST(!e->view.pressure_cpu_some_usec.has_value());
-  BOOST_TEST(!e->view.pressure_memory_some_avg10_centipercent.has_value());
+  BOOST_TEST(!e->view.pressure.cpu_some_usec.has_value());
+  BOOST_TEST(!e->view.pressure.memory_some_avg10_centipercent.has_value());
   BOOST_TEST(e->view.io_read_bytes == 0u);
   BOOST_TEST(sampler.view().read_errors == 0u);
 }

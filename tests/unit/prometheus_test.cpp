@@ -43,11 +43,11 @@ CgroupView figures(std::uint64_t memory, std::uint64_t cpu_usec) {
   c.io_write_bytes = 4096;
   c.io_read_ios = 12;
   c.io_write_ios = 1;
-  c.pressure_cpu_some_usec = 1500;
-  c.pressure_memory_some_usec = 0;
-  c.pressure_memory_full_usec = 0;
-  c.pressure_io_some_usec = 250000;
-  c.pressure_io_full_usec = 125000;
+  c.pressure.cpu_some_usec = 1500;
+  c.pressure.memory_some_usec = 0;
+  c.pressure.memory_full_usec = 0;
+  c.pressure.io_some_usec = 250000;
+  c.pressure.io_full_usec = 125000;
   return c;
 }
 
@@ -68,8 +68,8 @@ struct Fixture {
     host.cpu_iowait_usec = 1'000'000;
     host.memory_total_bytes = 4ULL << 30;
     host.memory_available_bytes = 3ULL << 30;
-    host.pressure_memory_some_usec = 250'000;
-    host.pressure_memory_full_usec = 100'000;
+    host.pressure.memory_some_usec = 250'000;
+    host.pressure.memory_full_usec = 100'000;
     vigild.host = host;
     SupervisorView web;
     web.path = "web";

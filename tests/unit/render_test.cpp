@@ -86,9 +86,9 @@ status::StatusSnapshot forest() {
     c.cpu_throttled_usec = 350'000;
     c.io_read_bytes = 1u << 20;
     c.io_write_bytes = 4096;
-    c.pressure_cpu_some_avg10_centipercent = 12;
-    c.pressure_memory_some_avg10_centipercent = 0;
-    c.pressure_io_some_avg10_centipercent = 105;
+    c.pressure.cpu_some_avg10_centipercent = 12;
+    c.pressure.memory_some_avg10_centipercent = 0;
+    c.pressure.io_some_avg10_centipercent = 105;
     w.cgroup_stats = c;
   }
   {
@@ -281,7 +281,7 @@ BOOST_AUTO_TEST_CASE(top_rows_follow_the_tree_and_sort_siblings) {
     c.tasks_current = 3;
     c.io_read_bytes_per_sec = read_rate;
     c.io_write_bytes_per_sec = 0;
-    c.pressure_memory_some_avg10_centipercent = 25;
+    c.pressure.memory_some_avg10_centipercent = 25;
     return c;
   };
   for (auto& w : now.workers) {
