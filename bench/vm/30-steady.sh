@@ -98,6 +98,9 @@ for n in ${BENCH_STEADY_SIZES:-$BENCH_SIZES}; do
     window "$vpid" "steady_${n}_vigil_scraped"
     stop_poller "$poller"
     bench "steady_${n}_vigil_longest_batch_ms $(curl -fsS http://127.0.0.1:9753/metrics | awk '/^vigil_sampler_longest_batch_seconds / {print $2 * 1000}')"
+    # The last sweep's longest batch: wall time (preemption included) and vigild's CPU.
+    bench "steady_${n}_vigil_sweep_batch_ms $(curl -fsS http://127.0.0.1:9753/metrics | awk '/^vigil_sampler_last_sweep_longest_batch_seconds / {print $2 * 1000}')"
+    bench "steady_${n}_vigil_sweep_batch_cpu_ms $(curl -fsS http://127.0.0.1:9753/metrics | awk '/^vigil_sampler_last_sweep_longest_batch_cpu_seconds / {print $2 * 1000}')"
     bench "steady_${n}_vigil_sweep_ms $(curl -fsS http://127.0.0.1:9753/metrics | awk '/^vigil_sampler_last_sweep_duration_seconds / {print $2 * 1000}')"
     vigil_empty
 

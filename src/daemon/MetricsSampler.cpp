@@ -14,6 +14,13 @@ std::int64_t realtimeUsec() {
   clock_gettime(CLOCK_REALTIME, &ts);
   return static_cast<std::int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
 }
+// CPU time of this thread: a batch's own cost, without the time the kernel gave others
+// (under emulation, or on a busy host, wall time includes being preempted).
+std::int64_t threadCpuUsec() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+}
 std::int64_t monotonicUsec() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -177,6 +184,7 @@ int MetricsSampler::onDefer(sd_event_source*, void* ud) {
 
 void MetricsSampler::work() {
   const std::int64_t began = monotonicUsec();
+  const std::int64_t cpu_began = threadCpuUsec();
   std::size_t budget = kBatch;
   bool swept = false;
   std::vector<std::function<void()>> done;
@@ -186,6 +194,9 @@ void MetricsSampler::work() {
       r.started = now();
       sweep_no_++;
       sweep_reads_ = 0;
+      sweep_batch_wall_ = core::Usec{0};
+      sweep_batch_cpu_ = core::Usec{0};
+      sweeping_ = true;
       readHost();
     }
     const std::vector<Target>& units = *r.units;
@@ -210,7 +221,17 @@ void MetricsSampler::work() {
   // cost, measured as theirs.
   if (budget < kBatch) batches_++;
   const core::Usec held{monotonicUsec() - began};
+  const core::Usec held_cpu{threadCpuUsec() - cpu_began};
   if (held > longest_batch_) longest_batch_ = held;
+  if (sweeping_ || swept) {
+    sweep_batch_wall_ = std::max(sweep_batch_wall_, held);
+    sweep_batch_cpu_ = std::max(sweep_batch_cpu_, held_cpu);
+  }
+  if (swept) {
+    sweeping_ = false;
+    last_sweep_batch_wall_ = sweep_batch_wall_;
+    last_sweep_batch_cpu_ = sweep_batch_cpu_;
+  }
   if (queue_.empty() && source_) sd_event_source_set_enabled(source_, SD_EVENT_OFF);
   for (auto& d : done) d();
   if (swept && swept_) swept_();
@@ -366,6 +387,8 @@ status::SamplerView MetricsSampler::view() const {
   v.read_errors = errors_;
   v.last_sweep_usec = last_sweep_.count();
   v.longest_batch_usec = longest_batch_.count();
+  v.last_sweep_longest_batch_usec = last_sweep_batch_wall_.count();
+  v.last_sweep_longest_batch_cpu_usec = last_sweep_batch_cpu_.count();
   v.interval_usec = interval_.count();
   v.skipped_sweeps = skipped_;
   return v;

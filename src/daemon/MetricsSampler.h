@@ -146,6 +146,13 @@ class MetricsSampler {
   std::uint64_t sweep_reads_ = 0;
   core::Usec last_sweep_{0};
   core::Usec longest_batch_{0};
+  // The longest batch of the sweep in progress and of the last complete one, in wall time
+  // and in this thread's CPU time.
+  bool sweeping_ = false;
+  core::Usec sweep_batch_wall_{0};
+  core::Usec sweep_batch_cpu_{0};
+  core::Usec last_sweep_batch_wall_{0};
+  core::Usec last_sweep_batch_cpu_{0};
 };
 
 }  // namespace vigil::daemon

@@ -368,6 +368,12 @@ void writePrometheus(const VigildView& vigild,
   single(out, "vigil_sampler_longest_batch_seconds", "gauge",
          "The longest vigild's event loop was held by one batch of cgroup reads.",
          static_cast<double>(sampler.longest_batch_usec) / 1e6);
+  single(out, "vigil_sampler_last_sweep_longest_batch_seconds", "gauge",
+         "The longest the loop was held by one batch of the last sweep (wall time).",
+         static_cast<double>(sampler.last_sweep_longest_batch_usec) / 1e6);
+  single(out, "vigil_sampler_last_sweep_longest_batch_cpu_seconds", "gauge",
+         "vigild's CPU time in the longest batch of the last sweep (without preemption).",
+         static_cast<double>(sampler.last_sweep_longest_batch_cpu_usec) / 1e6);
 }
 
 void writeScrapeDuration(double seconds_taken, std::string& out) {

@@ -27,6 +27,10 @@ struct SamplerView {
   std::uint64_t read_errors = 0;        // cgroup reads that failed since start
   std::int64_t last_sweep_usec = 0;     // wall time of the last sweep, first read to last
   std::int64_t longest_batch_usec = 0;  // the longest the loop was held by one batch
+  // The longest batch of the last sweep: wall time, and vigild's CPU time in it (wall time
+  // includes the time the kernel ran others: preemption, a busy host, emulation).
+  std::int64_t last_sweep_longest_batch_usec = 0;
+  std::int64_t last_sweep_longest_batch_cpu_usec = 0;
   std::int64_t interval_usec = 0;
   std::uint64_t skipped_sweeps = 0;  // due while the previous one still ran
 };

@@ -185,6 +185,13 @@ BOOST_AUTO_TEST_CASE(a_sweep_of_many_cgroups_goes_in_batches) {
   BOOST_REQUIRE(sweeps(1));
   BOOST_TEST(sampler.view().cgroups == MetricsSampler::kBatch * 3);
   BOOST_TEST(sampler.batches() == 3u);  // one loop iteration per kBatch cgroups
+  // The last sweep's longest batch, in wall and CPU time: some of each, the CPU time no
+  // more than the wall time (plus the clocks' granularity).
+  const auto v = sampler.view();
+  BOOST_TEST(v.last_sweep_longest_batch_usec > 0);
+  BOOST_TEST(v.last_sweep_longest_batch_cpu_usec > 0);
+  BOOST_TEST(v.last_sweep_longest_batch_cpu_usec <= v.last_sweep_longest_batch_usec + 1000);
+  BOOST_TEST(v.last_sweep_longest_batch_usec <= v.longest_batch_usec);
   for (const auto& t : targets) BOOST_TEST(sampler.find(t.key)->sampled);
   BOOST_TEST(sampler.view().longest_batch_usec > 0);
 }

@@ -110,6 +110,8 @@ struct Fixture {
     sampler.interval_usec = 1000000;
     sampler.last_sweep_usec = 1500;
     sampler.longest_batch_usec = 800;
+    sampler.last_sweep_longest_batch_usec = 600;
+    sampler.last_sweep_longest_batch_cpu_usec = 450;
   }
 
   std::string text() const {
