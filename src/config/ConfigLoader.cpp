@@ -58,9 +58,15 @@ constexpr std::string_view kTreeKeys[] = {"strategy", "intensity", "limits", "ch
 constexpr std::string_view kSupervisorKeys[] = {"name", "strategy", "intensity", "limits",
                                                 "children"};
 constexpr std::string_view kWorkerKeys[] = {
-    "name",   "command",       "environment", "working_directory", "user",
-    "group",  "limits",        "restart",     "backoff",           "stop",
-    "notify", "notify_access", "watchdog",    "instances",         "start_timeout"};
+    "name",     "command",   "environment",   "working_directory",
+    "user",     "group",     "limits",        "restart",
+    "backoff",  "stop",      "notify",        "notify_access",
+    "watchdog", "instances", "start_timeout", "health"};
+constexpr std::string_view kHealthKeys[] = {
+    "http",         "tcp",      "exec",      "interval", "timeout",
+    "start_period", "failures", "successes", "restart",  "memory_pressure"};
+constexpr std::string_view kHttpCheckKeys[] = {"url", "status", "body"};
+constexpr std::string_view kPressureRuleKeys[] = {"above", "for"};
 
 constexpr std::string_view kTiers[] = {"tier_1", "tier_2", "tier_3"};
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error"};
@@ -372,6 +378,67 @@ enum class Zero { kAllowed, kRejected };
 // noticeable share of a core; above 1h a rate is meaningless (vigil.yaml(5)).
 constexpr Usec kMinMetricsInterval = std::chrono::milliseconds(200);
 constexpr Usec kMaxMetricsInterval = std::chrono::hours(1);
+// health.interval: 1s to 1d (a probe more often than every second is load, not insight);
+// health.timeout at least 10ms and at most the interval.
+constexpr Usec kMinHealthInterval = std::chrono::seconds(1);
+constexpr Usec kMaxHealthInterval = std::chrono::hours(24);
+constexpr Usec kMinHealthTimeout = std::chrono::milliseconds(10);
+
+// "40%", "12.5%", "0.25%" (0% to 100%, at most two decimals) in centipercent.
+std::optional<std::uint32_t> parseCentipercent(std::string_view t) {
+  if (!t.ends_with('%')) return std::nullopt;
+  t.remove_suffix(1);
+  const auto dot = t.find('.');
+  const std::string_view whole = t.substr(0, dot);
+  const std::string_view frac = dot == std::string_view::npos ? "" : t.substr(dot + 1);
+  if (!isDigits(whole) ||
+      (dot != std::string_view::npos && (frac.empty() || frac.size() > 2 || !isDigits(frac))))
+    return std::nullopt;
+  if (whole.size() > 1 && whole.front() == '0') return std::nullopt;
+  const auto w = parseUnsigned(whole);
+  if (!w || *w > 100) return std::nullopt;
+  std::uint64_t c = *w * 100;
+  if (!frac.empty()) c += *parseUnsigned(frac) * (frac.size() == 1 ? 10 : 1);
+  if (c > 10000) return std::nullopt;
+  return static_cast<std::uint32_t>(c);
+}
+
+// "200" or "200-299", each 100..599, low <= high.
+std::optional<std::pair<unsigned, unsigned>> parseStatusRange(std::string_view t) {
+  const auto dash = t.find('-');
+  const auto one = [](std::string_view v) -> std::optional<unsigned> {
+    if (v.size() != 3 || !isDigits(v)) return std::nullopt;
+    const auto n = parseUnsigned(v);
+    if (!n || *n < 100 || *n > 599) return std::nullopt;
+    return static_cast<unsigned>(*n);
+  };
+  const auto lo = one(t.substr(0, dash));
+  const auto hi = dash == std::string_view::npos ? lo : one(t.substr(dash + 1));
+  if (!lo || !hi || *lo > *hi) return std::nullopt;
+  return std::pair{*lo, *hi};
+}
+
+// http:// or https://, a non-empty host, no whitespace or control characters (curl would
+// refuse them, and an operator should hear it at load time, not at the first probe).
+bool validHttpUrl(std::string_view u) {
+  std::string_view rest;
+  if (u.starts_with("http://")) {
+    rest = u.substr(7);
+  } else if (u.starts_with("https://")) {
+    rest = u.substr(8);
+  } else {
+    return false;
+  }
+  if (u.size() > 2048) return false;
+  for (const char c : u) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return false;
+  }
+  const auto end = rest.find_first_of("/?#");
+  const std::string_view authority = rest.substr(0, end);
+  if (authority.find('@') != std::string_view::npos) return false;  // no credentials in config
+  return !authority.empty() && authority.front() != ':';
+}
+
 // history / interval: 3600 samples of 20 bytes (core::HistorySample) is 70 KiB per cgroup.
 constexpr std::uint64_t kMaxHistorySamples = 3600;
 
@@ -1382,6 +1449,8 @@ class ConfigBuilder {
         spec.instances = static_cast<unsigned>(*v);
       }
     }
+    if (const auto* n = map.find("health"))
+      parseHealth(w, *n, appendKeyPath(path, "health"), spec.health);
     if (options_.host_checks != HostChecks::Off) hostChecks(w, map, path, spec, effective.limits);
 
     workers_ += spec.instances;
@@ -1394,6 +1463,192 @@ class ConfigBuilder {
     }
     if (!unit_path.empty()) checkUnitName(w, map, path, unit_path, spec.instances);
     return spec;
+  }
+
+  // `health:` (vigil.yaml(5), HEALTH). One error per mistake, at the key that holds it.
+  void parseHealth(Walker& w,
+                   const YamlNode& node,
+                   const std::string& path,
+                   core::HealthSpec& out) {
+    using Probe = core::HealthSpec::Probe;
+    if (!w.mapping(node, path, false)) return;
+    w.checkKeys(node, path, kHealthKeys);
+    const YamlNode* probe_node = nullptr;
+    bool probe_invalid = false;
+    for (const auto key : {"http", "tcp", "exec"}) {
+      const auto* n = node.find(key);
+      if (!n) continue;
+      const std::string p = appendKeyPath(path, key);
+      if (probe_node) {
+        w.error(*n, p,
+                fmt::format("one probe per worker: {} is set already (use exec with a script "
+                            "to combine checks)",
+                            toString(out.probe)));
+        continue;
+      }
+      probe_node = n;
+      const std::size_t before = errors_.size();
+      if (std::string_view(key) == "http") {
+        out.probe = Probe::Http;
+        parseHttpCheck(w, *n, p, out);
+      } else if (std::string_view(key) == "tcp") {
+        out.probe = Probe::Tcp;
+        constexpr std::string_view kWhat =
+            "an address and port like 127.0.0.1:8080 or [::1]:8080 (numeric: no name is resolved)";
+        if (const auto text = w.scalar(*n, p, kWhat)) {
+          auto a = parseListenAddress(*text);
+          if (a) {
+            out.host = a->address;
+            out.port = a->port;
+          } else {
+            w.error(*n, p, a.error().message() + ", found " + describe(*n));
+          }
+        }
+      } else {
+        out.probe = Probe::Exec;
+        constexpr std::string_view kWhat =
+            "a non-empty sequence of strings like [/usr/local/bin/check, --quick]";
+        if (n->kind == Kind::Sequence && !n->items.empty()) {
+          for (std::size_t i = 0; i < n->items.size(); ++i) {
+            const std::string ip = appendIndexPath(p, i);
+            const auto v = w.scalar(n->items[i], ip, "a string");
+            if (!v) continue;
+            if (i == 0 && !v->starts_with('/')) {
+              w.expected(n->items[i], ip, "an absolute path like /usr/local/bin/check");
+              continue;
+            }
+            out.argv.push_back(*v);
+          }
+        } else if (n->kind != Kind::Invalid) {
+          w.expected(*n, p, kWhat);
+        }
+      }
+      probe_invalid = errors_.size() != before;
+    }
+    if (const auto* n = node.find("interval")) {
+      const std::string p = appendKeyPath(path, "interval");
+      if (const auto v = w.duration(*n, p, Zero::kRejected)) {
+        if (*v < kMinHealthInterval || *v > kMaxHealthInterval) {
+          w.expected(*n, p, "a duration from 1s to 1d");
+        } else {
+          out.interval = *v;
+        }
+      }
+    }
+    const YamlNode* timeout_node = node.find("timeout");
+    if (timeout_node) {
+      const std::string p = appendKeyPath(path, "timeout");
+      if (const auto v = w.duration(*timeout_node, p, Zero::kRejected)) {
+        if (*v < kMinHealthTimeout) {
+          w.expected(*timeout_node, p, "a duration of at least 10ms");
+        } else {
+          out.timeout = *v;
+        }
+      }
+    }
+    if (out.timeout > out.interval) {
+      // A check still running when the next is due would pile up; the interval bounds it.
+      const YamlNode& at = timeout_node ? *timeout_node : *node.find("interval");
+      w.error(at, appendKeyPath(path, timeout_node ? "timeout" : "interval"),
+              fmt::format("health.timeout ({}) must not be longer than health.interval ({})",
+                          core::formatDuration(out.timeout), core::formatDuration(out.interval)));
+    }
+    if (const auto* n = node.find("start_period")) {
+      if (const auto v = w.duration(*n, appendKeyPath(path, "start_period"), Zero::kAllowed))
+        out.start_period = *v;
+    }
+    for (const auto& [key, target] :
+         {std::pair{"failures", &out.failures}, std::pair{"successes", &out.successes}}) {
+      if (const auto* n = node.find(key)) {
+        if (const auto v = w.integer(*n, appendKeyPath(path, key), 1, 100))
+          *target = static_cast<unsigned>(*v);
+      }
+    }
+    if (const auto* n = node.find("restart")) {
+      if (const auto v = w.boolean(*n, appendKeyPath(path, "restart"))) out.restart = *v;
+    }
+    if (const auto* n = node.find("memory_pressure")) {
+      const std::string p = appendKeyPath(path, "memory_pressure");
+      if (w.mapping(*n, p, false)) {
+        w.checkKeys(*n, p, kPressureRuleKeys);
+        core::HealthSpec::PressureRule rule;
+        bool ok = true;
+        if (const auto* a = n->find("above")) {
+          const std::string ap = appendKeyPath(p, "above");
+          constexpr std::string_view kWhat = "a percentage like 40% (0% to 100%, two decimals)";
+          const auto text = w.scalar(*a, ap, kWhat);
+          const auto v = text ? parseCentipercent(*text) : std::nullopt;
+          if (v) {
+            rule.above_centipercent = *v;
+          } else {
+            if (text) w.expected(*a, ap, kWhat);
+            ok = false;
+          }
+        } else {
+          w.error(*n, p, "missing required key 'above' (a percentage like 40%)");
+          ok = false;
+        }
+        if (const auto* f = n->find("for")) {
+          if (const auto v = w.duration(*f, appendKeyPath(p, "for"), Zero::kAllowed)) {
+            rule.duration = *v;
+          } else {
+            ok = false;
+          }
+        }
+        if (ok) out.memory_pressure = rule;
+      }
+    }
+    if (!probe_node && !node.find("memory_pressure")) {
+      w.error(node, path, "health needs a probe (http, tcp or exec) or a memory_pressure rule");
+    }
+    (void)probe_invalid;
+  }
+
+  void parseHttpCheck(Walker& w,
+                      const YamlNode& node,
+                      const std::string& path,
+                      core::HealthSpec& out) {
+    constexpr std::string_view kUrlWhat =
+        "an http:// or https:// URL with a host, like http://127.0.0.1:8080/healthz";
+    const YamlNode* url = &node;
+    std::string url_path = path;
+    if (node.kind == Kind::Mapping) {
+      w.checkKeys(node, path, kHttpCheckKeys);
+      url = node.find("url");
+      url_path = appendKeyPath(path, "url");
+      if (!url) w.error(node, path, "missing required key 'url'");
+      if (const auto* n = node.find("status")) {
+        const std::string p = appendKeyPath(path, "status");
+        constexpr std::string_view kWhat =
+            "an HTTP status like 200, or a range like 200-299 (100 to 599)";
+        if (const auto text = w.scalar(*n, p, kWhat)) {
+          const auto range = parseStatusRange(*text);
+          if (range) {
+            out.status_min = range->first;
+            out.status_max = range->second;
+          } else {
+            w.expected(*n, p, kWhat);
+          }
+        }
+      }
+      if (const auto* n = node.find("body")) {
+        if (const auto v = w.scalar(*n, appendKeyPath(path, "body"), "a string")) {
+          if (v->empty() || v->size() > 1024) {
+            w.expected(*n, appendKeyPath(path, "body"), "a string of 1 to 1024 bytes");
+          } else {
+            out.body = *v;
+          }
+        }
+      }
+    }
+    if (!url) return;
+    if (const auto text = w.scalar(*url, url_path, kUrlWhat)) {
+      if (validHttpUrl(*text)) {
+        out.url = *text;
+      } else {
+        w.expected(*url, url_path, kUrlWhat);
+      }
+    }
   }
 
   void parseCommand(Walker& w,

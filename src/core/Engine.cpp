@@ -13,7 +13,16 @@ namespace vigil::core {
 
 using namespace engine_detail;
 
-namespace {}  // namespace
+namespace {
+
+// The health a fresh incarnation starts with: as HealthTracker starts it.
+HealthState initialHealth(const Engine::Child& c) {
+  if (!c.worker || !c.worker->health.any()) return HealthState::Unknown;
+  return c.worker->health.probe == HealthSpec::Probe::None ? HealthState::Healthy
+                                                           : HealthState::Starting;
+}
+
+}  // namespace
 
 const char* toString(ChildState s) {
   switch (s) {
@@ -95,6 +104,8 @@ const char* toString(EventType t) {
       return "operator-command";
     case EventType::ConfigRejected:
       return "config-rejected";
+    case EventType::WorkerHealth:
+      return "worker-health";
   }
   return "?";
 }
@@ -385,6 +396,15 @@ void Engine::carryOver(Sup& fresh,
     to.blocked_on = from.blocked_on;
     to.deferred = from.deferred;
     to.start_token = from.start_token;
+    to.health = from.health;
+    to.health_detail = from.health_detail;
+    to.health_since = from.health_since;
+    to.health_exit = from.health_exit;
+    if (to.worker && from.worker && !(to.worker->health == from.worker->health)) {
+      // New checks start afresh (HealthMonitor starts a new tracker for them).
+      to.health = to.state == ChildState::Running ? initialHealth(to) : HealthState::Unknown;
+      to.health_detail.clear();
+    }
     if (from.timer) {
       to.timer = std::exchange(from.timer, 0);
       to.timer_deadline = from.timer_deadline;
@@ -856,6 +876,8 @@ void Engine::childReady(Child& c, TimePoint now) {
   setState(c, ChildState::Running);
   c.started_at = now;
   c.was_up = true;
+  c.health = initialHealth(c);
+  c.health_since = now;
   if (!c.sup) {
     emit(event(EventType::WorkerStarted, c, "started",
                c.worker->notify ? "up (READY=1 received)" : "up (process started)", now));
@@ -1175,6 +1197,17 @@ void Engine::onStopResult(const std::string& unit,
   Child& c = *it->second;
   if (c.state != ChildState::Stopping) return;
   Sup& sup = *c.owner;
+  if (c.health_exit && !c.operator_stop && ok && sup.state == SupervisorState::Running &&
+      !stopping_all_) {
+    // A health restart: the stop is done, now the exit is handled as a failure.
+    const ExitInfo info = *c.health_exit;
+    c.frozen = false;
+    c.stopped_by.clear();
+    emit(event(EventType::WorkerStopped, c, "unhealthy", "stopped: " + info.description, now));
+    childEnded(c, info, now);
+    progressOperations(now);
+    return;
+  }
   const bool temporary_by_strategy =
       c.restart() == RestartPolicy::Temporary && sup.state == SupervisorState::Restarting;
   setState(c, std::exchange(c.operator_stop, false) ? ChildState::Stopped
@@ -1255,10 +1288,52 @@ void Engine::onUnitActive(const std::string& unit, TimePoint now) {
   setState(c, ChildState::Running);
   c.started_at = now;
   c.was_up = true;
+  c.health = initialHealth(c);
+  c.health_since = now;
   emit(event(EventType::WorkerStarted, c, "started-externally",
              "started from outside vigil (e.g. systemctl restart); supervised again", now));
   advance(*c.owner, now);
   progressOperations(now);
+}
+
+void Engine::onHealth(const std::string& unit,
+                      TimePoint started,
+                      const HealthChange& change,
+                      TimePoint now) {
+  auto it = units_.find(unit);
+  if (it == units_.end()) return;
+  Child& c = *it->second;
+  if (c.state != ChildState::Running || c.started_at != started || !c.worker) return;
+  if (c.health == change.to) return;
+  c.health = change.to;
+  c.health_detail = change.detail;
+  c.health_since = now;
+  touch(c);
+  const bool restart = change.to == HealthState::Unhealthy && c.worker->health.restart;
+  std::string message;
+  switch (change.to) {
+    case HealthState::Healthy:
+      message = fmt::format("healthy ({})", change.detail);
+      break;
+    case HealthState::Unhealthy:
+      message = fmt::format("unhealthy: {}{}", change.detail,
+                            restart ? "; restarting it through its supervisor"
+                                    : " (health.restart is false: reported only)");
+      break;
+    default:
+      message = fmt::format("{} ({})", toString(change.to), change.detail);
+      break;
+  }
+  emit(event(EventType::WorkerHealth, c, toString(change.to), std::move(message), now));
+  if (restart && !c.frozen) {
+    ExitInfo info;
+    info.kind = ExitKind::Unhealthy;
+    info.reason = toString(info.kind);
+    info.description = "health: " + change.detail;
+    stopChild(c, now, "unhealthy");
+    c.health_exit = std::move(info);
+  }
+  progressOperations(now);  // a rolling restart may wait for this verdict
 }
 
 void Engine::onTimer(std::uint64_t id, TimePoint now) {
@@ -1389,6 +1464,12 @@ void Engine::act(Action a) {
 
 void Engine::setState(Child& c, ChildState state) {
   c.state = state;
+  // An unhealthy worker stays unhealthy while it is stopped; not running, it has none.
+  if (state != ChildState::Running && state != ChildState::Stopping) {
+    c.health = HealthState::Unknown;
+    c.health_detail.clear();
+  }
+  if (state != ChildState::Stopping) c.health_exit.reset();
   touch(c);
 }
 
@@ -1491,6 +1572,9 @@ WorkerStatus workerStatus(const Engine::Child& c) {
   w.exits.assign(c.exits.begin(), c.exits.end());
   w.limits = c.unit.limits;
   w.limits_overridden = c.limits_overridden;
+  w.health = c.health;
+  w.health_detail = c.health_detail;
+  if (c.health != HealthState::Unknown) w.health_since = c.health_since;
   if (c.state == ChildState::Running) w.since = c.started_at;
   if (c.state == ChildState::Waiting) w.next_restart = c.timer_deadline;
   return w;

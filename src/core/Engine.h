@@ -31,6 +31,7 @@
 
 #include "core/Event.h"
 #include "core/ExitInfo.h"
+#include "core/HealthTracker.h"
 #include "core/IntensityWindow.h"
 #include "core/Spec.h"
 #include "core/Time.h"
@@ -150,6 +151,10 @@ struct WorkerStatus {
   std::vector<ExitRecord> exits;          // the last kExitHistory exits, oldest first
   Limits limits;                          // the unit's limits (configured, or set live)
   bool limits_overridden = false;         // changed live by an operator (set)
+  // Health (vigil.yaml(5), HEALTH): unknown when not running or without checks.
+  HealthState health = HealthState::Unknown;
+  std::string health_detail;              // why it is in that state: "http: http 503"
+  std::optional<TimePoint> health_since;  // when it entered that state
 };
 inline constexpr std::size_t kExitHistory = 5;
 
@@ -212,6 +217,17 @@ class Engine {
   // after it was seen stopped): a Stopped worker is supervised as running again.
   void onUnitActive(const std::string& unit, TimePoint now);
   void onTimer(std::uint64_t timer, TimePoint now);
+  // A health verdict about the incarnation of `unit` that came up at `started` (its
+  // WorkerStatus::since; a verdict about an earlier incarnation is ignored). Emits a
+  // worker-health event. An unhealthy worker whose health.restart is set is stopped and
+  // then ends as a failure with reason "unhealthy" and the description
+  // "health: <change.detail>": its supervisor's strategy restarts it, counted in the
+  // intensity, exactly as if it had crashed (OTP: a child that stops answering is
+  // killed and its exit handled by the supervisor).
+  void onHealth(const std::string& unit,
+                TimePoint started,
+                const HealthChange& change,
+                TimePoint now);
 
   // An operator's command. Validates it against the current tree and state, and either
   // refuses it (nothing changes) or starts an operation whose end is reported by

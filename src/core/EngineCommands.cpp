@@ -678,11 +678,29 @@ bool Engine::progress(Operation& op, TimePoint now) {
       case ChildState::Idle:
         return 0;
       default:
-        why =
-            fmt::format("{} {}", name(item),
-                        c->last_exit ? c->last_exit->description : std::string(toString(c->state)));
+        why = fmt::format("{} {}", name(item),
+                          c->health_exit ? "was stopped: " + c->health_exit->description
+                          : c->last_exit ? c->last_exit->description
+                                         : std::string(toString(c->state)));
         return -1;
     }
+  };
+  // A rolling restart moves on only once the restarted instance passes its health
+  // probe, if it has one (Kubernetes' rolling updates wait for readiness likewise); an
+  // instance found unhealthy stops the roll.
+  const auto upHealthy = [&](const Operation::Item& item, std::string& why) -> int {
+    const int u = up(item, why);
+    if (u != 1 || item.supervisor) return u;
+    const Child* c = child(item);
+    if (!c || c->state != ChildState::Running || !c->worker ||
+        c->worker->health.probe == HealthSpec::Probe::None)
+      return u;
+    if (c->health == HealthState::Healthy) return 1;
+    if (c->health == HealthState::Unhealthy) {
+      why = fmt::format("{} is unhealthy: {}", name(item), c->health_detail);
+      return -1;
+    }
+    return 0;
   };
   const auto down = [&](const Operation::Item& item) {
     if (item.supervisor) {
@@ -791,7 +809,7 @@ bool Engine::progress(Operation& op, TimePoint now) {
           op.phase = Operation::Phase::Starting;
         }
         std::string why;
-        const int u = up(item, why);
+        const int u = upHealthy(item, why);
         if (u == 0) return false;
         if (u < 0) {
           finish(op, false,

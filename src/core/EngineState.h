@@ -77,6 +77,12 @@ struct Engine::Child {
   bool frozen = false;         // suspended by an operator
   TimePoint frozen_since{0};
   bool limits_overridden = false;  // unit.limits were changed live by an operator
+  // Health of the running incarnation (HealthTracker's verdicts, via onHealth).
+  HealthState health = HealthState::Unknown;
+  std::string health_detail;
+  TimePoint health_since{0};
+  // The stop in flight is a health restart: when it is done the child ends with this.
+  std::optional<ExitInfo> health_exit;
 
   RestartPolicy restart() const { return worker ? worker->restart : RestartPolicy::Permanent; }
   BackoffSpec backoff() const { return worker ? worker->backoff : BackoffSpec{}; }

@@ -31,6 +31,7 @@ enum class EventType {
   SliceFailed,         // a supervisor's slice could not be created or updated
   OperatorCommand,     // an operator's command was accepted (Event::caller says whose)
   ConfigRejected,      // a configuration could not be loaded; nothing changed
+  WorkerHealth,        // a worker's health changed (reason: the new state)
 };
 
 const char* toString(EventType type);

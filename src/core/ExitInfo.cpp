@@ -40,6 +40,8 @@ const char* toString(ExitKind kind) {
       return "stopped-externally";
     case ExitKind::RuntimeLimit:
       return "runtime-limit";
+    case ExitKind::Unhealthy:
+      return "unhealthy";
     case ExitKind::Unknown:
       return "unknown";
   }

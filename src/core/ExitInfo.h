@@ -33,6 +33,7 @@ enum class ExitKind {
   Resources,     // systemd could not set up the unit
   Stopped,       // a stop job ended it (UnitOutcome::stop_job)
   RuntimeLimit,  // stopped by systemd after limits.runtime_max (RuntimeMaxSec)
+  Unhealthy,     // stopped by vigild: its health checks failed (HealthTracker)
   Unknown,
 };
 

@@ -128,6 +128,7 @@ std::string policyDiff(const WorkerSpec& a, const WorkerSpec& b) {
   if (a.restart != b.restart)
     parts.push_back(fmt::format("restart {} -> {}", toString(a.restart), toString(b.restart)));
   if (!(a.backoff == b.backoff)) parts.push_back("backoff changed");
+  if (!(a.health == b.health)) parts.push_back("health changed");
   std::string out;
   for (const auto& p : parts) out += (out.empty() ? "" : ", ") + p;
   return out;

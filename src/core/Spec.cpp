@@ -40,6 +40,20 @@ const char* toString(NotifyAccess access) {
   return "unknown";
 }
 
+const char* toString(HealthSpec::Probe probe) {
+  switch (probe) {
+    case HealthSpec::Probe::None:
+      return "none";
+    case HealthSpec::Probe::Http:
+      return "http";
+    case HealthSpec::Probe::Tcp:
+      return "tcp";
+    case HealthSpec::Probe::Exec:
+      return "exec";
+  }
+  return "unknown";
+}
+
 const std::string& ChildSpec::name() const {
   static const std::string kEmpty;
   if (worker) return worker->name;

@@ -82,6 +82,50 @@ struct IntensitySpec {
   bool operator==(const IntensitySpec&) const = default;
 };
 
+// `health:` of a worker (vigil.yaml(5), HEALTH): at most one probe, run every `interval`
+// while the worker runs, and resource rules. A probe's defaults follow Kubernetes'
+// liveness probes (periodSeconds 10, failureThreshold 3, successThreshold 1), with a
+// timeout of 5s rather than 1s: under load a 1s check restarts healthy workers.
+struct HealthSpec {
+  enum class Probe { None, Http, Tcp, Exec };
+  Probe probe = Probe::None;
+  // Http: GET `url` ("http://HOST[:PORT]/PATH" or https); healthy when the status is in
+  // [status_min, status_max] (default any 2xx or 3xx, redirects not followed) and, when
+  // `body` is set, the first 64 KiB of the body contain it.
+  std::string url;
+  unsigned status_min = 200;
+  unsigned status_max = 399;
+  std::string body;
+  // Tcp: connect to a numeric address ("127.0.0.1", "::1"); healthy once the connection
+  // is established (it is closed at once).
+  std::string host;
+  std::uint16_t port = 0;
+  // Exec: argv (argv[0] absolute), run by vigild with no stdin; healthy on exit 0. Killed
+  // with its process group on timeout.
+  std::vector<std::string> argv;
+  Usec interval{std::chrono::seconds(10)};
+  Usec timeout{std::chrono::seconds(5)};  // <= interval
+  Usec start_period{0};                   // failures in this long after the start do not count
+  unsigned failures = 3;                  // consecutive failures: unhealthy
+  unsigned successes = 1;                 // consecutive successes: healthy again
+  // What an unhealthy worker gets: restarted through its supervisor's strategy (counted
+  // in its intensity), or only reported.
+  bool restart = true;
+  // memory_pressure: {above, for}: unhealthy once the cgroup's memory PSI "some avg10"
+  // has stayed above `above` (centipercent: 4000 = 40%) for `for` (as sampled by the
+  // metrics sweep, so read every metrics interval).
+  struct PressureRule {
+    std::uint32_t above_centipercent = 0;
+    Usec duration{0};
+    bool operator==(const PressureRule&) const = default;
+  };
+  std::optional<PressureRule> memory_pressure;
+
+  bool any() const { return probe != Probe::None || memory_pressure.has_value(); }
+  bool operator==(const HealthSpec&) const = default;
+};
+const char* toString(HealthSpec::Probe probe);  // "http", "tcp", "exec", "none"
+
 struct WorkerSpec {
   std::string name;                  // as written in the config
   std::vector<std::string> command;  // argv; command[0] is an absolute path
@@ -99,6 +143,7 @@ struct WorkerSpec {
   unsigned instances = 1;        // > 1: name@1 .. name@N
   bool instance_names = false;   // name@1 even for one instance (after an operator's scale)
   Usec start_timeout{std::chrono::seconds(90)};  // how long a start job may take
+  HealthSpec health;
   SourceLocation where;
 };
 

@@ -52,6 +52,8 @@ const char* EventLog::messageId(EventType type) {
       return "3c770892b0c54fe182b6fe44cbcbabda";
     case EventType::ConfigRejected:
       return "b8989c27bfb84f12acbffd0271f8af85";
+    case EventType::WorkerHealth:
+      return "7d9b3d9e717a491ca000f5fe318e0ec9";
   }
   return "00000000000000000000000000000000";
 }
@@ -72,6 +74,8 @@ int EventLog::priority(const core::Event& e) {
     case EventType::WorkerExited:
     case EventType::Escalated:
       return e.reason == "clean" ? 5 : 4;
+    case EventType::WorkerHealth:
+      return e.reason == "unhealthy" ? 4 : 5;
     case EventType::RestartScheduled:
     case EventType::StrategyApplied:
     case EventType::WorkerNotRestarted:

@@ -16,6 +16,7 @@
 
 #include "config/ConfigLoader.h"
 #include "config/YamlNode.h"
+#include "core/ReloadPlan.h"
 #include "core/Spec.h"
 
 // Printable enums for BOOST_TEST messages.
@@ -152,7 +153,7 @@ BOOST_AUTO_TEST_CASE(unknown_keys_list_the_accepted_keys) {
   CHECK_LINES(fixtureErrors("unknown_key"),
               {"unknown_key.yaml:6:9: trees.web.children[0]: unknown key 'limts'; accepted keys: "
                "name, command, environment, working_directory, user, group, limits, restart, "
-               "backoff, stop, notify, notify_access, watchdog, instances, start_timeout",
+               "backoff, stop, notify, notify_access, watchdog, instances, start_timeout, health",
                "unknown_key.yaml:7:5: trees.web: unknown key 'strategie'; accepted keys: "
                "strategy, intensity, limits, children",
                "unknown_key.yaml:8:1: unknown key 'tres'; accepted keys: tier, log_level, "
@@ -931,6 +932,150 @@ BOOST_AUTO_TEST_CASE(the_example_error_in_example_yaml_is_accurate) {
   LoadOptions options;
   options.tier_dirs = {kRepoTiers};
   CHECK_LINES(errorsOf(text, "vigil.yaml", options), {quoted});
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+std::string healthWorker(const std::string& health) {
+  return "trees:\n  web:\n    children:\n      - name: api\n        command: [/bin/sleep, "
+         "inf]\n        health:\n" +
+         health;
+}
+
+const vigil::core::HealthSpec& healthOf(const Config& c) {
+  return c.trees.at(0).children.at(0).worker->health;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(health_settings)
+
+BOOST_AUTO_TEST_CASE(defaults_and_each_probe_kind) {
+  using Probe = vigil::core::HealthSpec::Probe;
+  const Config http =
+      loadConfigFromString(healthWorker("          http: http://127.0.0.1:8080/healthz\n"),
+                           "h.yaml", testOptions())
+          .value();
+  const auto& h = healthOf(http);
+  BOOST_TEST((h.probe == Probe::Http));
+  BOOST_TEST(h.url == "http://127.0.0.1:8080/healthz");
+  BOOST_TEST(h.status_min == 200u);
+  BOOST_TEST(h.status_max == 399u);
+  BOOST_TEST(h.interval.count() == Usec(10s).count());
+  BOOST_TEST(h.timeout.count() == Usec(5s).count());
+  BOOST_TEST(h.start_period.count() == 0);
+  BOOST_TEST(h.failures == 3u);
+  BOOST_TEST(h.successes == 1u);
+  BOOST_TEST(h.restart);
+  BOOST_TEST(!h.memory_pressure);
+
+  const Config full =
+      loadConfigFromString(
+          healthWorker("          http: {url: 'https://[::1]:8443/ready?x=1', status: 200-204, "
+                       "body: ok}\n"
+                       "          interval: 2s\n          timeout: 500ms\n"
+                       "          start_period: 30s\n          failures: 2\n"
+                       "          successes: 3\n          restart: false\n"
+                       "          memory_pressure: {above: 12.5%, for: 1min}\n"),
+          "h.yaml", testOptions())
+          .value();
+  const auto& f = healthOf(full);
+  BOOST_TEST(f.url == "https://[::1]:8443/ready?x=1");
+  BOOST_TEST(f.status_min == 200u);
+  BOOST_TEST(f.status_max == 204u);
+  BOOST_TEST(f.body == "ok");
+  BOOST_TEST(f.interval.count() == Usec(2s).count());
+  BOOST_TEST(f.timeout.count() == Usec(500ms).count());
+  BOOST_TEST(f.start_period.count() == Usec(30s).count());
+  BOOST_TEST(f.failures == 2u);
+  BOOST_TEST(f.successes == 3u);
+  BOOST_TEST(!f.restart);
+  BOOST_REQUIRE(f.memory_pressure);
+  BOOST_TEST(f.memory_pressure->above_centipercent == 1250u);
+  BOOST_TEST(f.memory_pressure->duration.count() == Usec(1min).count());
+
+  const Config tcp_config =
+      loadConfigFromString(healthWorker("          tcp: '[::1]:5432'\n"), "h.yaml", testOptions())
+          .value();
+  const auto& tcp = healthOf(tcp_config);
+  BOOST_TEST((tcp.probe == Probe::Tcp));
+  BOOST_TEST(tcp.host == "::1");
+  BOOST_TEST(tcp.port == 5432u);
+
+  const Config exec_config =
+      loadConfigFromString(healthWorker("          exec: [/usr/bin/pg_isready, -q]\n"), "h.yaml",
+                           testOptions())
+          .value();
+  const auto& exec = healthOf(exec_config);
+  BOOST_TEST((exec.probe == Probe::Exec));
+  BOOST_TEST(exec.argv == (std::vector<std::string>{"/usr/bin/pg_isready", "-q"}));
+}
+
+BOOST_AUTO_TEST_CASE(every_key_is_checked_with_its_location) {
+  CHECK_LINES(
+      errorsOf(healthWorker("          http: ftp://host/x\n"
+                            "          tcp: localhost:80\n"
+                            "          interval: 500ms\n"
+                            "          failures: 0\n"
+                            "          successes: 101\n"
+                            "          restart: maybe\n"
+                            "          retries: 3\n"),
+               "h.yaml"),
+      {"h.yaml:7:17: trees.web.children[0].health.http: expected an http:// or https:// URL "
+       "with a host, like http://127.0.0.1:8080/healthz, found 'ftp://host/x'",
+       "h.yaml:8:16: trees.web.children[0].health.tcp: one probe per worker: http is set "
+       "already (use exec with a script to combine checks)",
+       "h.yaml:9:21: trees.web.children[0].health.interval: expected a duration from 1s to 1d, "
+       "found '500ms'",
+       "h.yaml:10:21: trees.web.children[0].health.failures: expected an integer from 1 to 100, "
+       "found '0'",
+       "h.yaml:11:22: trees.web.children[0].health.successes: expected an integer from 1 to "
+       "100, found '101'",
+       "h.yaml:12:20: trees.web.children[0].health.restart: expected true or false, found "
+       "'maybe'",
+       "h.yaml:13:11: trees.web.children[0].health: unknown key 'retries'; accepted keys: "
+       "http, tcp, exec, interval, timeout, start_period, failures, successes, restart, "
+       "memory_pressure"});
+  CHECK_LINES(errorsOf(healthWorker("          tcp: localhost:80\n"), "h.yaml"),
+              {"h.yaml:7:16: trees.web.children[0].health.tcp: expected an address like "
+               "127.0.0.1:9753 or [::1]:9753 (a numeric IPv4 or bracketed IPv6 literal and a "
+               "port): 'localhost' is not a numeric IPv4 address, found 'localhost:80'"});
+  CHECK_LINES(errorsOf(healthWorker("          exec: [check]\n"), "h.yaml"),
+              {"h.yaml:7:18: trees.web.children[0].health.exec[0]: expected an absolute path "
+               "like /usr/local/bin/check, found 'check'"});
+  CHECK_LINES(
+      errorsOf(healthWorker("          http: {url: 'http://h/', status: 700, body: ''}\n"),
+               "h.yaml"),
+      {"h.yaml:7:44: trees.web.children[0].health.http.status: expected an HTTP status like "
+       "200, or a range like 200-299 (100 to 599), found '700'",
+       "h.yaml:7:55: trees.web.children[0].health.http.body: expected a string of 1 to 1024 "
+       "bytes, found ''"});
+  CHECK_LINES(
+      errorsOf(healthWorker("          tcp: 127.0.0.1:80\n          timeout: 20s\n"), "h.yaml"),
+      {"h.yaml:8:20: trees.web.children[0].health.timeout: health.timeout (20s) must not "
+       "be longer than health.interval (10s)"});
+  CHECK_LINES(
+      errorsOf(healthWorker("          memory_pressure: {above: 140%, for: 1min}\n"), "h.yaml"),
+      {"h.yaml:7:36: trees.web.children[0].health.memory_pressure.above: expected a percentage "
+       "like 40% (0% to 100%, two decimals), found '140%'"});
+  CHECK_LINES(errorsOf(healthWorker("          interval: 5s\n"), "h.yaml"),
+              {"h.yaml:7:11: trees.web.children[0].health: health needs a probe (http, tcp or "
+               "exec) or a memory_pressure rule"});
+}
+
+BOOST_AUTO_TEST_CASE(a_health_change_is_a_policy_change_not_a_restart) {
+  const Config a =
+      loadConfigFromString(healthWorker("          tcp: 127.0.0.1:80\n"), "h.yaml", testOptions())
+          .value();
+  const Config b =
+      loadConfigFromString(healthWorker("          tcp: 127.0.0.1:81\n"), "h.yaml", testOptions())
+          .value();
+  const auto plan = vigil::core::planReload(a, b, {}, {});
+  BOOST_REQUIRE(plan.lines.size() == 1u);
+  BOOST_TEST((plan.lines[0].kind == vigil::core::PlanLine::Kind::Update));
+  BOOST_TEST(plan.lines[0].reason == "health changed");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
