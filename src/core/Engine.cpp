@@ -1336,6 +1336,12 @@ void Engine::onHealth(const std::string& unit,
   progressOperations(now);  // a rolling restart may wait for this verdict
 }
 
+std::shared_ptr<const WorkerSpec> Engine::workerSpec(const std::string& unit) const {
+  auto it = units_.find(unit);
+  if (it == units_.end()) return nullptr;
+  return it->second->worker;
+}
+
 void Engine::onTimer(std::uint64_t id, TimePoint now) {
   auto it = timers_.find(id);
   if (it == timers_.end()) return;  // cancelled
@@ -1574,6 +1580,7 @@ WorkerStatus workerStatus(const Engine::Child& c) {
   w.limits_overridden = c.limits_overridden;
   w.health = c.health;
   w.health_detail = c.health_detail;
+  if (c.worker->health.any()) w.health_check = describeHealth(c.worker->health);
   if (c.health != HealthState::Unknown) w.health_since = c.health_since;
   if (c.state == ChildState::Running) w.since = c.started_at;
   if (c.state == ChildState::Waiting) w.next_restart = c.timer_deadline;

@@ -155,6 +155,7 @@ struct WorkerStatus {
   HealthState health = HealthState::Unknown;
   std::string health_detail;              // why it is in that state: "http: http 503"
   std::optional<TimePoint> health_since;  // when it entered that state
+  std::string health_check;               // describeHealth of its checks; "" : none
 };
 inline constexpr std::size_t kExitHistory = 5;
 
@@ -295,6 +296,9 @@ class Engine {
   // not in the tree. O(log n + depth).
   std::optional<WorkerStatus> worker(const std::string& unit, TimePoint now) const;
   std::optional<SupervisorStatus> supervisor(const std::string& path, TimePoint now) const;
+  // The configuration in force of the worker whose instance `unit` is (null when `unit` is
+  // not in the tree). O(log n).
+  std::shared_ptr<const WorkerSpec> workerSpec(const std::string& unit) const;
 
   // What may have changed since the last call, so that a status model can follow the
   // engine in O(changes) rather than O(fleet): worker units and supervisor paths whose

@@ -29,6 +29,32 @@ std::string percent(std::uint32_t centipercent) {
 
 }  // namespace
 
+std::string describeHealth(const HealthSpec& spec) {
+  std::string out;
+  switch (spec.probe) {
+    case HealthSpec::Probe::Http:
+      out = fmt::format("http GET {}", spec.url);
+      break;
+    case HealthSpec::Probe::Tcp:
+      out = spec.host.find(':') != std::string::npos ? fmt::format("tcp [{}]:{}", spec.host, spec.port)
+                                                     : fmt::format("tcp {}:{}", spec.host, spec.port);
+      break;
+    case HealthSpec::Probe::Exec:
+      out = fmt::format("exec {}", spec.argv.empty() ? std::string() : spec.argv.front());
+      break;
+    case HealthSpec::Probe::None:
+      break;
+  }
+  if (!out.empty()) out += fmt::format(" every {}", formatDuration(spec.interval));
+  if (spec.memory_pressure) {
+    if (!out.empty()) out += ", ";
+    out += fmt::format("memory_pressure above {} for {}",
+                       percent(spec.memory_pressure->above_centipercent),
+                       formatDuration(spec.memory_pressure->duration));
+  }
+  return out;
+}
+
 HealthTracker::HealthTracker(const HealthSpec& spec, TimePoint started)
     : spec_(spec),
       started_(started),

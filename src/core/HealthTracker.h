@@ -34,6 +34,11 @@ struct HealthChange {
   std::string detail;
 };
 
+// What `spec` checks, for status: "http GET http://127.0.0.1:8080/healthz every 10s",
+// "tcp 127.0.0.1:5432 every 10s", "exec /usr/local/bin/check every 30s", each followed by
+// ", memory_pressure above 40% for 1min" when that rule is set; "" when nothing is checked.
+std::string describeHealth(const HealthSpec& spec);
+
 class HealthTracker {
  public:
   // `spec` must have any() true; `started` is when the incarnation came up. The state is

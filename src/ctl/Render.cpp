@@ -65,6 +65,7 @@ std::string timeCell(const status::WorkerView& w) {
 }
 
 constexpr std::size_t kStateWidth = 11;
+constexpr std::size_t kHealthWidth = 11;
 constexpr std::size_t kPidWidth = 8;
 constexpr std::size_t kTimeWidth = 13;
 constexpr std::size_t kRestartsWidth = 9;
@@ -138,7 +139,8 @@ std::string renderTree(const status::StatusSnapshot& s, const RenderOptions& o) 
   name_width += 2;
 
   out += "\n" +
-         st.bold(pad("NAME", name_width) + pad("STATE", kStateWidth) + pad("PID", kPidWidth) +
+         st.bold(pad("NAME", name_width) + pad("STATE", kStateWidth) +
+                 pad("HEALTH", kHealthWidth) + pad("PID", kPidWidth) +
                  pad("UP/NEXT", kTimeWidth) + pad("RESTARTS", kRestartsWidth) +
                  pad("MEMORY", kMemoryWidth) + pad("CPU%", kCpuWidth) + pad("TASKS", kTasksWidth) +
                  "LAST EXIT") +
@@ -159,6 +161,9 @@ std::string renderTree(const status::StatusSnapshot& s, const RenderOptions& o) 
   const auto workerLine = [&](const status::WorkerView& w, const std::string& prefix) {
     std::string line =
         pad(prefix + leafOf(w.path), name_width) + styledState(st, w.state, kStateWidth);
+    const std::string health = w.health.empty() ? "-" : w.health;
+    line += (w.health == "unhealthy" ? st.red(health) : health) +
+            std::string(kHealthWidth > health.size() ? kHealthWidth - health.size() : 1, ' ');
     line += pad(w.main_pid ? std::to_string(w.main_pid) : "-", kPidWidth);
     line += pad(timeCell(w), kTimeWidth);
     line += pad(std::to_string(w.restarts), kRestartsWidth);
@@ -281,6 +286,13 @@ std::string renderWorker(const status::WorkerView& w,
   if (w.restart_in_usec) row("Next restart", "in " + shortSpan(*w.restart_in_usec));
   row("Restarts",
       fmt::format("{} ({} consecutive failure(s))", w.restarts, w.consecutive_failures));
+  if (!w.health.empty()) {
+    std::string h = w.health == "unhealthy" ? st.red(w.health) : w.health;
+    if (!w.health_detail.empty()) h += " (" + w.health_detail + ")";
+    if (w.health_since_realtime_usec) h += " since " + localTime(*w.health_since_realtime_usec);
+    row("Health", h);
+    row("Checks", w.health_check);
+  }
   const auto limit = [](const std::optional<std::uint64_t>& v, bool bytes) {
     return v ? (bytes ? shortBytes(*v) : std::to_string(*v)) : std::string("none");
   };

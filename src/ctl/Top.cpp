@@ -134,6 +134,7 @@ std::vector<TopRow> topRows(const status::StatusSnapshot& current, TopSort sort)
     n.row.path = w.path;
     n.row.state = w.state;
     n.row.restarts = w.restarts;
+    n.row.health = w.health;
     fill(n.row, w.cgroup_stats);
     n.position = w.position;
     n.instance = w.instance;
@@ -171,7 +172,7 @@ std::vector<std::string> topTable(const std::vector<TopRow>& rows, std::size_t w
   std::string header = fit("NAME", name_width) + fit("STATE", 10) + fit("CPU%", 7, true) +
                        fit("MEMORY", 15, true) + fit("TASKS", 10, true) + fit("IO READ", 10, true) +
                        fit("IO WRITE", 10, true) + fit("MEM PSI", 8, true) +
-                       fit("RESTARTS", 8, true);
+                       fit("RESTARTS", 9, true) + " HEALTH";
   while (!header.empty() && header.back() == ' ') header.pop_back();
   out.push_back(cut(header, width));
   for (const auto& r : rows) {
@@ -184,7 +185,8 @@ std::vector<std::string> topTable(const std::vector<TopRow>& rows, std::size_t w
                        fit(rate(r.io_read_per_sec), 10, true) +
                        fit(rate(r.io_write_per_sec), 10, true) +
                        fit(cell(r.memory_pressure_percent, "{:.2f}"), 8, true) +
-                       fit(std::to_string(r.restarts), 8, true);
+                       fit(std::to_string(r.restarts), 9, true) + " " +
+                       (r.health.empty() ? (r.supervisor ? "" : "-") : r.health);
     while (!line.empty() && line.back() == ' ') line.pop_back();
     out.push_back(cut(line, width));
   }

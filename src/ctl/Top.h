@@ -34,6 +34,7 @@ struct TopRow {
   std::optional<double> io_write_per_sec;
   std::optional<double> memory_pressure_percent;  // PSI memory some avg10
   std::uint32_t restarts = 0;  // a worker's restarts; a supervisor's within its window
+  std::string health;          // a checked worker's health; "" : no checks (or a supervisor)
 };
 
 // Every supervisor and worker of `current` in tree order (depth first), each supervisor's

@@ -84,7 +84,13 @@ Daemon::Daemon(DaemonOptions options, sd_event* event, systemd::SystemdClient& c
       client_(client),
       log_(options_.log_to_journal, options_.log_to_stderr),
       sinks_{&log_, &recent_},
-      sampler_(event, options_.cgroup_root) {
+      sampler_(event, options_.cgroup_root),
+      health_(event,
+              [this](const std::string& unit, core::TimePoint started,
+                     const core::HealthChange& change) {
+                engine_.onHealth(unit, started, change, now());
+                drain();
+              }) {
   client_.setExitObserver([this](const systemd::UnitState& st) {
     engine_.onUnitExit(st.name, st.outcome, now());
     drain();
@@ -374,6 +380,7 @@ void Daemon::finish(int code) {
   notify(stopping_all_
              ? "STOPPING=1\nSTATUS=every tree is stopped"
              : "STOPPING=1\nSTATUS=stopping; workers keep running and will be re-adopted");
+  health_.clear();
   writeState();
   // Stale figures would be exported as current ones while vigild is away.
   removeTextfile();
@@ -401,6 +408,7 @@ void Daemon::drain() {
   if (!changes.empty()) {
     metrics_targets_.reset();  // a worker started, stopped, came or went
     model_.update(engine_, changes, now());
+    if (!stopping_) health_.update(engine_, changes, now());
     state_dirty_ = true;
     resetFailedUnits(changes);
   }
@@ -854,7 +862,7 @@ void Daemon::configureMetrics() {
   const std::size_t slots =
       m.history.count() == 0 ? 0 : static_cast<std::size_t>(m.history / m.interval);
   sampler_.configure(
-      m.interval, slots, [this]() { return metricsTargets(); }, [this]() { writeTextfile(); });
+      m.interval, slots, [this]() { return metricsTargets(); }, [this]() { afterSweep(); });
 }
 
 util::Result<void> Daemon::bindMetrics(const std::string& listen) {
@@ -939,6 +947,11 @@ void Daemon::removeTextfile() {
   if (textfile_dir_.empty()) return;
   std::error_code ec;
   std::filesystem::remove(std::filesystem::path(textfile_dir_) / kTextfileName, ec);
+}
+
+void Daemon::afterSweep() {
+  if (!stopping_) health_.onSweep(sampler_, now());
+  writeTextfile();
 }
 
 void Daemon::writeTextfile() {

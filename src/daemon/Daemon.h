@@ -21,6 +21,7 @@
 #include "core/Engine.h"
 #include "daemon/EventLog.h"
 #include "daemon/EventSink.h"
+#include "daemon/HealthMonitor.h"
 #include "daemon/MetricsSampler.h"
 #include "daemon/RecentEvents.h"
 #include "daemon/StatusModel.h"
@@ -93,6 +94,7 @@ class Daemon : public api::Backend {
   std::string stateJson();
   const StatusModel& statusModel() const { return model_; }
   const MetricsSampler& sampler() const { return sampler_; }
+  const HealthMonitor& healthMonitor() const { return health_; }
   // The Prometheus exposition of everything now (what /metrics serves), and the port
   // /metrics is served on (0: none).
   std::string metricsText();
@@ -159,7 +161,8 @@ class Daemon : public api::Backend {
   // and every supervisor's slice. Rebuilt only after the engine reported changes (drain())
   // since the last sweep: composing it is O(fleet).
   MetricsSampler::Targets metricsTargets();
-  // After a sweep: the textfile, when metrics.textfile is set.
+  // After a sweep: memory pressure rules, then the textfile when metrics.textfile is set.
+  void afterSweep();
   void writeTextfile();
   // Removes the textfile vigild wrote (a changed directory, vigild stopping).
   void removeTextfile();
@@ -174,6 +177,7 @@ class Daemon : public api::Backend {
   std::vector<EventSink*> sinks_;
   StatusModel model_;
   MetricsSampler sampler_;
+  HealthMonitor health_;
   std::unique_ptr<http::HttpServer> http_;
   std::string http_listen_;                  // what http_ is bound to ("" : none)
   bool textfile_failed_ = false;             // reported once until a write succeeds again

@@ -112,6 +112,12 @@ WorkerView workerView(const core::WorkerStatus& w,
   if (w.next_restart)
     v.restart_in_usec = std::max<std::int64_t>((*w.next_restart - clocks.monotonic).count(), 0);
   if (w.frozen && w.frozen_since) v.frozen_since_realtime_usec = clocks.toRealtime(*w.frozen_since);
+  if (!w.health_check.empty()) {
+    v.health = core::toString(w.health);
+    v.health_check = w.health_check;
+    v.health_detail = w.health_detail;
+    if (w.health_since) v.health_since_realtime_usec = clocks.toRealtime(*w.health_since);
+  }
   for (const auto& r : w.exits) v.exits.push_back(exitView(r, clocks));
   if (!v.exits.empty()) {
     v.last_exit = v.exits.back();

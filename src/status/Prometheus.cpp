@@ -299,6 +299,23 @@ void writePrometheus(const VigildView& vigild,
   writeStates(out, "vigil_worker_state", "The worker's state: 1 for the current one, else 0.",
               kWorkerStates, wl,
               [&](std::size_t i) -> std::string_view { return workers[i].state; });
+  // Health: only the workers that have checks get series.
+  header(out, "vigil_worker_healthy", "gauge",
+         "1 when the worker's health checks pass, else 0 (starting, unhealthy, not running); "
+         "only workers with health checks.");
+  for (std::size_t i = 0; i < workers.size(); ++i)
+    if (!workers[i].health.empty())
+      emit(out, "vigil_worker_healthy", wl[i], "", workers[i].health == "healthy" ? 1 : 0);
+  header(out, "vigil_worker_health_state", "gauge",
+         "The health of a worker with checks: 1 for the current state, else 0.");
+  for (std::size_t i = 0; i < workers.size(); ++i) {
+    if (workers[i].health.empty()) continue;
+    for (const char* st : kHealthStates) {
+      std::string extra;
+      label(extra, "state", st);
+      emit(out, "vigil_worker_health_state", wl[i], extra, workers[i].health == st ? 1 : 0);
+    }
+  }
   perView(out, "vigil_worker_restarts_total", "counter",
           "Restarts of the worker by its supervisor since vigild started supervising it.", workers,
           wl, [](const WorkerView& w) { return w.restarts; });

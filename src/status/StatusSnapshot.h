@@ -21,6 +21,8 @@ namespace vigil::status {
 // Worker states as operators see them (vigilctl(1), STATES).
 inline constexpr const char* kWorkerStates[] = {"starting", "running", "stopping", "backoff",
                                                 "stopped",  "exited",  "failed",   "frozen"};
+// A checked worker's health (core::HealthState); "" in WorkerView::health: no checks.
+inline constexpr const char* kHealthStates[] = {"starting", "healthy", "unhealthy", "unknown"};
 // Supervisor states.
 inline constexpr const char* kSupervisorStates[] = {"starting", "running", "restarting",
                                                     "stopping", "stopped", "failed"};
@@ -148,6 +150,11 @@ struct WorkerView {
   std::optional<std::int64_t> uptime_usec;      // running: for how long
   std::optional<std::int64_t> restart_in_usec;  // backoff: when the restart is due
   std::optional<std::int64_t> frozen_since_realtime_usec;
+  // Health (vigil.yaml(5), HEALTH): "" when the worker has no checks, else kHealthStates.
+  std::string health;
+  std::string health_check;   // what is checked: "http GET http://127.0.0.1:8080/healthz every 10s"
+  std::string health_detail;  // why it is in that state: "http: http 503"
+  std::optional<std::int64_t> health_since_realtime_usec;
   std::optional<ExitView> last_exit;
   std::vector<ExitView> exits;  // the last five, oldest first
   // Limits the unit has (as configured, or as changed live by `set`); absent: none.
@@ -184,6 +191,10 @@ struct WorkerView {
     v("uptime_usec", self.uptime_usec);
     v("restart_in_usec", self.restart_in_usec);
     v("frozen_since_realtime_usec", self.frozen_since_realtime_usec);
+    v("health", self.health);
+    v("health_check", self.health_check);
+    v("health_detail", self.health_detail);
+    v("health_since_realtime_usec", self.health_since_realtime_usec);
     v("last_exit", self.last_exit);
     v("exits", self.exits);
     v("memory_max_bytes", self.memory_max_bytes);

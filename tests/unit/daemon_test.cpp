@@ -12,6 +12,7 @@
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "daemon/Daemon.h"
@@ -597,6 +598,81 @@ BOOST_AUTO_TEST_CASE(an_address_taken_at_start_is_retried_and_never_blocks_a_rel
   close(busy);
   BOOST_REQUIRE(daemon->reload());
   BOOST_TEST(daemon->metricsPort() == port);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(daemon_health, DaemonFixture)
+
+// A tcp check on a port nothing listens on: the worker becomes unhealthy after `failures`
+// probes and is stopped, then restarted through its supervisor with the health reason;
+// the new incarnation turns healthy once the port is open. Real probes on the real loop.
+BOOST_AUTO_TEST_CASE(an_unhealthy_worker_is_stopped_and_restarted_and_a_healthy_one_left_alone) {
+  const std::uint16_t port = freePort();
+  startTwoWorkersUp(fmt::format(R"(tier: tier_2
+trees:
+  web:
+    strategy: one_for_one
+    intensity: {{max_restarts: 5, period: 60s}}
+    children:
+      - name: api
+        command: [/usr/bin/sleep, "1000"]
+        backoff: {{initial: 20ms, max: 1s, jitter: 0}}
+        health: {{tcp: "127.0.0.1:{}", interval: 1s, timeout: 500ms, failures: 2}}
+      - name: jobs
+        command: [/usr/bin/sleep, "1000"]
+)",
+                                port));
+  const auto health = [&](const std::string& unit) {
+    const auto w = daemon->engine().worker(unit, core::TimePoint{0});
+    return w ? std::string(core::toString(w->health)) : std::string("none");
+  };
+  BOOST_TEST(health("vigil-web-api.service") == "starting");
+  BOOST_TEST(health("vigil-web-jobs.service") == "unknown");
+  // First probe after 1s, the second 1s later: unhealthy, then the stop.
+  BOOST_REQUIRE(runUntil([&] { return !fake.stops.empty(); }, std::chrono::milliseconds(5000)));
+  BOOST_TEST(health("vigil-web-api.service") == "unhealthy");
+  BOOST_TEST(fake.finishStop() == "vigil-web-api.service");
+  BOOST_REQUIRE(runUntil([&] { return !fake.starts.empty(); }));
+  const auto w = daemon->engine().worker("vigil-web-api.service", core::TimePoint{0});
+  BOOST_REQUIRE(w);
+  BOOST_TEST(w->last_exit == "health: tcp: connect refused");
+  BOOST_TEST(w->restarts == 1u);
+  // The port opens; the new incarnation becomes healthy at its first probe.
+  std::uint16_t held = port;
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(held);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  BOOST_REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  BOOST_REQUIRE(listen(fd, 4) == 0);
+  fake.finishStart();
+  BOOST_REQUIRE(runUntil([&] { return health("vigil-web-api.service") == "healthy"; },
+                         std::chrono::milliseconds(4000)));
+  BOOST_TEST(fake.stops.empty());
+  BOOST_TEST(health("vigil-web-jobs.service") == "unknown");
+  // The state and the metrics say so too.
+  const auto state = nlohmann::json::parse(daemon->stateJson());
+  bool seen = false;
+  for (const auto& v : state["workers"])
+    if (v["unit"] == "vigil-web-api.service") {
+      seen = true;
+      BOOST_TEST(v["health"] == "healthy");
+      BOOST_TEST(v["health_check"] == fmt::format("tcp 127.0.0.1:{} every 1s", port));
+    }
+  BOOST_TEST(seen);
+  const std::string text = daemon->metricsText();
+  BOOST_TEST(text.find("vigil_worker_healthy{tree=\"web\",supervisor=\"web\",worker=\"web/api\"") !=
+                 std::string::npos,
+             text);
+  bool unhealthy_event = false;
+  for (const auto& e : state["events"])
+    unhealthy_event = unhealthy_event || (e["type"] == "worker-health" && e["reason"] == "unhealthy");
+  BOOST_TEST(unhealthy_event);
+  close(fd);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -93,6 +93,9 @@ struct Fixture {
     api.restarts = 4;
     api.consecutive_failures = 0;
     api.cgroup_stats = figures(100 << 20, 2500000);
+    api.health = "unhealthy";  // checked: vigil_worker_healthy 0 and its health state
+    api.health_check = "http GET http://127.0.0.1:8080/healthz every 10s";
+    api.health_detail = "http: http 503";
     workers.push_back(api);
 
     WorkerView db;  // in backoff: no figures, only its state

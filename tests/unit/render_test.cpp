@@ -89,7 +89,10 @@ status::StatusSnapshot forest() {
     c.pressure.cpu_some_avg10_centipercent = 12;
     c.pressure.memory_some_avg10_centipercent = 0;
     c.pressure.io_some_avg10_centipercent = 105;
-    w.cgroup_stats = c;
+    w.cgroup_stats = c;    w.health = "healthy";
+    w.health_check = "http GET http://127.0.0.1:8080/healthz every 10s";
+    w.health_detail = "http: http 200";
+    w.health_since_realtime_usec = kNow - 60'000'000;
   }
   {
     auto& w = worker("web", "api", 1, 2, "backoff");
@@ -104,7 +107,13 @@ status::StatusSnapshot forest() {
     w.main_pid = 1240;
     w.uptime_usec = 45'000'000;
   }
-  worker("web", "proxy", 0, 0, "running").main_pid = 1200;
+  {
+    auto& w = worker("web", "proxy", 0, 0, "running");
+    w.main_pid = 1200;
+    w.health = "unhealthy";
+    w.health_check = "tcp 127.0.0.1:3128 every 5s";
+    w.health_detail = "tcp: connect refused";
+  }
   worker("web/backend", "db", 0, 0, "running").main_pid = 1300;
   worker("web/backend", "cache", 1, 0, "stopped");
   worker("batch", "job", 0, 0, "failed");
