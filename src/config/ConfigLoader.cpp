@@ -22,6 +22,7 @@
 #include "config/ListenAddress.h"
 #include "config/YamlNode.h"
 #include "core/Duration.h"
+#include "core/HealthTracker.h"
 #include "core/Size.h"
 #include "core/UnitName.h"
 #include "core/UnitSpec.h"
@@ -1496,10 +1497,17 @@ class ConfigBuilder {
         constexpr std::string_view kWhat =
             "an address and port like 127.0.0.1:8080 or [::1]:8080 (numeric: no name is resolved)";
         if (const auto text = w.scalar(*n, p, kWhat)) {
-          auto a = parseListenAddress(*text);
+          // %i (the instance) is checked as the digit it becomes.
+          auto a = parseListenAddress(core::withInstance(
+                                          [&] {
+                                            core::HealthSpec t;
+                                            t.address = *text;
+                                            return t;
+                                          }(),
+                                          1)
+                                          .address);
           if (a) {
-            out.host = a->address;
-            out.port = a->port;
+            out.address = *text;
           } else {
             w.error(*n, p, a.error().message() + ", found " + describe(*n));
           }
@@ -1643,7 +1651,9 @@ class ConfigBuilder {
     }
     if (!url) return;
     if (const auto text = w.scalar(*url, url_path, kUrlWhat)) {
-      if (validHttpUrl(*text)) {
+      core::HealthSpec t;
+      t.url = *text;
+      if (validHttpUrl(core::withInstance(t, 1).url)) {
         out.url = *text;
       } else {
         w.expected(*url, url_path, kUrlWhat);

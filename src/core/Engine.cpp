@@ -1580,7 +1580,8 @@ WorkerStatus workerStatus(const Engine::Child& c) {
   w.limits_overridden = c.limits_overridden;
   w.health = c.health;
   w.health_detail = c.health_detail;
-  if (c.worker->health.any()) w.health_check = describeHealth(c.worker->health);
+  if (c.worker->health.any())
+    w.health_check = describeHealth(withInstance(c.worker->health, c.instance));
   if (c.health != HealthState::Unknown) w.health_since = c.health_since;
   if (c.state == ChildState::Running) w.since = c.started_at;
   if (c.state == ChildState::Waiting) w.next_restart = c.timer_deadline;

@@ -36,8 +36,7 @@ std::string describeHealth(const HealthSpec& spec) {
       out = fmt::format("http GET {}", spec.url);
       break;
     case HealthSpec::Probe::Tcp:
-      out = spec.host.find(':') != std::string::npos ? fmt::format("tcp [{}]:{}", spec.host, spec.port)
-                                                     : fmt::format("tcp {}:{}", spec.host, spec.port);
+      out = fmt::format("tcp {}", spec.address);
       break;
     case HealthSpec::Probe::Exec:
       out = fmt::format("exec {}", spec.argv.empty() ? std::string() : spec.argv.front());
@@ -53,6 +52,31 @@ std::string describeHealth(const HealthSpec& spec) {
                        formatDuration(spec.memory_pressure->duration));
   }
   return out;
+}
+
+namespace {
+
+std::string substitute(const std::string& text, const std::string& instance) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 1 < text.size() && (text[i + 1] == 'i' || text[i + 1] == '%')) {
+      out += text[i + 1] == 'i' ? instance : "%";
+      ++i;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+HealthSpec withInstance(HealthSpec spec, unsigned instance) {
+  const std::string n = instance ? std::to_string(instance) : std::string();
+  spec.url = substitute(spec.url, n);
+  spec.address = substitute(spec.address, n);
+  for (auto& a : spec.argv) a = substitute(a, n);
+  return spec;
 }
 
 HealthTracker::HealthTracker(const HealthSpec& spec, TimePoint started)

@@ -39,6 +39,10 @@ struct HealthChange {
 // ", memory_pressure above 40% for 1min" when that rule is set; "" when nothing is checked.
 std::string describeHealth(const HealthSpec& spec);
 
+// `spec` for instance `instance` of its worker: every "%i" in url, address and argv
+// replaced by the instance number ("" when 0: a worker without instances); "%%" is "%".
+HealthSpec withInstance(HealthSpec spec, unsigned instance);
+
 class HealthTracker {
  public:
   // `spec` must have any() true; `started` is when the incarnation came up. The state is

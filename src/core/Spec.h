@@ -96,13 +96,14 @@ struct HealthSpec {
   unsigned status_min = 200;
   unsigned status_max = 399;
   std::string body;
-  // Tcp: connect to a numeric address ("127.0.0.1", "::1"); healthy once the connection
-  // is established (it is closed at once).
-  std::string host;
-  std::uint16_t port = 0;
+  // Tcp: connect to "A.B.C.D:PORT" or "[IPV6]:PORT" (numeric); healthy once the
+  // connection is established (it is closed at once).
+  std::string address;
   // Exec: argv (argv[0] absolute), run by vigild with no stdin; healthy on exit 0. Killed
   // with its process group on timeout.
   std::vector<std::string> argv;
+  // In url, address and argv, "%i" stands for the instance number ("" for a worker
+  // without instances), as systemd's %i does: see withInstance().
   Usec interval{std::chrono::seconds(10)};
   Usec timeout{std::chrono::seconds(5)};  // <= interval
   Usec start_period{0};                   // failures in this long after the start do not count

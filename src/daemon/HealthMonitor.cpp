@@ -59,10 +59,11 @@ void HealthMonitor::sync(const core::Engine& engine, const std::string& unit, co
   }
   if (it != entries_.end()) {
     const Entry& e = *it->second;
-    if (e.started == *w->since && e.spec == spec->health) return;  // the same incarnation
+    if (e.started == *w->since && e.spec == core::withInstance(spec->health, w->instance))
+      return;  // the same incarnation, the same checks
     unwatch(it);
   }
-  watch(unit, spec->health, *w->since, now);
+  watch(unit, core::withInstance(spec->health, w->instance), *w->since, now);
 }
 
 void HealthMonitor::watch(const std::string& unit,

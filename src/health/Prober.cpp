@@ -263,28 +263,39 @@ void Prober::onCurlDone(void* easy, int code) {
 }
 
 void Prober::beginTcp(Probe& p) {
+  // "A.B.C.D:PORT" or "[IPV6]:PORT", as the configuration checked it.
+  const std::string& text = p.spec.address;
+  const auto colon = text.rfind(':');
+  std::string host = colon == std::string::npos ? text : text.substr(0, colon);
+  const std::string port_text = colon == std::string::npos ? "" : text.substr(colon + 1);
+  unsigned long port = 0;
+  try {
+    port = std::stoul(port_text);
+  } catch (...) {
+    port = 0;
+  }
   sockaddr_storage ss{};
   socklen_t len = 0;
   int family = AF_INET;
-  if (p.spec.host.find(':') != std::string::npos) {
+  bool parsed = port > 0 && port <= 65535;
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
     family = AF_INET6;
+    host = host.substr(1, host.size() - 2);
     auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
     a->sin6_family = AF_INET6;
-    a->sin6_port = htons(p.spec.port);
-    if (inet_pton(AF_INET6, p.spec.host.c_str(), &a->sin6_addr) != 1) {
-      finish(p, {false, fmt::format("not an IPv6 address: {}", p.spec.host)});
-      return;
-    }
+    a->sin6_port = htons(static_cast<std::uint16_t>(port));
+    parsed = parsed && inet_pton(AF_INET6, host.c_str(), &a->sin6_addr) == 1;
     len = sizeof(sockaddr_in6);
   } else {
     auto* a = reinterpret_cast<sockaddr_in*>(&ss);
     a->sin_family = AF_INET;
-    a->sin_port = htons(p.spec.port);
-    if (inet_pton(AF_INET, p.spec.host.c_str(), &a->sin_addr) != 1) {
-      finish(p, {false, fmt::format("not an IPv4 address: {}", p.spec.host)});
-      return;
-    }
+    a->sin_port = htons(static_cast<std::uint16_t>(port));
+    parsed = parsed && inet_pton(AF_INET, host.c_str(), &a->sin_addr) == 1;
     len = sizeof(sockaddr_in);
+  }
+  if (!parsed) {
+    finish(p, {false, fmt::format("not an address and port: {}", text)});
+    return;
   }
   p.fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (p.fd < 0) {

@@ -1001,8 +1001,18 @@ BOOST_AUTO_TEST_CASE(defaults_and_each_probe_kind) {
           .value();
   const auto& tcp = healthOf(tcp_config);
   BOOST_TEST((tcp.probe == Probe::Tcp));
-  BOOST_TEST(tcp.host == "::1");
-  BOOST_TEST(tcp.port == 5432u);
+  BOOST_TEST(tcp.address == "[::1]:5432");
+
+  // %i (the instance) in a url or an address is checked as the number it becomes.
+  const Config per_instance =
+      loadConfigFromString(healthWorker("          tcp: '127.0.0.1:90%i'\n"), "h.yaml",
+                           testOptions())
+          .value();
+  BOOST_TEST(healthOf(per_instance).address == "127.0.0.1:90%i");
+  BOOST_TEST(healthOf(loadConfigFromString(healthWorker("          http: 'http://127.0.0.1:80%i/'\n"),
+                                           "h.yaml", testOptions())
+                          .value())
+                 .url == "http://127.0.0.1:80%i/");
 
   const Config exec_config =
       loadConfigFromString(healthWorker("          exec: [/usr/bin/pg_isready, -q]\n"), "h.yaml",

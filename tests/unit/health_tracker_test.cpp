@@ -162,4 +162,22 @@ BOOST_AUTO_TEST_CASE(a_tripped_rule_keeps_a_healthy_probe_unhealthy) {
   BOOST_TEST(back->to == HealthState::Healthy);
 }
 
+BOOST_AUTO_TEST_CASE(instance_placeholders_and_descriptions) {
+  HealthSpec s = httpSpec();
+  s.url = "http://127.0.0.1:80%i/healthz?pct=100%%";
+  const HealthSpec two = vigil::core::withInstance(s, 2);
+  BOOST_TEST(two.url == "http://127.0.0.1:802/healthz?pct=100%");
+  BOOST_TEST(vigil::core::withInstance(s, 0).url == "http://127.0.0.1:80/healthz?pct=100%");
+  BOOST_TEST(vigil::core::describeHealth(two) ==
+             "http GET http://127.0.0.1:802/healthz?pct=100% every 10s");
+  HealthSpec e;
+  e.probe = HealthSpec::Probe::Exec;
+  e.argv = {"/usr/local/bin/check", "--instance=%i"};
+  e.interval = 30s;
+  e.memory_pressure = HealthSpec::PressureRule{4000, 60s};
+  BOOST_TEST(vigil::core::withInstance(e, 3).argv[1] == "--instance=3");
+  BOOST_TEST(vigil::core::describeHealth(e) ==
+             "exec /usr/local/bin/check every 30s, memory_pressure above 40% for 1min");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

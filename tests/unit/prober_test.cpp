@@ -103,8 +103,7 @@ struct Loop {
   static HealthSpec tcp(std::uint16_t port) {
     HealthSpec s;
     s.probe = HealthSpec::Probe::Tcp;
-    s.host = "127.0.0.1";
-    s.port = port;
+    s.address = "127.0.0.1:" + std::to_string(port);
     s.timeout = 2s;
     return s;
   }
