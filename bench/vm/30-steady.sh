@@ -90,11 +90,11 @@ for n in ${BENCH_STEADY_SIZES:-$BENCH_SIZES}; do
     vpid=$(main_pid vigild.service)
     window "$vpid" "steady_${n}_vigil_idle"
     poller=$(vigil_poller)
-    sleep 5
+    sleep "$BENCH_WARMUP"
     window "$vpid" "steady_${n}_vigil_sampled"
     stop_poller "$poller"
     poller=$(metrics_poller)
-    sleep 5
+    sleep "$BENCH_WARMUP"
     window "$vpid" "steady_${n}_vigil_scraped"
     stop_poller "$poller"
     bench "steady_${n}_vigil_longest_batch_ms $(curl -fsS http://127.0.0.1:9753/metrics | awk '/^vigil_sampler_longest_batch_seconds / {print $2 * 1000}')"
@@ -112,7 +112,7 @@ for n in ${BENCH_STEADY_SIZES:-$BENCH_SIZES}; do
     spid=$(main_pid bench-supervisord.service)
     window "$spid" "steady_${n}_supervisord_idle"
     poller=$(supervisord_poller)
-    sleep 5
+    sleep "$BENCH_WARMUP"
     window "$spid" "steady_${n}_supervisord_sampled"
     stop_poller "$poller"
     systemctl stop bench-supervisord.service

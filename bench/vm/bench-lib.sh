@@ -11,9 +11,12 @@ if ((BENCH_QUICK)); then
     BENCH_REPS=${BENCH_REPS:-1}
     BENCH_REPS_LARGE=${BENCH_REPS_LARGE:-1}
     BENCH_CRASHES=${BENCH_CRASHES:-5}
-    BENCH_IDLE_WINDOW=${BENCH_IDLE_WINDOW:-10}
+    # Short windows: the quick run checks that every scenario works, its figures are
+    # indicative only (CI keeps the whole suite under 30 minutes).
+    BENCH_IDLE_WINDOW=${BENCH_IDLE_WINDOW:-6}
     BENCH_CRASH_OTHERS=${BENCH_CRASH_OTHERS:-50}
-    BENCH_SETTLE=${BENCH_SETTLE:-5}
+    BENCH_SETTLE=${BENCH_SETTLE:-3}
+    BENCH_WARMUP=${BENCH_WARMUP:-3}  # a poller started, before its window
 else
     BENCH_SIZES=${BENCH_SIZES:-50 200 1000}
     BENCH_REPS=${BENCH_REPS:-3}
@@ -22,6 +25,7 @@ else
     BENCH_IDLE_WINDOW=${BENCH_IDLE_WINDOW:-60}
     BENCH_CRASH_OTHERS=${BENCH_CRASH_OTHERS:-200}
     BENCH_SETTLE=${BENCH_SETTLE:-20}
+    BENCH_WARMUP=${BENCH_WARMUP:-5}
 fi
 TOOL=$BENCH_DIR/vigil-bench-tool
 SWEEP=$BENCH_DIR/vigil-bench-sweep

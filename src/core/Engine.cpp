@@ -1197,9 +1197,10 @@ void Engine::onStopResult(const std::string& unit,
   Child& c = *it->second;
   if (c.state != ChildState::Stopping) return;
   Sup& sup = *c.owner;
-  if (c.health_exit && !c.operator_stop && ok && sup.state == SupervisorState::Running &&
-      !stopping_all_) {
-    // A health restart: the stop is done, now the exit is handled as a failure.
+  // A health restart: the stop is done, now the end is handled as a failure. Under a
+  // strategy restart or a stop of the supervisor in flight, the plan owns the child.
+  if (c.health_exit && !c.operator_stop && ok && !stopping_all_ &&
+      (sup.state == SupervisorState::Running || sup.state == SupervisorState::Starting)) {
     const ExitInfo info = *c.health_exit;
     c.frozen = false;
     c.stopped_by.clear();
@@ -1309,23 +1310,32 @@ void Engine::onHealth(const std::string& unit,
   c.health_detail = change.detail;
   c.health_since = now;
   touch(c);
-  const bool restart = change.to == HealthState::Unhealthy && c.worker->health.restart;
+  // Restarted only while its supervisor runs it: under a strategy restart or a stop in
+  // flight the plan already owns the child; a frozen worker is left to its operator.
+  const SupervisorState owner = c.owner->state;
+  const bool owned = owner == SupervisorState::Running || owner == SupervisorState::Starting;
+  const bool restart =
+      change.to == HealthState::Unhealthy && c.worker->health.restart && !c.frozen && owned;
   std::string message;
   switch (change.to) {
     case HealthState::Healthy:
       message = fmt::format("healthy ({})", change.detail);
       break;
     case HealthState::Unhealthy:
-      message = fmt::format("unhealthy: {}{}", change.detail,
-                            restart ? "; restarting it through its supervisor"
-                                    : " (health.restart is false: reported only)");
+      message =
+          fmt::format("unhealthy: {}{}", change.detail,
+                      restart                     ? "; restarting it through its supervisor"
+                      : !c.worker->health.restart ? " (health.restart is false: reported only)"
+                      : c.frozen                  ? " (frozen by an operator: not restarted)"
+                                 : fmt::format(" (supervisor {} is {}: not restarted for it)",
+                                               c.owner->pathString(), toString(owner)));
       break;
     default:
       message = fmt::format("{} ({})", toString(change.to), change.detail);
       break;
   }
   emit(event(EventType::WorkerHealth, c, toString(change.to), std::move(message), now));
-  if (restart && !c.frozen) {
+  if (restart) {
     ExitInfo info;
     info.kind = ExitKind::Unhealthy;
     info.reason = toString(info.kind);

@@ -107,8 +107,7 @@ std::optional<HealthChange> HealthTracker::onProbe(bool ok,
 }
 
 std::optional<HealthChange> HealthTracker::onMemoryPressure(
-    std::optional<std::uint32_t> avg10_centipercent,
-    TimePoint now) {
+    std::optional<std::uint32_t> avg10_centipercent, TimePoint now) {
   if (!spec_.memory_pressure || !avg10_centipercent) return std::nullopt;
   const auto& rule = *spec_.memory_pressure;
   const std::uint32_t v = *avg10_centipercent;

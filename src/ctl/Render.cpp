@@ -139,11 +139,10 @@ std::string renderTree(const status::StatusSnapshot& s, const RenderOptions& o) 
   name_width += 2;
 
   out += "\n" +
-         st.bold(pad("NAME", name_width) + pad("STATE", kStateWidth) +
-                 pad("HEALTH", kHealthWidth) + pad("PID", kPidWidth) +
-                 pad("UP/NEXT", kTimeWidth) + pad("RESTARTS", kRestartsWidth) +
-                 pad("MEMORY", kMemoryWidth) + pad("CPU%", kCpuWidth) + pad("TASKS", kTasksWidth) +
-                 "LAST EXIT") +
+         st.bold(pad("NAME", name_width) + pad("STATE", kStateWidth) + pad("HEALTH", kHealthWidth) +
+                 pad("PID", kPidWidth) + pad("UP/NEXT", kTimeWidth) +
+                 pad("RESTARTS", kRestartsWidth) + pad("MEMORY", kMemoryWidth) +
+                 pad("CPU%", kCpuWidth) + pad("TASKS", kTasksWidth) + "LAST EXIT") +
          "\n";
   const char* tee = o.unicode ? "├─ " : "|- ";
   const char* corner = o.unicode ? "└─ " : "`- ";

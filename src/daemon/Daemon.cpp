@@ -85,12 +85,13 @@ Daemon::Daemon(DaemonOptions options, sd_event* event, systemd::SystemdClient& c
       log_(options_.log_to_journal, options_.log_to_stderr),
       sinks_{&log_, &recent_},
       sampler_(event, options_.cgroup_root),
-      health_(event,
-              [this](const std::string& unit, core::TimePoint started,
-                     const core::HealthChange& change) {
-                engine_.onHealth(unit, started, change, now());
-                drain();
-              }) {
+      health_(
+          event,
+          [this](
+              const std::string& unit, core::TimePoint started, const core::HealthChange& change) {
+            engine_.onHealth(unit, started, change, now());
+            drain();
+          }) {
   client_.setExitObserver([this](const systemd::UnitState& st) {
     engine_.onUnitExit(st.name, st.outcome, now());
     drain();

@@ -21,7 +21,8 @@ core::TimePoint HealthMonitor::now() const {
   if (sd_event_now(event_, CLOCK_MONOTONIC, &usec) < 0) {
     timespec ts{};
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    usec = static_cast<std::uint64_t>(ts.tv_sec) * 1000000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1000;
+    usec = static_cast<std::uint64_t>(ts.tv_sec) * 1000000 +
+           static_cast<std::uint64_t>(ts.tv_nsec) / 1000;
   }
   return core::TimePoint{static_cast<std::int64_t>(usec)};
 }
@@ -78,7 +79,8 @@ void HealthMonitor::watch(const std::string& unit,
   if (!prober_) {
     auto p = health::Prober::create(event_);
     if (!p) {
-      sd_journal_print(LOG_ERR, "vigild: health checks cannot run: %s", p.error().message().c_str());
+      sd_journal_print(LOG_ERR, "vigild: health checks cannot run: %s",
+                       p.error().message().c_str());
       return;
     }
     prober_ = std::move(*p);
@@ -102,8 +104,10 @@ void HealthMonitor::arm(Entry& e, core::TimePoint at) {
   }
   // Accuracy 1% of the interval (at least 1 ms): probes of many workers may be coalesced
   // into one wake-up, none drifts.
-  const auto accuracy = std::max<std::uint64_t>(1000, static_cast<std::uint64_t>(e.spec.interval.count()) / 100);
-  if (sd_event_add_time(event_, &e.timer, CLOCK_MONOTONIC, usec, accuracy, &HealthMonitor::onTimer, &e) < 0) {
+  const auto accuracy =
+      std::max<std::uint64_t>(1000, static_cast<std::uint64_t>(e.spec.interval.count()) / 100);
+  if (sd_event_add_time(event_, &e.timer, CLOCK_MONOTONIC, usec, accuracy, &HealthMonitor::onTimer,
+                        &e) < 0) {
     sd_journal_print(LOG_ERR, "vigild: cannot arm the health check of %s", e.unit.c_str());
     e.timer = nullptr;
     return;

@@ -30,9 +30,8 @@ namespace vigil::daemon {
 class HealthMonitor {
  public:
   // A state change of the incarnation of `unit` that came up at `started`.
-  using Verdict = std::function<void(const std::string& unit,
-                                     core::TimePoint started,
-                                     const core::HealthChange& change)>;
+  using Verdict = std::function<void(
+      const std::string& unit, core::TimePoint started, const core::HealthChange& change)>;
   // A probe soon after the start, not a whole interval later: a rolling restart waits for
   // each instance to be healthy, and 10s per instance would be mostly waiting.
   static constexpr core::Usec kFirstProbe{std::chrono::seconds(1)};
@@ -43,7 +42,9 @@ class HealthMonitor {
   HealthMonitor& operator=(const HealthMonitor&) = delete;
 
   // Follows the engine after `changes` (Engine::takeChanged) at `now`.
-  void update(const core::Engine& engine, const core::Engine::Changes& changes, core::TimePoint now);
+  void update(const core::Engine& engine,
+              const core::Engine::Changes& changes,
+              core::TimePoint now);
   // After a metrics sweep: the memory PSI of each watched incarnation with a
   // memory_pressure rule.
   void onSweep(const MetricsSampler& sampler, core::TimePoint now);
@@ -68,7 +69,9 @@ class HealthMonitor {
         : unit(std::move(u)), spec(s), started(t), tracker(s, t) {}
   };
   void sync(const core::Engine& engine, const std::string& unit, core::TimePoint now);
-  void watch(const std::string& unit, const core::HealthSpec& spec, core::TimePoint started,
+  void watch(const std::string& unit,
+             const core::HealthSpec& spec,
+             core::TimePoint started,
              core::TimePoint now);
   void unwatch(std::map<std::string, std::unique_ptr<Entry>>::iterator it);
   void arm(Entry& e, core::TimePoint at);

@@ -107,11 +107,13 @@ util::Result<std::unique_ptr<Prober>> Prober::create(sd_event* event) {
     return util::fail(fmt::format("curl_global_init: {}", curl_easy_strerror(global)));
   std::unique_ptr<Prober> p(new Prober(event));
   Prober* self = p.get();
-  auto multi = CurlMulti::create(event, [self](void* easy, int code) { self->onCurlDone(easy, code); });
+  auto multi =
+      CurlMulti::create(event, [self](void* easy, int code) { self->onCurlDone(easy, code); });
   if (!multi) return util::fail(multi.error().message());
   p->curl_ = std::move(*multi);
   const int r = sd_event_add_defer(event, &p->deliver_, &Prober::onDeliver, self);
-  if (r < 0) return util::fail(fmt::format("cannot add the probe results source: {}", std::strerror(-r)));
+  if (r < 0)
+    return util::fail(fmt::format("cannot add the probe results source: {}", std::strerror(-r)));
   sd_event_source_set_enabled(p->deliver_, SD_EVENT_OFF);
   sd_event_source_set_description(p->deliver_, "health-results");
   return p;
@@ -319,8 +321,8 @@ int Prober::onTcpIo(sd_event_source* /*s*/, int fd, std::uint32_t /*revents*/, v
   int err = 0;
   socklen_t len = sizeof(err);
   if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
-  p->owner->finish(*p, err == 0 ? ProbeResult{true, "connected"}
-                                : ProbeResult{false, connectError(err)});
+  p->owner->finish(
+      *p, err == 0 ? ProbeResult{true, "connected"} : ProbeResult{false, connectError(err)});
   return 0;
 }
 
@@ -381,7 +383,8 @@ void Prober::beginExec(Probe& p) {
   }
   int r = sd_event_add_io(event_, &p.pid_source, p.pidfd, EPOLLIN, &Prober::onPidfd, &p);
   if (r >= 0) r = sd_event_add_io(event_, &p.out_source, p.out, EPOLLIN, &Prober::onOutput, &p);
-  if (r < 0) finish(p, {false, fmt::format("cannot watch the probe process: {}", std::strerror(-r))});
+  if (r < 0)
+    finish(p, {false, fmt::format("cannot watch the probe process: {}", std::strerror(-r))});
 }
 
 int Prober::onOutput(sd_event_source* s, int fd, std::uint32_t /*revents*/, void* ud) {
@@ -410,7 +413,7 @@ int Prober::onPidfd(sd_event_source* /*s*/, int /*fd*/, std::uint32_t /*revents*
     p->owner->finish(*p, {false, fmt::format("waitid: {}", std::strerror(errno))});
     return 0;
   }
-  p->pid = 0;  // reaped
+  p->pid = 0;                             // reaped
   onOutput(p->out_source, p->out, 0, p);  // what is left in the pipe
   ProbeResult result;
   const std::string line = firstLine(p->output);
@@ -429,8 +432,8 @@ int Prober::onPidfd(sd_event_source* /*s*/, int /*fd*/, std::uint32_t /*revents*
 int Prober::onTimeout(sd_event_source* /*s*/, std::uint64_t /*usec*/, void* ud) {
   auto* p = static_cast<Probe*>(ud);
   p->owner->timeouts_++;
-  p->owner->finish(*p, {false, fmt::format("timeout after {}",
-                                           core::formatDuration(p->spec.timeout))});
+  p->owner->finish(*p,
+                   {false, fmt::format("timeout after {}", core::formatDuration(p->spec.timeout))});
   return 0;
 }
 

@@ -1009,10 +1009,11 @@ BOOST_AUTO_TEST_CASE(defaults_and_each_probe_kind) {
                            testOptions())
           .value();
   BOOST_TEST(healthOf(per_instance).address == "127.0.0.1:90%i");
-  BOOST_TEST(healthOf(loadConfigFromString(healthWorker("          http: 'http://127.0.0.1:80%i/'\n"),
-                                           "h.yaml", testOptions())
-                          .value())
-                 .url == "http://127.0.0.1:80%i/");
+  BOOST_TEST(
+      healthOf(loadConfigFromString(healthWorker("          http: 'http://127.0.0.1:80%i/'\n"),
+                                    "h.yaml", testOptions())
+                   .value())
+          .url == "http://127.0.0.1:80%i/");
 
   const Config exec_config =
       loadConfigFromString(healthWorker("          exec: [/usr/bin/pg_isready, -q]\n"), "h.yaml",

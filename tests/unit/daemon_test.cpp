@@ -670,7 +670,8 @@ trees:
              text);
   bool unhealthy_event = false;
   for (const auto& e : state["events"])
-    unhealthy_event = unhealthy_event || (e["type"] == "worker-health" && e["reason"] == "unhealthy");
+    unhealthy_event =
+        unhealthy_event || (e["type"] == "worker-health" && e["reason"] == "unhealthy");
   BOOST_TEST(unhealthy_event);
   close(fd);
 }

@@ -168,6 +168,46 @@ BOOST_AUTO_TEST_CASE(a_verdict_about_an_earlier_incarnation_is_ignored) {
   BOOST_TEST((health(h, kA) == HealthState::Starting));
 }
 
+BOOST_AUTO_TEST_CASE(a_frozen_worker_is_reported_unhealthy_but_not_restarted) {
+  EngineHarness h;
+  h.start(config({tree("t", Strategy::OneForOne, {checked("a")}, 5)}));
+  h.upAll();
+  Command freeze;
+  freeze.kind = Command::Kind::Freeze;
+  freeze.target = "t/a";
+  freeze.caller = "uid 0";
+  BOOST_REQUIRE(h.engine.command(freeze, h.now).has_value());
+  h.collect();
+  for (const auto& a : h.unit_actions)  // FreezeUnit done
+    h.engine.onActionResult(a.operation, a.unit.name, true, "", h.now);
+  h.unit_actions.clear();
+  h.collect();
+  verdict(h, kA, HealthState::Unhealthy, "http: timeout after 5s");
+  BOOST_TEST(h.stopped.empty());
+  BOOST_TEST(h.last(EventType::WorkerHealth)->message ==
+             "unhealthy: http: timeout after 5s (frozen by an operator: not restarted)");
+}
+
+BOOST_AUTO_TEST_CASE(a_verdict_during_a_strategy_restart_leaves_the_child_to_the_plan) {
+  EngineHarness h;
+  h.start(config({tree("t", Strategy::OneForAll, {worker("a"), checked("b"), worker("c")}, 5)}));
+  h.upAll();
+  h.exits(kA, exited(1));  // one_for_all: c, then b, are stopped by the plan
+  BOOST_REQUIRE((h.treeState("t") == SupervisorState::Restarting));
+  BOOST_REQUIRE(h.stopped == std::vector<std::string>{kC});
+  verdict(h, kB, HealthState::Unhealthy, "http: http 503");  // b still runs
+  BOOST_TEST(h.stopped == std::vector<std::string>{kC});     // no stop of b for it
+  BOOST_TEST(h.last(EventType::WorkerHealth)->message ==
+             "unhealthy: http: http 503 (supervisor t is restarting: not restarted for it)");
+  h.stopDone(kC);
+  BOOST_TEST(h.stopped == std::vector<std::string>{kB});  // the plan's stop
+  h.stopDone(kB);
+  h.advance(2s);
+  h.upAll();
+  BOOST_TEST((h.treeState("t") == SupervisorState::Running));
+  BOOST_TEST(window(h, "t") == 1u);  // a's exit only
+}
+
 BOOST_AUTO_TEST_CASE(an_operator_stop_during_a_health_stop_leaves_it_stopped) {
   EngineHarness h;
   h.start(config({tree("t", Strategy::OneForOne, {checked("a")}, 5)}));

@@ -18,7 +18,9 @@ using vigil::core::TimePoint;
 
 namespace vigil::core {
 std::ostream& operator<<(std::ostream& os, HealthState s);
-std::ostream& operator<<(std::ostream& os, HealthState s) { return os << toString(s); }
+std::ostream& operator<<(std::ostream& os, HealthState s) {
+  return os << toString(s);
+}
 }  // namespace vigil::core
 
 namespace {
@@ -33,7 +35,9 @@ HealthSpec httpSpec(unsigned failures = 3, unsigned successes = 1, vigil::core::
   return s;
 }
 
-TimePoint at(vigil::core::Usec t) { return TimePoint{t}; }
+TimePoint at(vigil::core::Usec t) {
+  return TimePoint{t};
+}
 
 }  // namespace
 
@@ -104,7 +108,7 @@ BOOST_AUTO_TEST_CASE(recovery_needs_successes_in_a_row) {
   HealthTracker t(httpSpec(1, 3), at(0s));
   BOOST_TEST(!t.onProbe(true, "http 200", at(1s)));
   BOOST_TEST(!t.onProbe(true, "http 200", at(2s)));
-  BOOST_REQUIRE(t.onProbe(true, "http 200", at(3s)));  // third: healthy
+  BOOST_REQUIRE(t.onProbe(true, "http 200", at(3s)));   // third: healthy
   BOOST_REQUIRE(t.onProbe(false, "http 503", at(4s)));  // failures 1: unhealthy
   BOOST_TEST(t.state() == HealthState::Unhealthy);
   BOOST_TEST(!t.onProbe(true, "http 200", at(5s)));
@@ -126,12 +130,12 @@ BOOST_AUTO_TEST_CASE(memory_pressure_trips_after_for_and_clears_below) {
   BOOST_TEST(!t.onMemoryPressure(5000, at(10s)));
   BOOST_TEST(!t.onMemoryPressure(std::nullopt, at(20s)));  // not read: no change
   BOOST_TEST(!t.onMemoryPressure(4500, at(69s)));          // 59s above
-  auto c = t.onMemoryPressure(5230, at(70s));               // 60s above
+  auto c = t.onMemoryPressure(5230, at(70s));              // 60s above
   BOOST_REQUIRE(c);
   BOOST_TEST(c->to == HealthState::Unhealthy);
   BOOST_TEST(c->detail == "memory_pressure: some avg10 52.30% above 40% for 1min");
   BOOST_TEST(!t.onMemoryPressure(6000, at(80s)));  // reported once
-  c = t.onMemoryPressure(4000, at(90s));            // at the threshold: not above
+  c = t.onMemoryPressure(4000, at(90s));           // at the threshold: not above
   BOOST_REQUIRE(c);
   BOOST_TEST(c->to == HealthState::Healthy);
 }

@@ -68,8 +68,7 @@ struct Loop {
                                      });
     BOOST_REQUIRE_MESSAGE(s, (s ? "" : s.error().message()));
     server = std::move(*s);
-    dir = std::filesystem::temp_directory_path() /
-          ("vigil-prober-" + std::to_string(getpid()));
+    dir = std::filesystem::temp_directory_path() / ("vigil-prober-" + std::to_string(getpid()));
     std::filesystem::create_directories(dir);
   }
   ~Loop() {
@@ -229,8 +228,8 @@ BOOST_AUTO_TEST_CASE(exec_gets_no_stdin_and_a_fixed_environment) {
 BOOST_AUTO_TEST_CASE(a_hanging_exec_times_out_and_its_whole_group_is_killed) {
   const auto leader = dir / "leader";
   const auto child = dir / "child";
-  const std::string script = "echo $$ > " + leader.string() + "; sleep 60 & echo $! > " +
-                             child.string() + "; wait";
+  const std::string script =
+      "echo $$ > " + leader.string() + "; sleep 60 & echo $! > " + child.string() + "; wait";
   const auto r = probe(exec({"/bin/sh", "-c", script}, 300ms));
   BOOST_TEST(!r.ok);
   BOOST_TEST(r.detail == "timeout after 300ms");
@@ -248,9 +247,7 @@ BOOST_AUTO_TEST_CASE(at_most_kMaxInFlight_run_at_once_and_all_finish) {
   unsigned finished = 0;
   std::size_t most = 0;
   for (unsigned i = 0; i < n; ++i)
-    prober->run(exec({"/bin/sleep", "0.2"}), [&](ProbeResult r) {
-      finished += r.ok ? 1 : 0;
-    });
+    prober->run(exec({"/bin/sleep", "0.2"}), [&](ProbeResult r) { finished += r.ok ? 1 : 0; });
   BOOST_TEST(prober->running() == health::Prober::kMaxInFlight);
   BOOST_TEST(prober->queued() == 8u);
   spin([&] {
@@ -264,8 +261,9 @@ BOOST_AUTO_TEST_CASE(at_most_kMaxInFlight_run_at_once_and_all_finish) {
 BOOST_AUTO_TEST_CASE(a_cancelled_probe_never_reports_and_its_process_is_killed) {
   const auto leader = dir / "cancelled";
   bool called = false;
-  const auto id = prober->run(exec({"/bin/sh", "-c", "echo $$ > " + leader.string() + "; sleep 60"}),
-                              [&](ProbeResult) { called = true; });
+  const auto id =
+      prober->run(exec({"/bin/sh", "-c", "echo $$ > " + leader.string() + "; sleep 60"}),
+                  [&](ProbeResult) { called = true; });
   spin([&] { return std::filesystem::exists(leader) && readPid(leader) > 0; }, 5s);
   const pid_t l = readPid(leader);
   BOOST_REQUIRE(l > 0);

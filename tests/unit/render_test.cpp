@@ -89,7 +89,8 @@ status::StatusSnapshot forest() {
     c.pressure.cpu_some_avg10_centipercent = 12;
     c.pressure.memory_some_avg10_centipercent = 0;
     c.pressure.io_some_avg10_centipercent = 105;
-    w.cgroup_stats = c;    w.health = "healthy";
+    w.cgroup_stats = c;
+    w.health = "healthy";
     w.health_check = "http GET http://127.0.0.1:8080/healthz every 10s";
     w.health_detail = "http: http 200";
     w.health_since_realtime_usec = kNow - 60'000'000;
