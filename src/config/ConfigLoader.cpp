@@ -437,7 +437,29 @@ bool validHttpUrl(std::string_view u) {
   const auto end = rest.find_first_of("/?#");
   const std::string_view authority = rest.substr(0, end);
   if (authority.find('@') != std::string_view::npos) return false;  // no credentials in config
-  return !authority.empty() && authority.front() != ':';
+  std::string_view host = authority, port;
+  if (authority.starts_with('[')) {
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos || close == 1) return false;
+    host = authority.substr(0, close + 1);
+    const std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return false;
+      port = after.substr(1);
+      if (port.empty()) return false;
+    }
+  } else if (const auto colon = authority.find(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+    if (port.empty()) return false;
+  }
+  if (host.empty()) return false;
+  if (host.front() != '[' && host.find_first_of("[]") != std::string_view::npos) return false;
+  if (!port.empty()) {
+    const auto n = isDigits(port) && port.size() <= 5 ? parseUnsigned(port) : std::nullopt;
+    if (!n || *n < 1 || *n > 65535) return false;
+  }
+  return true;
 }
 
 // history / interval: 3600 samples of 20 bytes (core::HistorySample) is 70 KiB per cgroup.
@@ -1451,7 +1473,7 @@ class ConfigBuilder {
       }
     }
     if (const auto* n = map.find("health"))
-      parseHealth(w, *n, appendKeyPath(path, "health"), spec.health);
+      parseHealth(w, *n, appendKeyPath(path, "health"), spec.instances, spec.health);
     if (options_.host_checks != HostChecks::Off) hostChecks(w, map, path, spec, effective.limits);
 
     workers_ += spec.instances;
@@ -1467,10 +1489,16 @@ class ConfigBuilder {
   }
 
   // `health:` (vigil.yaml(5), HEALTH). One error per mistake, at the key that holds it.
+  // `instances`: the worker's count; "%i" is checked as each number it becomes.
   void parseHealth(Walker& w,
                    const YamlNode& node,
                    const std::string& path,
+                   unsigned instances,
                    core::HealthSpec& out) {
+    // The spellings of "%i" for this worker: "" without instances, else 1..N.
+    std::vector<unsigned> numbers;
+    if (instances <= 1) numbers.push_back(0);
+    for (unsigned i = 1; instances > 1 && i <= instances; ++i) numbers.push_back(i);
     using Probe = core::HealthSpec::Probe;
     if (!w.mapping(node, path, false)) return;
     w.checkKeys(node, path, kHealthKeys);
@@ -1491,25 +1519,31 @@ class ConfigBuilder {
       const std::size_t before = errors_.size();
       if (std::string_view(key) == "http") {
         out.probe = Probe::Http;
-        parseHttpCheck(w, *n, p, out);
+        parseHttpCheck(w, *n, p, numbers, out);
       } else if (std::string_view(key) == "tcp") {
         out.probe = Probe::Tcp;
         constexpr std::string_view kWhat =
             "an address and port like 127.0.0.1:8080 or [::1]:8080 (numeric: no name is resolved)";
         if (const auto text = w.scalar(*n, p, kWhat)) {
-          // %i (the instance) is checked as the digit it becomes.
-          auto a = parseListenAddress(core::withInstance(
-                                          [&] {
-                                            core::HealthSpec t;
-                                            t.address = *text;
-                                            return t;
-                                          }(),
-                                          1)
-                                          .address);
-          if (a) {
+          core::HealthSpec t;
+          t.address = *text;
+          std::string error;
+          for (const unsigned i : numbers) {
+            const std::string address = core::withInstance(t, i).address;
+            auto a = parseListenAddress(address);
+            if (!a) {
+              error = a.error().message() + ", found " + describe(*n) +
+                      (address == *text ? std::string()
+                       : i == 0 ? fmt::format(" (%i is empty for a worker without instances: {})",
+                                              address)
+                                : fmt::format(" (for instance {}: {})", i, address));
+              break;
+            }
+          }
+          if (error.empty()) {
             out.address = *text;
           } else {
-            w.error(*n, p, a.error().message() + ", found " + describe(*n));
+            w.error(*n, p, error);
           }
         }
       } else {
@@ -1533,33 +1567,36 @@ class ConfigBuilder {
       }
       probe_invalid = errors_.size() != before;
     }
+    bool interval_ok = true;
     if (const auto* n = node.find("interval")) {
       const std::string p = appendKeyPath(path, "interval");
+      interval_ok = false;
       if (const auto v = w.duration(*n, p, Zero::kRejected)) {
         if (*v < kMinHealthInterval || *v > kMaxHealthInterval) {
           w.expected(*n, p, "a duration from 1s to 1d");
         } else {
           out.interval = *v;
+          interval_ok = true;
         }
       }
     }
     const YamlNode* timeout_node = node.find("timeout");
-    if (timeout_node) {
+    if (!timeout_node) {
+      out.timeout = std::min(out.timeout, out.interval);  // 5s, or the interval if shorter
+    } else {
       const std::string p = appendKeyPath(path, "timeout");
       if (const auto v = w.duration(*timeout_node, p, Zero::kRejected)) {
         if (*v < kMinHealthTimeout) {
           w.expected(*timeout_node, p, "a duration of at least 10ms");
+        } else if (*v > out.interval && interval_ok) {
+          // A check still running when the next is due would pile up.
+          w.error(*timeout_node, p,
+                  fmt::format("health.timeout ({}) must not be longer than health.interval ({})",
+                              core::formatDuration(*v), core::formatDuration(out.interval)));
         } else {
           out.timeout = *v;
         }
       }
-    }
-    if (out.timeout > out.interval) {
-      // A check still running when the next is due would pile up; the interval bounds it.
-      const YamlNode& at = timeout_node ? *timeout_node : *node.find("interval");
-      w.error(at, appendKeyPath(path, timeout_node ? "timeout" : "interval"),
-              fmt::format("health.timeout ({}) must not be longer than health.interval ({})",
-                          core::formatDuration(out.timeout), core::formatDuration(out.interval)));
     }
     if (const auto* n = node.find("start_period")) {
       if (const auto v = w.duration(*n, appendKeyPath(path, "start_period"), Zero::kAllowed))
@@ -1615,6 +1652,7 @@ class ConfigBuilder {
   void parseHttpCheck(Walker& w,
                       const YamlNode& node,
                       const std::string& path,
+                      const std::vector<unsigned>& numbers,
                       core::HealthSpec& out) {
     constexpr std::string_view kUrlWhat =
         "an http:// or https:// URL with a host, like http://127.0.0.1:8080/healthz";
@@ -1653,7 +1691,8 @@ class ConfigBuilder {
     if (const auto text = w.scalar(*url, url_path, kUrlWhat)) {
       core::HealthSpec t;
       t.url = *text;
-      if (validHttpUrl(core::withInstance(t, 1).url)) {
+      if (std::all_of(numbers.begin(), numbers.end(),
+                      [&](unsigned i) { return validHttpUrl(core::withInstance(t, i).url); })) {
         out.url = *text;
       } else {
         w.expected(*url, url_path, kUrlWhat);

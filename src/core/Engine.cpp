@@ -13,17 +13,6 @@ namespace vigil::core {
 
 using namespace engine_detail;
 
-namespace {
-
-// The health a fresh incarnation starts with: as HealthTracker starts it.
-HealthState initialHealth(const Engine::Child& c) {
-  if (!c.worker || !c.worker->health.any()) return HealthState::Unknown;
-  return c.worker->health.probe == HealthSpec::Probe::None ? HealthState::Healthy
-                                                           : HealthState::Starting;
-}
-
-}  // namespace
-
 const char* toString(ChildState s) {
   switch (s) {
     case ChildState::Idle:
@@ -220,6 +209,8 @@ void Engine::adoptOrReplace(Sup& sup,
       setState(*c, ChildState::Running);
       c->started_at = now;
       c->was_up = true;
+      c->health = initialHealth(*c);
+      c->health_since = now;
       emit(event(EventType::WorkerAdopted, *c, "adopted",
                  "found running with the configured spec; adopted without restart", now));
     } else {
@@ -1199,12 +1190,16 @@ void Engine::onStopResult(const std::string& unit,
   Sup& sup = *c.owner;
   // A health restart: the stop is done, now the end is handled as a failure. Under a
   // strategy restart or a stop of the supervisor in flight, the plan owns the child.
-  if (c.health_exit && !c.operator_stop && ok && !stopping_all_ &&
+  if (c.health_exit && !c.operator_stop && !stopping_all_ &&
       (sup.state == SupervisorState::Running || sup.state == SupervisorState::Starting)) {
     const ExitInfo info = *c.health_exit;
     c.frozen = false;
     c.stopped_by.clear();
-    emit(event(EventType::WorkerStopped, c, "unhealthy", "stopped: " + info.description, now));
+    emit(
+        event(EventType::WorkerStopped, c, ok ? "unhealthy" : "stop-failed",
+              ok ? "stopped: " + info.description
+                 : fmt::format("stop failed ({}); handled as its end: {}", error, info.description),
+              now));
     childEnded(c, info, now);
     progressOperations(now);
     return;
@@ -1305,17 +1300,23 @@ void Engine::onHealth(const std::string& unit,
   if (it == units_.end()) return;
   Child& c = *it->second;
   if (c.state != ChildState::Running || c.started_at != started || !c.worker) return;
-  if (c.health == change.to) return;
-  c.health = change.to;
-  c.health_detail = change.detail;
-  c.health_since = now;
-  touch(c);
+  // HealthMonitor repeats an unhealthy verdict after each failed probe, so that a restart
+  // held back (its supervisor was restarting) happens at the first probe after that.
+  const bool repeated = c.health == change.to;
+  if (repeated && change.to != HealthState::Unhealthy) return;
   // Restarted only while its supervisor runs it: under a strategy restart or a stop in
   // flight the plan already owns the child; a frozen worker is left to its operator.
   const SupervisorState owner = c.owner->state;
   const bool owned = owner == SupervisorState::Running || owner == SupervisorState::Starting;
   const bool restart =
       change.to == HealthState::Unhealthy && c.worker->health.restart && !c.frozen && owned;
+  if (repeated && !restart) return;
+  if (!repeated) {
+    c.health = change.to;
+    c.health_detail = change.detail;
+    c.health_since = now;
+    touch(c);
+  }
   std::string message;
   switch (change.to) {
     case HealthState::Healthy:
@@ -1324,10 +1325,12 @@ void Engine::onHealth(const std::string& unit,
     case HealthState::Unhealthy:
       message =
           fmt::format("unhealthy: {}{}", change.detail,
-                      restart                     ? "; restarting it through its supervisor"
+                      restart && c.restart() == RestartPolicy::Temporary
+                          ? "; stopping it (restart is temporary: it is not started again)"
+                      : restart                   ? "; restarting it through its supervisor"
                       : !c.worker->health.restart ? " (health.restart is false: reported only)"
                       : c.frozen                  ? " (frozen by an operator: not restarted)"
-                                 : fmt::format(" (supervisor {} is {}: not restarted for it)",
+                                 : fmt::format(" (supervisor {} is {}: not restarted for it yet)",
                                                c.owner->pathString(), toString(owner)));
       break;
     default:

@@ -560,6 +560,10 @@ void Engine::onActionResult(std::uint64_t operation,
     const auto mark = [&](Child& c) {
       c.frozen = freeze;
       c.frozen_since = now;
+      // A frozen worker is not probed (unknown); thawed, its checks start afresh.
+      c.health = freeze || c.state != ChildState::Running ? HealthState::Unknown : initialHealth(c);
+      c.health_detail.clear();
+      c.health_since = now;
       touch(c);
     };
     if (auto found = units_.find(unit); found != units_.end()) {
@@ -831,6 +835,8 @@ bool Engine::progress(Operation& op, TimePoint now) {
           if (c && (c->state == ChildState::Running || c->state == ChildState::Starting)) {
             c->operator_stop = true;
             stopChild(*c, now, "operator", cmd.caller);
+          } else if (c && c->state == ChildState::Stopping) {
+            c->operator_stop = true;  // e.g. a health restart: it ends scaled away, uncounted
           }
           if (c && live(c->state)) return false;
           if (c && c->state == ChildState::Waiting) {

@@ -135,6 +135,12 @@ struct Engine::Sup {
 namespace engine_detail {
 // Every worker child at or below `sup`, by unit name.
 void collectWorkersBelow(Engine::Sup& sup, std::map<std::string, Engine::Child*>& out);
+// The health a fresh (or thawed) incarnation starts with, as HealthTracker starts it.
+inline HealthState initialHealth(const Engine::Child& c) {
+  if (!c.worker || !c.worker->health.any()) return HealthState::Unknown;
+  return c.worker->health.probe == HealthSpec::Probe::None ? HealthState::Healthy
+                                                           : HealthState::Starting;
+}
 }  // namespace engine_detail
 
 struct Engine::Operation {

@@ -139,10 +139,10 @@ std::string renderTree(const status::StatusSnapshot& s, const RenderOptions& o) 
   name_width += 2;
 
   out += "\n" +
-         st.bold(pad("NAME", name_width) + pad("STATE", kStateWidth) + pad("HEALTH", kHealthWidth) +
-                 pad("PID", kPidWidth) + pad("UP/NEXT", kTimeWidth) +
-                 pad("RESTARTS", kRestartsWidth) + pad("MEMORY", kMemoryWidth) +
-                 pad("CPU%", kCpuWidth) + pad("TASKS", kTasksWidth) + "LAST EXIT") +
+         st.bold(pad("NAME", name_width) + pad("STATE", kStateWidth) + pad("PID", kPidWidth) +
+                 pad("UP/NEXT", kTimeWidth) + pad("RESTARTS", kRestartsWidth) +
+                 pad("MEMORY", kMemoryWidth) + pad("CPU%", kCpuWidth) + pad("TASKS", kTasksWidth) +
+                 pad("HEALTH", kHealthWidth) + "LAST EXIT") +
          "\n";
   const char* tee = o.unicode ? "├─ " : "|- ";
   const char* corner = o.unicode ? "└─ " : "`- ";
@@ -160,15 +160,16 @@ std::string renderTree(const status::StatusSnapshot& s, const RenderOptions& o) 
   const auto workerLine = [&](const status::WorkerView& w, const std::string& prefix) {
     std::string line =
         pad(prefix + leafOf(w.path), name_width) + styledState(st, w.state, kStateWidth);
-    const std::string health = w.health.empty() ? "-" : w.health;
-    line += (w.health == "unhealthy" ? st.red(health) : health) +
-            std::string(kHealthWidth > health.size() ? kHealthWidth - health.size() : 1, ' ');
     line += pad(w.main_pid ? std::to_string(w.main_pid) : "-", kPidWidth);
     line += pad(timeCell(w), kTimeWidth);
     line += pad(std::to_string(w.restarts), kRestartsWidth);
     line += pad(memoryCell(w), kMemoryWidth);
     line += pad(cpuPercent(w), kCpuWidth);
     line += pad(tasksCell(w), kTasksWidth);
+    // After the figures: scripts that read "NAME STATE PID ..." keep working.
+    const std::string health = w.health.empty() ? "-" : w.health;
+    line += (w.health == "unhealthy" ? st.red(health) : health) +
+            std::string(kHealthWidth > health.size() ? kHealthWidth - health.size() : 1, ' ');
     line += w.last_exit ? w.last_exit->description : "-";
     // No trailing blanks.
     while (!line.empty() && line.back() == ' ') line.pop_back();

@@ -73,6 +73,7 @@ void HealthMonitor::watch(const std::string& unit,
                           core::TimePoint now) {
   auto e = std::make_unique<Entry>(unit, spec, started);
   e->owner = this;
+  e->generation = ++generations_;
   Entry& ref = *e;
   entries_.emplace(unit, std::move(e));
   if (spec.probe == core::HealthSpec::Probe::None) return;  // resource rules only
@@ -128,13 +129,20 @@ int HealthMonitor::onTimer(sd_event_source* /*s*/, std::uint64_t usec, void* ud)
 void HealthMonitor::probe(Entry& e) {
   if (e.probe || !prober_) return;  // the previous one is still running (queued)
   const std::string unit = e.unit;
-  const core::TimePoint started = e.started;
-  e.probe = prober_->run(e.spec, [this, unit, started](health::ProbeResult r) {
+  const std::uint64_t generation = e.generation;
+  e.probe = prober_->run(e.spec, [this, unit, generation](health::ProbeResult r) {
     auto it = entries_.find(unit);
-    if (it == entries_.end() || it->second->started != started) return;
+    if (it == entries_.end() || it->second->generation != generation) return;
     Entry& entry = *it->second;
     entry.probe = 0;
-    report(entry, entry.tracker.onProbe(r.ok, r.detail, now()));
+    auto change = entry.tracker.onProbe(r.ok, r.detail, now());
+    // Still unhealthy: say so again, so that a restart the engine held back (its
+    // supervisor was restarting) happens now; the engine ignores it otherwise.
+    if (!change && !r.ok && entry.tracker.state() == core::HealthState::Unhealthy)
+      change =
+          core::HealthChange{core::HealthState::Unhealthy, core::HealthState::Unhealthy,
+                             fmt::format("{}: {}", core::toString(entry.spec.probe), r.detail)};
+    report(entry, change);
   });
 }
 
@@ -148,7 +156,9 @@ void HealthMonitor::onSweep(const MetricsSampler& sampler, core::TimePoint now) 
     if (it == entries_.end() || it->second->started != started) continue;
     const MetricsSampler::Entry* s = sampler.find(unit);
     std::optional<std::uint32_t> avg10;
-    if (s && s->sampled && s->view.pressure.memory_some_avg10_centipercent)
+    // A read of an earlier incarnation's cgroup (the sweep began before this start) is
+    // not this one's pressure.
+    if (s && s->sampled && s->at >= started && s->view.pressure.memory_some_avg10_centipercent)
       avg10 = static_cast<std::uint32_t>(*s->view.pressure.memory_some_avg10_centipercent);
     report(*it->second, it->second->tracker.onMemoryPressure(avg10, now));
   }

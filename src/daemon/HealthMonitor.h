@@ -64,7 +64,8 @@ class HealthMonitor {
     core::TimePoint started{0};
     core::HealthTracker tracker;
     sd_event_source* timer = nullptr;
-    std::uint64_t probe = 0;  // in flight (0: none)
+    std::uint64_t probe = 0;       // in flight (0: none)
+    std::uint64_t generation = 0;  // a result for an earlier Entry of the unit is dropped
     Entry(std::string u, const core::HealthSpec& s, core::TimePoint t)
         : unit(std::move(u)), spec(s), started(t), tracker(s, t) {}
   };
@@ -84,6 +85,7 @@ class HealthMonitor {
   Verdict verdict_;
   std::unique_ptr<health::Prober> prober_;  // created with the first check
   std::map<std::string, std::unique_ptr<Entry>> entries_;
+  std::uint64_t generations_ = 0;
 };
 
 }  // namespace vigil::daemon

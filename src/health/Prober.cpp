@@ -74,7 +74,11 @@ std::size_t onBody(char* data, std::size_t size, std::size_t n, void* ud) {
   auto* p = static_cast<Prober::Probe*>(ud);
   const std::size_t len = size * n;
   const std::size_t room = Prober::kMaxBody - p->body.size();
-  if (p->spec.body.empty()) return len;  // nothing to search: read and drop
+  if (p->spec.body.empty()) {
+    // Nothing to search: the status is known, a streaming endpoint is not read to the end.
+    p->body_full = true;
+    return 0;
+  }
   p->body.append(data, std::min(len, room));
   if (len > room) {
     p->body_full = true;
@@ -151,6 +155,8 @@ std::uint64_t Prober::run(const core::HealthSpec& spec, ProbeDone done) {
 }
 
 void Prober::cancel(std::uint64_t id) {
+  // Finished already, its result not handed over yet: it never will be.
+  std::erase_if(results_, [id](const Ready& r) { return r.id == id; });
   auto it = probes_.find(id);
   if (it == probes_.end()) return;
   Probe& p = *it->second;
@@ -225,6 +231,9 @@ void Prober::beginHttp(Probe& p) {
   // A fresh connection per probe: a pooled one would hide a worker that stopped accepting.
   curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
   curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+  // Removing a handle whose name lookup still runs must not wait for getaddrinfo (curl
+  // issue 8515): a probe that timed out on a stalled resolver would block the loop.
+  curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
   static const std::string agent = std::string("vigil-health/") + util::kVersion;
   curl_easy_setopt(e, CURLOPT_USERAGENT, agent.c_str());
   // Our own timer ends the probe at `timeout`; curl's is only a backstop.
@@ -333,6 +342,13 @@ void Prober::beginExec(Probe& p) {
     return;
   }
   const int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (devnull < 0) {
+    const int err = errno;
+    close(pipefd[0]);
+    close(pipefd[1]);
+    finish(p, {false, fmt::format("/dev/null: {}", std::strerror(err))});
+    return;
+  }
   std::vector<char*> argv;
   for (auto& a : p.spec.argv) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -344,7 +360,7 @@ void Prober::beginExec(Probe& p) {
     const int err = errno;
     close(pipefd[0]);
     close(pipefd[1]);
-    if (devnull >= 0) close(devnull);
+    close(devnull);
     finish(p, {false, fmt::format("fork: {}", std::strerror(err))});
     return;
   }
@@ -358,17 +374,19 @@ void Prober::beginExec(Probe& p) {
     for (int sig = 1; sig < NSIG; ++sig) {
       if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);
     }
-    if (devnull >= 0) dup2(devnull, 0);
+    dup2(devnull, 0);
     dup2(pipefd[1], 1);
     dup2(pipefd[1], 2);
-    // The parent's other descriptors (bus, sockets) are O_CLOEXEC; 0-2 are set above.
+    // Nothing else of vigild's reaches the check: libcurl before 8.17 does not mark its
+    // sockets close-on-exec (curl issue 13618), so not every descriptor is O_CLOEXEC.
+    close_range(3, ~0U, 0);
     execve(argv[0], argv.data(), const_cast<char* const*>(kExecEnv));
     const ssize_t w = write(2, failed.data(), failed.size());
     (void)w;
     _exit(127);
   }
   close(pipefd[1]);
-  if (devnull >= 0) close(devnull);
+  close(devnull);
   p.pid = pid;
   p.out = pipefd[0];
   p.pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
@@ -438,13 +456,14 @@ int Prober::onTimeout(sd_event_source* /*s*/, std::uint64_t /*usec*/, void* ud) 
 }
 
 void Prober::finish(Probe& p, ProbeResult result) {
+  const std::uint64_t id = p.id;
   if (p.done) {
-    results_.emplace_back(std::move(p.done), std::move(result));
+    results_.push_back(Ready{id, std::move(p.done), std::move(result)});
     sd_event_source_set_enabled(deliver_, SD_EVENT_ONESHOT);
   }
   teardown(p);
   --running_;
-  probes_.erase(p.id);  // p is gone from here on
+  probes_.erase(id);  // p is gone from here on
   startNext();
 }
 
@@ -468,7 +487,10 @@ void Prober::teardown(Probe& p) {
   if (p.pid_source) p.pid_source = sd_event_source_disable_unref(p.pid_source);
   if (p.pidfd >= 0) {
     if (p.pid > 0) {
-      killpg(p.pid, SIGKILL);  // not reaped yet: the group id is still ours
+      // Not reaped yet, so its pid and group id are still ours. The pidfd reaches the
+      // leader even before it has called setsid() (then killpg finds no group).
+      syscall(SYS_pidfd_send_signal, p.pidfd, SIGKILL, nullptr, 0);
+      killpg(p.pid, SIGKILL);
       reapLater(p.pidfd, p.pid);
     } else {
       close(p.pidfd);
@@ -501,9 +523,12 @@ int Prober::onOrphan(sd_event_source* s, int fd, std::uint32_t /*revents*/, void
 
 int Prober::onDeliver(sd_event_source* /*s*/, void* ud) {
   auto* self = static_cast<Prober*>(ud);
-  auto ready = std::move(self->results_);
-  self->results_.clear();
-  for (auto& [done, result] : ready) done(std::move(result));
+  // One at a time: a callback may cancel the probes whose results are still queued.
+  while (!self->results_.empty()) {
+    Ready r = std::move(self->results_.front());
+    self->results_.pop_front();
+    r.done(std::move(r.result));
+  }
   return 0;
 }
 

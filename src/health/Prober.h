@@ -95,7 +95,12 @@ class Prober {
   std::map<std::uint64_t, std::unique_ptr<Probe>> probes_;
   std::deque<std::uint64_t> queue_;
   // Results waiting for the deferred source to hand them to `done`.
-  std::deque<std::pair<ProbeDone, ProbeResult>> results_;
+  struct Ready {
+    std::uint64_t id;
+    ProbeDone done;
+    ProbeResult result;
+  };
+  std::deque<Ready> results_;
   sd_event_source* deliver_ = nullptr;
   std::map<int, sd_event_source*> orphans_;  // pidfd -> its io source
   std::uint64_t next_id_ = 1;

@@ -1076,6 +1076,48 @@ BOOST_AUTO_TEST_CASE(every_key_is_checked_with_its_location) {
                "exec) or a memory_pressure rule"});
 }
 
+BOOST_AUTO_TEST_CASE(timeout_defaults_to_the_interval_when_shorter) {
+  const Config c =
+      loadConfigFromString(healthWorker("          tcp: 127.0.0.1:80\n          interval: 2s\n"),
+                           "h.yaml", testOptions())
+          .value();
+  BOOST_TEST(healthOf(c).timeout.count() == Usec(2s).count());
+  // A timeout that did not parse is one error, not a second one about the interval.
+  CHECK_LINES(
+      errorsOf(healthWorker("          tcp: 127.0.0.1:80\n          timeout: soon\n"), "h.yaml"),
+      {"h.yaml:8:20: trees.web.children[0].health.timeout: expected a duration like 30s "
+       "or 1min 30s, found 'soon'"});
+}
+
+BOOST_AUTO_TEST_CASE(instance_placeholders_are_checked_for_every_instance) {
+  // Without instances %i is empty: no port.
+  CHECK_LINES(errorsOf(healthWorker("          tcp: '127.0.0.1:%i'\n"), "h.yaml"),
+              {"h.yaml:7:16: trees.web.children[0].health.tcp: expected an address like "
+               "127.0.0.1:9753 or [::1]:9753 (a numeric IPv4 or bracketed IPv6 literal and a "
+               "port): no port, found '127.0.0.1:%i' (%i is empty for a worker without "
+               "instances: 127.0.0.1:)"});
+  // 10 instances of 6553%i: 65531..65539 are fine, 655310 is not.
+  const std::string many =
+      "trees:\n  web:\n    children:\n      - name: api\n        command: [/bin/sleep, "
+      "inf]\n        instances: 10\n        health:\n          http: 'http://h:6553%i/'\n";
+  CHECK_LINES(errorsOf(many, "h.yaml"),
+              {"h.yaml:8:17: trees.web.children[0].health.http: expected an http:// or https:// "
+               "URL with a host, like http://127.0.0.1:8080/healthz, found 'http://h:6553%i/'"});
+  for (const char* bad :
+       {"http://h:99999/", "http://h:abc/", "http://[::1/", "http://h:/", "http://:80/"}) {
+    BOOST_TEST(
+        errorsOf(healthWorker(std::string("          http: '") + bad + "'\n"), "h.yaml").size() ==
+            1u,
+        bad);
+  }
+  for (const char* good : {"http://[::1]:8080/x", "https://example.org/", "http://h:1/"}) {
+    BOOST_TEST(loadConfigFromString(healthWorker(std::string("          http: '") + good + "'\n"),
+                                    "h.yaml", testOptions())
+                   .has_value(),
+               good);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(a_health_change_is_a_policy_change_not_a_restart) {
   const Config a =
       loadConfigFromString(healthWorker("          tcp: 127.0.0.1:80\n"), "h.yaml", testOptions())

@@ -186,6 +186,17 @@ BOOST_AUTO_TEST_CASE(a_frozen_worker_is_reported_unhealthy_but_not_restarted) {
   BOOST_TEST(h.stopped.empty());
   BOOST_TEST(h.last(EventType::WorkerHealth)->message ==
              "unhealthy: http: timeout after 5s (frozen by an operator: not restarted)");
+  // Thawed, its checks start afresh: a new verdict is not swallowed.
+  Command thaw = freeze;
+  thaw.kind = Command::Kind::Thaw;
+  BOOST_REQUIRE(h.engine.command(thaw, h.now).has_value());
+  h.collect();
+  for (const auto& a : h.unit_actions)
+    h.engine.onActionResult(a.operation, a.unit.name, true, "", h.now);
+  h.collect();
+  BOOST_TEST((health(h, kA) == HealthState::Starting));
+  verdict(h, kA, HealthState::Unhealthy, "http: timeout after 5s");
+  BOOST_TEST(h.stopped == std::vector<std::string>{kA});
 }
 
 BOOST_AUTO_TEST_CASE(a_verdict_during_a_strategy_restart_leaves_the_child_to_the_plan) {
@@ -198,7 +209,7 @@ BOOST_AUTO_TEST_CASE(a_verdict_during_a_strategy_restart_leaves_the_child_to_the
   verdict(h, kB, HealthState::Unhealthy, "http: http 503");  // b still runs
   BOOST_TEST(h.stopped == std::vector<std::string>{kC});     // no stop of b for it
   BOOST_TEST(h.last(EventType::WorkerHealth)->message ==
-             "unhealthy: http: http 503 (supervisor t is restarting: not restarted for it)");
+             "unhealthy: http: http 503 (supervisor t is restarting: not restarted for it yet)");
   h.stopDone(kC);
   BOOST_TEST(h.stopped == std::vector<std::string>{kB});  // the plan's stop
   h.stopDone(kB);
@@ -206,6 +217,52 @@ BOOST_AUTO_TEST_CASE(a_verdict_during_a_strategy_restart_leaves_the_child_to_the
   h.upAll();
   BOOST_TEST((h.treeState("t") == SupervisorState::Running));
   BOOST_TEST(window(h, "t") == 1u);  // a's exit only
+}
+
+BOOST_AUTO_TEST_CASE(a_held_back_restart_happens_at_the_next_unhealthy_verdict) {
+  EngineHarness h;
+  h.start(config({tree("t", Strategy::RestForOne, {checked("a"), worker("b"), worker("c")}, 5)}));
+  h.upAll();
+  h.exits(kB, exited(1));  // rest_for_one: c is stopped, a (before b) keeps running
+  BOOST_REQUIRE((h.treeState("t") == SupervisorState::Restarting));
+  verdict(h, kA, HealthState::Unhealthy, "http: http 503");  // held back
+  BOOST_TEST(h.stopped == std::vector<std::string>{kC});
+  h.stopDone(kC);
+  h.advance(2s);
+  h.upAll();
+  BOOST_REQUIRE((h.treeState("t") == SupervisorState::Running));
+  BOOST_TEST((health(h, kA) == HealthState::Unhealthy));
+  // The monitor repeats the verdict after its next failed probe: now a restarts.
+  h.engine.onHealth(kA, since(h, kA),
+                    HealthChange{HealthState::Unhealthy, HealthState::Unhealthy, "http: http 503"},
+                    h.now);
+  h.collect();
+  BOOST_TEST(h.stopped == std::vector<std::string>{kA});
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_health_stop_still_ends_in_a_restart) {
+  EngineHarness h;
+  h.start(config({tree("t", Strategy::OneForOne, {checked("a")}, 5)}));
+  h.upAll();
+  verdict(h, kA, HealthState::Unhealthy, "http: http 503");
+  h.stopped.clear();
+  h.engine.onStopResult(kA, false, "job timed out", h.now);
+  h.collect();
+  BOOST_TEST((h.state(kA) == ChildState::Waiting));  // not stranded Idle
+}
+
+BOOST_AUTO_TEST_CASE(a_temporary_worker_found_unhealthy_is_stopped_and_not_restarted) {
+  EngineHarness h;
+  auto a = checked("a");
+  a->restart = core::RestartPolicy::Temporary;
+  h.start(config({tree("t", Strategy::OneForOne, {a}, 5)}));
+  h.upAll();
+  verdict(h, kA, HealthState::Unhealthy, "tcp: connect refused");
+  BOOST_TEST(h.last(EventType::WorkerHealth)->message ==
+             "unhealthy: tcp: connect refused; stopping it (restart is temporary: it is not "
+             "started again)");
+  h.stopDone(kA);
+  BOOST_TEST((h.state(kA) == ChildState::Finished));
 }
 
 BOOST_AUTO_TEST_CASE(an_operator_stop_during_a_health_stop_leaves_it_stopped) {

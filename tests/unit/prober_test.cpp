@@ -3,6 +3,7 @@
 // timeouts that kill an exec probe's whole process group, the in-flight cap and cancel.
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -272,6 +273,36 @@ BOOST_AUTO_TEST_CASE(a_cancelled_probe_never_reports_and_its_process_is_killed) 
   BOOST_TEST(!alive(l));
   BOOST_TEST(!called);
   BOOST_TEST(prober->running() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_result_waiting_for_delivery_is_dropped_by_cancel) {
+  // An address that does not parse fails at once: both results wait for the loop.
+  HealthSpec bad = tcp(1);
+  bad.address = "not-an-address";
+  bool second_called = false;
+  std::uint64_t second = 0;
+  bool first_called = false;
+  prober->run(bad, [&](ProbeResult r) {
+    first_called = true;
+    BOOST_TEST(r.detail == "not an address and port: not-an-address");
+    prober->cancel(second);
+  });
+  second = prober->run(bad, [&](ProbeResult) { second_called = true; });
+  spin([&] { return first_called; });
+  spin([] { return false; }, 50ms);
+  BOOST_TEST(first_called);
+  BOOST_TEST(!second_called);
+}
+
+BOOST_AUTO_TEST_CASE(an_exec_probe_inherits_no_descriptor_of_vigild) {
+  // A descriptor without O_CLOEXEC, as libcurl's sockets can be.
+  const int leaky = open("/dev/null", O_RDONLY);
+  BOOST_REQUIRE(leaky > 2);
+  const auto r = probe(exec(
+      {"/bin/sh", "-c",
+       "[ -e /proc/$$/fd/" + std::to_string(leaky) + " ] && { echo inherited; exit 1; }; exit 0"}));
+  close(leaky);
+  BOOST_TEST(r.ok, r.detail);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
