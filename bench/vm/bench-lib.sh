@@ -14,7 +14,7 @@ if ((BENCH_QUICK)); then
     # Short windows: the quick run checks that every scenario works, its figures are
     # indicative only (CI keeps the whole suite under 30 minutes).
     BENCH_IDLE_WINDOW=${BENCH_IDLE_WINDOW:-6}
-    BENCH_CRASH_OTHERS=${BENCH_CRASH_OTHERS:-50}
+    BENCH_CRASH_OTHERS=${BENCH_CRASH_OTHERS:-20}
     BENCH_SETTLE=${BENCH_SETTLE:-3}
     BENCH_WARMUP=${BENCH_WARMUP:-3}  # a poller started, before its window
 else

@@ -58,6 +58,15 @@ inline core::UnitOutcome killed(int sig) {
   return {"signal", 2, sig};
 }
 
+// An operator's command as the API would hand it over.
+inline core::Command cmd(core::Command::Kind kind, std::string target) {
+  core::Command c;
+  c.kind = kind;
+  c.target = std::move(target);
+  c.caller = "uid 1000 (alice)";
+  return c;
+}
+
 class EngineHarness {
  public:
   explicit EngineHarness(std::uint64_t seed = 42) : engine(seed) {}
@@ -201,6 +210,12 @@ class EngineHarness {
     for (const auto& w : engine.workers(now))
       if (w.unit == unit) return w.state;
     return core::ChildState::Idle;
+  }
+  // The restarts the supervisor at `path` counts in its intensity window (99: no such one).
+  unsigned windowOf(const std::string& path) {
+    for (const auto& s : engine.supervisors(now))
+      if (s.path == path) return s.restarts_in_window;
+    return 99;
   }
   core::SupervisorState treeState(const std::string& tree) {
     for (const auto& s : engine.supervisors(now))

@@ -23,14 +23,6 @@ const std::string kA = "vigil-t-a.service";
 const std::string kB = "vigil-t-b.service";
 const std::string kC = "vigil-t-c.service";
 
-Command cmd(Command::Kind kind, std::string target) {
-  Command c;
-  c.kind = kind;
-  c.target = std::move(target);
-  c.caller = "uid 1000 (alice)";
-  return c;
-}
-
 // t: [a, w@1..3, sub{x, y}, c]; max_restarts 1 by default so that counting would show.
 core::Config fleet(Strategy s = Strategy::OneForOne, unsigned max_restarts = 1) {
   auto w = worker("w");
@@ -63,12 +55,6 @@ const core::Completion* completion(const EngineHarness& h, std::uint64_t op) {
   for (const auto& c : h.completions)
     if (c.operation == op) return &c;
   return nullptr;
-}
-
-unsigned windowOf(EngineHarness& h, const std::string& path) {
-  for (const auto& s : h.engine.supervisors(h.now))
-    if (s.path == path) return s.restarts_in_window;
-  return 99;
 }
 
 }  // namespace
@@ -119,7 +105,7 @@ BOOST_AUTO_TEST_CASE(an_operator_stop_is_not_a_failure_and_start_brings_it_back)
     BOOST_TEST((h.state("vigil-t-w@" + std::to_string(i) + ".service") == ChildState::Stopped));
   h.advance(1h);
   BOOST_TEST(h.started.empty());
-  BOOST_TEST(windowOf(h, "t") == 0u);
+  BOOST_TEST(h.windowOf("t") == 0u);
   BOOST_TEST(h.count(EventType::WorkerExited) == 0u);
 
   const auto start = accept(h, cmd(Command::Kind::Start, "t/w@2"));
@@ -215,7 +201,7 @@ BOOST_AUTO_TEST_CASE(restart_gives_new_processes_without_counting) {
   h.up(kA);
   BOOST_TEST(completion(h, op)->ok);
   BOOST_TEST(completion(h, op)->message == "t/a restarted");
-  BOOST_TEST(windowOf(h, "t") == 0u);
+  BOOST_TEST(h.windowOf("t") == 0u);
   // A supervisor: everything below it stops in reverse, then starts in order.
   const auto sup = accept(h, cmd(Command::Kind::Restart, "t/sub"));
   BOOST_TEST(h.stopped == std::vector<std::string>{"vigil-t-sub-y.service"});
@@ -224,8 +210,8 @@ BOOST_AUTO_TEST_CASE(restart_gives_new_processes_without_counting) {
   BOOST_TEST(h.started == std::vector<std::string>{"vigil-t-sub-x.service"});
   h.upAll();
   BOOST_TEST(completion(h, sup)->ok);
-  BOOST_TEST(windowOf(h, "t") == 0u);
-  BOOST_TEST(windowOf(h, "t/sub") == 0u);
+  BOOST_TEST(h.windowOf("t") == 0u);
+  BOOST_TEST(h.windowOf("t/sub") == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(a_rolling_restart_never_has_two_instances_down_and_stops_at_a_failure) {
@@ -270,7 +256,7 @@ BOOST_AUTO_TEST_CASE(reset_starts_a_failed_tree_afresh_and_is_refused_otherwise)
   BOOST_TEST(h.started == std::vector<std::string>{kA});
   h.up(kA);
   BOOST_TEST(completion(h, op)->ok);
-  BOOST_TEST(windowOf(h, "t") == 0u);
+  BOOST_TEST(h.windowOf("t") == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(bad_calls_change_nothing) {
@@ -355,7 +341,7 @@ BOOST_AUTO_TEST_CASE(a_frozen_worker_that_dies_is_not_restarted_behind_the_opera
   h.advance(1h);
   BOOST_TEST(h.started.empty());
   BOOST_TEST((h.state(kA) == ChildState::Stopped));
-  BOOST_TEST(windowOf(h, "t") == 0u);
+  BOOST_TEST(h.windowOf("t") == 0u);
   BOOST_TEST(h.last(EventType::WorkerNotRestarted)->reason == "frozen");
   accept(h, cmd(Command::Kind::Start, "t/a"));
   BOOST_TEST(h.started == std::vector<std::string>{kA});
@@ -462,7 +448,7 @@ BOOST_AUTO_TEST_CASE(scale_up_and_down_then_a_reload_restores_the_configured_cou
   BOOST_TEST((h.state("vigil-t-w@1.service") == ChildState::Running));
   BOOST_TEST(h.engine.targets() == (std::vector<std::string>{"t", "t/a", "t/c", "t/sub", "t/sub/x",
                                                              "t/sub/y", "t/w", "t/w@1"}));
-  BOOST_TEST(windowOf(h, "t") == 0u);
+  BOOST_TEST(h.windowOf("t") == 0u);
   // The file says 3: a reload brings @2 and @3 back.
   h.reload(cfg);
   BOOST_TEST(h.started == (std::vector<std::string>{"vigil-t-w@2.service", "vigil-t-w@3.service"}));

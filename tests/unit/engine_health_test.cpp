@@ -50,12 +50,6 @@ void verdict(EngineHarness& h, const std::string& unit, HealthState to, std::str
   h.collect();
 }
 
-unsigned window(EngineHarness& h, const std::string& path) {
-  for (const auto& s : h.engine.supervisors(h.now))
-    if (s.path == path) return s.restarts_in_window;
-  return 999;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(engine_health)
@@ -95,7 +89,7 @@ BOOST_AUTO_TEST_CASE(unhealthy_stops_then_restarts_through_the_strategy_counted_
   BOOST_REQUIRE(w);
   BOOST_TEST(w->last_exit == "health: http: http 503");
   BOOST_TEST(w->restarts == 1u);
-  BOOST_TEST(window(h, "t") == 1u);
+  BOOST_TEST(h.windowOf("t") == 1u);
   BOOST_TEST((h.state(kB) == ChildState::Running));  // one_for_one: b untouched
   h.advance(1s);
   h.up(kA);
@@ -147,7 +141,7 @@ BOOST_AUTO_TEST_CASE(report_only_changes_the_state_and_nothing_else) {
              "unhealthy: http: http 500 (health.restart is false: reported only)");
   verdict(h, kA, HealthState::Healthy, "http: http 200");
   BOOST_TEST((health(h, kA) == HealthState::Healthy));
-  BOOST_TEST(window(h, "t") == 0u);
+  BOOST_TEST(h.windowOf("t") == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(a_verdict_about_an_earlier_incarnation_is_ignored) {
@@ -172,10 +166,7 @@ BOOST_AUTO_TEST_CASE(a_frozen_worker_is_reported_unhealthy_but_not_restarted) {
   EngineHarness h;
   h.start(config({tree("t", Strategy::OneForOne, {checked("a")}, 5)}));
   h.upAll();
-  Command freeze;
-  freeze.kind = Command::Kind::Freeze;
-  freeze.target = "t/a";
-  freeze.caller = "uid 0";
+  const Command freeze = cmd(Command::Kind::Freeze, "t/a");
   BOOST_REQUIRE(h.engine.command(freeze, h.now).has_value());
   h.collect();
   for (const auto& a : h.unit_actions)  // FreezeUnit done
@@ -187,8 +178,7 @@ BOOST_AUTO_TEST_CASE(a_frozen_worker_is_reported_unhealthy_but_not_restarted) {
   BOOST_TEST(h.last(EventType::WorkerHealth)->message ==
              "unhealthy: http: timeout after 5s (frozen by an operator: not restarted)");
   // Thawed, its checks start afresh: a new verdict is not swallowed.
-  Command thaw = freeze;
-  thaw.kind = Command::Kind::Thaw;
+  const Command thaw = cmd(Command::Kind::Thaw, "t/a");
   BOOST_REQUIRE(h.engine.command(thaw, h.now).has_value());
   h.collect();
   for (const auto& a : h.unit_actions)
@@ -216,7 +206,7 @@ BOOST_AUTO_TEST_CASE(a_verdict_during_a_strategy_restart_leaves_the_child_to_the
   h.advance(2s);
   h.upAll();
   BOOST_TEST((h.treeState("t") == SupervisorState::Running));
-  BOOST_TEST(window(h, "t") == 1u);  // a's exit only
+  BOOST_TEST(h.windowOf("t") == 1u);  // a's exit only
 }
 
 BOOST_AUTO_TEST_CASE(a_held_back_restart_happens_at_the_next_unhealthy_verdict) {
@@ -270,15 +260,12 @@ BOOST_AUTO_TEST_CASE(an_operator_stop_during_a_health_stop_leaves_it_stopped) {
   h.start(config({tree("t", Strategy::OneForOne, {checked("a")}, 5)}));
   h.upAll();
   verdict(h, kA, HealthState::Unhealthy, "http: http 503");
-  Command stop;
-  stop.kind = Command::Kind::Stop;
-  stop.target = "t/a";
-  stop.caller = "uid 0";
+  const Command stop = cmd(Command::Kind::Stop, "t/a");
   BOOST_REQUIRE(h.engine.command(stop, h.now).has_value());
   h.collect();
   h.stopDone(kA);
   BOOST_TEST((h.state(kA) == ChildState::Stopped));
-  BOOST_TEST(window(h, "t") == 0u);
+  BOOST_TEST(h.windowOf("t") == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(a_rolling_restart_waits_for_each_instance_to_be_healthy) {
@@ -288,10 +275,7 @@ BOOST_AUTO_TEST_CASE(a_rolling_restart_waits_for_each_instance_to_be_healthy) {
   h.start(config({tree("t", Strategy::OneForOne, {w}, 5)}));
   h.upAll();
   const std::string w1 = "vigil-t-w@1.service", w2 = "vigil-t-w@2.service";
-  Command roll;
-  roll.kind = Command::Kind::RollingRestart;
-  roll.target = "t/w";
-  roll.caller = "uid 0";
+  const Command roll = cmd(Command::Kind::RollingRestart, "t/w");
   const auto op = h.engine.command(roll, h.now);
   BOOST_REQUIRE(op.has_value());
   h.collect();
@@ -314,10 +298,7 @@ BOOST_AUTO_TEST_CASE(a_rolling_restart_stops_at_an_unhealthy_instance) {
   w->instances = 2;
   h.start(config({tree("t", Strategy::OneForOne, {w}, 5)}));
   h.upAll();
-  Command roll;
-  roll.kind = Command::Kind::RollingRestart;
-  roll.target = "t/w";
-  roll.caller = "uid 0";
+  const Command roll = cmd(Command::Kind::RollingRestart, "t/w");
   BOOST_REQUIRE(h.engine.command(roll, h.now).has_value());
   h.collect();
   h.stopDone("vigil-t-w@1.service");
