@@ -54,6 +54,10 @@ int main(int argc, char** argv) {
   std::vector<std::string> tier_dirs;
   std::string cgroup_root = opts.cgroup_root.string();
   std::string state_file = opts.state_file.string();
+  // systemd sets $STATE_DIRECTORY from StateDirectory= (systemd.exec(5)).
+  const char* state_env = std::getenv("STATE_DIRECTORY");
+  std::string state_dir =
+      state_env && *state_env && !std::strchr(state_env, ':') ? state_env : "/var/lib/vigil";
   bool foreground = false;
   bool no_host_checks = false;
   std::optional<std::string> check;
@@ -67,6 +71,10 @@ int main(int argc, char** argv) {
   app.add_option("--cgroup-root", cgroup_root, "cgroup v2 mount to read metrics from")
       ->capture_default_str();
   app.add_option("--state-file", state_file, "where to write the state document ('' = none)")
+      ->capture_default_str();
+  app.add_option("--state-dir", state_dir,
+                 "where the supervision state and the last good configuration are kept "
+                 "(default: $STATE_DIRECTORY, else /var/lib/vigil; '' = nowhere)")
       ->capture_default_str();
   app.add_option("--check-config", check,
                  "validate FILE (default: --config), including this host's users, directories "
@@ -106,6 +114,7 @@ int main(int argc, char** argv) {
   if (const char* tier = std::getenv("VIGIL_TIER"); tier && *tier) opts.tier_override = tier;
   opts.cgroup_root = cgroup_root;
   opts.state_file = state_file;
+  opts.state_dir = state_dir;
   if (app.count("--check-config")) {
     vigil::config::CheckOptions co;
     co.file = check && !check->empty() ? std::filesystem::path(*check) : opts.config_file;

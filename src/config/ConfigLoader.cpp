@@ -1226,6 +1226,10 @@ class ConfigBuilder {
   // has the file.
   void loadTier(const std::string& tier, ConfigError chosen_by, std::string_view note) {
     const std::string file_name = tier + ".yaml";
+    if (auto given = options_.tier_texts.find(file_name); given != options_.tier_texts.end()) {
+      parseTier(given->second, file_name);
+      return;
+    }
     std::optional<std::filesystem::path> found;
     std::vector<std::string> looked;
     for (const auto& dir : options_.tier_dirs) {
@@ -1248,7 +1252,19 @@ class ConfigBuilder {
     const std::string display = found->string();
     const auto text = readFileCapped(*found, display, options_.max_file_bytes, errors_);
     if (!text) return;
-    const auto root = parseYaml(*text, display, yamlLimits(), errors_);
+    parseTier(*text, display);
+  }
+
+  // The tier file's `log_level`, `metrics` and `defaults` from `text`, read from `display`.
+  void parseTier(const std::string& text, const std::string& display) {
+    if (options_.sources) options_.sources->push_back({display, text});
+    if (text.size() > options_.max_file_bytes) {
+      errors_.push_back(makeError({display, 0, 0}, "",
+                                  fmt::format("the file is {} bytes; the limit is {} bytes",
+                                              text.size(), options_.max_file_bytes)));
+      return;
+    }
+    const auto root = parseYaml(text, display, yamlLimits(), errors_);
     if (!root || root->kind == Kind::Null) return;
     Walker w(display, errors_, warnings_);
     if (!w.mapping(*root, "", false)) return;
@@ -1944,6 +1960,7 @@ tl::expected<core::Config, ConfigErrors> loadConfig(const std::filesystem::path&
   const std::string display = file.string();
   ConfigBuilder builder(options, display);
   auto text = readFileCapped(file, display, options.max_file_bytes, builder.errors());
+  if (text && options.sources) options.sources->push_back({display, *text});
   return builder.load(std::move(text), warnings);
 }
 
@@ -1952,6 +1969,7 @@ tl::expected<core::Config, ConfigErrors> loadConfigFromString(std::string_view y
                                                               const LoadOptions& options,
                                                               ConfigErrors* warnings) {
   ConfigBuilder builder(options, std::string(file_name));
+  if (options.sources) options.sources->push_back({std::string(file_name), std::string(yaml)});
   return builder.load(std::string(yaml), warnings);
 }
 

@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -61,6 +62,12 @@ inline constexpr std::uint64_t kMaxOpenFiles = (1u << 30) - 8;
 // everything because one user was removed), a build host skips them.
 enum class HostChecks { Off, Warn, Error };
 
+// A file the loader read, as it read it: what vigild keeps as the last good copy.
+struct SourceText {
+  std::string path;  // as given (the configuration) or found (the tier file)
+  std::string text;
+};
+
 struct LoadOptions {
   // Where "<tier>.yaml" is looked up, first match wins; see defaultTierDirs().
   std::vector<std::filesystem::path> tier_dirs;
@@ -70,6 +77,12 @@ struct LoadOptions {
   std::size_t max_nodes = 100000;        // YAML nodes per file
   std::size_t max_depth = 64;            // YAML nesting per file
   HostChecks host_checks = HostChecks::Off;
+  // Tier files by name ("tier_3.yaml"), used instead of looking in tier_dirs: a last good
+  // copy is loaded with the tier text saved with it.
+  std::map<std::string, std::string> tier_texts;
+  // When set, receives the configuration's text and then the tier file's, as read (also
+  // when the configuration is rejected).
+  std::vector<SourceText>* sources = nullptr;
 };
 
 // Where the tiers of `config_file` are looked up unless --tier-dir says otherwise, in

@@ -222,18 +222,26 @@ void Engine::adoptOrReplace(Sup& sup,
   }
 }
 
-void Engine::start(const Config& config, const std::vector<ExistingUnit>& existing, TimePoint now) {
+void Engine::start(const Config& config,
+                   const std::vector<ExistingUnit>& existing,
+                   TimePoint now,
+                   const SupervisionState& restored) {
   changed_.all = true;
   config_ = config;
+  for (const auto& [path, n] : restored.scale) {
+    if (n < 1 || n > kMaxScale) continue;
+    if (scaleInConfig(config_, path, n)) scaled_[path] = n;
+  }
   std::map<std::string, ExistingUnit> by_name;
   for (const auto& u : existing) by_name[u.name] = u;
   std::set<std::string> claimed;
-  for (const auto& tree : config.trees) {
+  for (const auto& tree : config_.trees) {
     auto root = buildSup(std::make_shared<SupervisorSpec>(tree), {tree.name}, nullptr);
     index(*root);
     adoptOrReplace(*root, by_name, claimed, now);
     roots_.push_back(std::move(root));
   }
+  restore(restored, now);
   for (const auto& [name, u] : by_name) {
     // Only units vigild created (they carry a VIGIL_SPEC fingerprint) are stopped; a
     // foreign unit that merely shares the name prefix is none of our business.
@@ -254,7 +262,11 @@ void Engine::start(const Config& config, const std::vector<ExistingUnit>& existi
   e.message = fmt::format("configuration {} applied: {} tree(s), tier {}", config.source_file,
                           config.trees.size(), config.tier);
   emit(std::move(e));
-  for (auto& root : roots_) startSup(*root, now);
+  for (auto& root : roots_) {
+    // Kept down by the restored state: a failed tree, or one an operator stopped.
+    if (root->state == SupervisorState::Failed || root->stop_reason == kStopOperator) continue;
+    startSup(*root, now);
+  }
   progressOperations(now);
 }
 
@@ -269,6 +281,8 @@ std::string childKey(const Engine::Child& c);
 void Engine::reload(const Config& config, TimePoint now) {
   if (stopping_all_) return;
   changed_.all = true;
+  // A new file puts the configured instance counts back (scale lasts until a reload).
+  if (!rebuilding_) scaled_.clear();
   config_ = config;
   std::map<std::string, Child*> old_workers;
   for (auto& root : roots_) collectWorkersBelow(*root, old_workers);
@@ -596,8 +610,10 @@ std::deque<Engine::Step> Engine::stopSteps(const Sup& sup,
 
 void Engine::startSup(Sup& sup, TimePoint now) {
   if (sup.delay_timer) cancelTimer(sup.delay_timer);
+  const bool keep_finished = std::exchange(sup.keep_finished, false);
+  const std::optional<TimePoint> resume_at = std::exchange(sup.resume_at, std::nullopt);
   for (auto& c : sup.children) {
-    if (c->state == ChildState::Finished) setState(*c, ChildState::Idle);
+    if (c->state == ChildState::Finished && !keep_finished) setState(*c, ChildState::Idle);
   }
   sup.fresh_start = std::none_of(sup.children.begin(), sup.children.end(),
                                  [](const auto& c) { return c->live(); });
@@ -607,6 +623,9 @@ void Engine::startSup(Sup& sup, TimePoint now) {
   sup.current.reset();
   sup.plan =
       sup.children.empty() ? std::deque<Step>{} : startSteps(sup, 0, sup.children.size() - 1);
+  // A restored strategy restart waits out the rest of its delay before the starts.
+  if (resume_at && *resume_at > now)
+    sup.plan.push_front(Step{Step::Kind::Delay, 0, 0, *resume_at - now});
   // The slice (with the supervisor's budget) exists before any child starts in it.
   sup.plan.push_front(Step{Step::Kind::Slice});
   replan(sup);
@@ -699,6 +718,7 @@ void Engine::execute(Sup& sup, Step& step, TimePoint now) {
         step.fired = true;
       } else {
         sup.delay_timer = armTimer(now + step.delay);
+        sup.delay_deadline = now + step.delay;
         timers_[sup.delay_timer] = {nullptr, &sup};
       }
       break;
@@ -878,6 +898,7 @@ void Engine::childReady(Child& c, TimePoint now) {
 
 void Engine::stoppedExternally(Child& c, const ExitInfo& info, TimePoint now) {
   setState(c, ChildState::Stopped);
+  c.down_by = "a stop job from outside vigil (systemctl stop)";
   c.last_exit = info;
   emit(event(EventType::WorkerStopped, c, info.reason,
              "stopped from outside vigil (a stop job, e.g. systemctl stop): not a failure, not "
@@ -916,6 +937,7 @@ void Engine::childEnded(Child& c, const ExitInfo& info, TimePoint now, bool star
     recordExit(c, info,
                "not restarted: it was frozen by an operator (vigilctl start brings it back)", now);
     setState(c, ChildState::Stopped);
+    c.down_by = "an operator (it was frozen when it died)";
     emit(event(EventType::WorkerNotRestarted, c, "frozen",
                "not restarted: it was frozen by an operator", now));
     advance(sup, now);
@@ -1211,6 +1233,7 @@ void Engine::onStopResult(const std::string& unit,
                                                     : ChildState::Idle);
   c.frozen = false;
   const std::string by = std::exchange(c.stopped_by, {});
+  if (c.state == ChildState::Stopped) c.down_by = by.empty() ? "an operator" : by;
   emit(event(EventType::WorkerStopped, c, ok ? "stopped" : "stop-failed",
              !ok          ? fmt::format("stop failed: {}", error)
              : by.empty() ? std::string("stopped")

@@ -34,6 +34,7 @@
 #include "core/HealthTracker.h"
 #include "core/IntensityWindow.h"
 #include "core/Spec.h"
+#include "core/SupervisionState.h"
 #include "core/Time.h"
 #include "core/UnitSpec.h"
 #include "util/Result.h"
@@ -95,6 +96,12 @@ struct Command {
   unsigned instances = 0;  // Scale: 1..1000
 };
 const char* toString(Command::Kind kind);
+// The largest instance count a scale may ask for.
+inline constexpr unsigned kMaxScale = 1000;
+// Sets the instance count of the worker at `worker_path` ("tree/sub/w") in `config` to
+// `instances` (copying the specs it changes: they may be shared). False when no such
+// worker is configured (nothing changed).
+bool scaleInConfig(Config& config, const std::string& worker_path, unsigned instances);
 
 // Why a command is refused; nothing changed. `name` is the D-Bus error name the API
 // returns (docs/DBUS-API.md): org.vigil.Vigil1.Error.UnknownTarget, .InvalidArgument,
@@ -184,7 +191,22 @@ class Engine {
   // A configured unit found stopping (ExistingUnit::stopping) is started once that stop is
   // done; its tree counts as past its first start for initialStartComplete(), so that
   // `systemctl restart vigild` does not wait for a worker's stop timeout.
-  void start(const Config& config, const std::vector<ExistingUnit>& existing, TimePoint now);
+  // `restored`: what the previous vigild persisted (SupervisionState; empty when there is
+  // none or it was unusable). After adoption, each worker takes back its counters, last
+  // exit and live limits; one that is not running stays down when an operator stopped it
+  // or its restart type had let it finish, and one in backoff waits out its deadline
+  // (started at once if that has passed); each supervisor takes back its intensity
+  // window (the restarts still inside it), its live budget, a failed root tree stays
+  // failed, an operator-stopped supervisor stays stopped, and a pending strategy restart
+  // waits out its delay. A running unit wins over the record: a worker found running is
+  // adopted as running whatever was persisted about it. Scale counts in `restored` are
+  // applied to `config` first (the caller drops them when the configuration changed:
+  // like set and scale, they last until the file changes). Each thing kept down or
+  // delayed is reported by an event with reason "restored".
+  void start(const Config& config,
+             const std::vector<ExistingUnit>& existing,
+             TimePoint now,
+             const SupervisionState& restored = {});
   // A new configuration: unchanged workers keep their state whatever it is (running, in
   // backoff, finished, stopped), changed ones are replaced (stopped, then started with the
   // new spec), removed ones stopped, new ones started in order. A plan in flight (a
@@ -254,6 +276,17 @@ class Engine {
   std::set<std::string> overrides() const;
   // Names of the root trees that are failed.
   std::set<std::string> failedTrees() const;
+
+  // What of `unit`'s state must outlive vigild (SupervisionState), or nullopt when all of
+  // it is at its default or `unit` is not in the tree. O(log n).
+  std::optional<PersistedWorker> persistedWorker(const std::string& unit, TimePoint now) const;
+  // The same for the supervisor at `path` ("tree/sub"). O(log n + window).
+  std::optional<PersistedSupervisor> persistedSupervisor(const std::string& path,
+                                                         TimePoint now) const;
+  // Operators' live instance counts (vigilctl scale) in force: worker path -> count.
+  const std::map<std::string, unsigned>& scaled() const { return scaled_; }
+  // All of it: O(fleet), for a full rebuild after takeChanged() said `all`.
+  SupervisionState supervisionState(TimePoint now) const;
 
   // The spec of the Start action (`unit`, `start_token`): its worker's configuration in
   // force, its instance, and any live limits an operator set. Built on demand
@@ -389,6 +422,10 @@ class Engine {
   void rebuild(const Config& config, TimePoint now);  // reload without a new configuration
   void emitCommand(const Command& command, const std::string& message, TimePoint now);
 
+  // Persisted state (EngineRestore.cpp).
+  void restore(const SupervisionState& restored, TimePoint now);
+  void restoreSup(Sup& sup, const SupervisionState& restored, TimePoint now);
+
   Event event(
       EventType type, const Sup& sup, std::string reason, std::string message, TimePoint now) const;
   Event event(EventType type,
@@ -418,11 +455,12 @@ class Engine {
   std::map<std::string, std::unique_ptr<Child>> graveyard_;  // units being stopped for good
   std::map<std::uint64_t, std::pair<Child*, Sup*>> timers_;  // timer id -> target
   std::uint64_t next_timer_ = 1;
-  bool stopping_all_ = false;    // stopAll() was called: no more starts
-  bool progressing_ = false;     // progressOperations() is on the stack
-  bool progress_again_ = false;  // an input arrived while it was
-  bool rebuilding_ = false;      // reload() runs for a command (scale), not a new file
-  Config config_;                // the configuration in force (as changed by scale)
+  bool stopping_all_ = false;               // stopAll() was called: no more starts
+  bool progressing_ = false;                // progressOperations() is on the stack
+  bool progress_again_ = false;             // an input arrived while it was
+  bool rebuilding_ = false;                 // reload() runs for a command (scale), not a new file
+  Config config_;                           // the configuration in force (as changed by scale)
+  std::map<std::string, unsigned> scaled_;  // worker path -> an operator's instance count
   std::map<std::uint64_t, std::unique_ptr<Operation>> operations_;
   std::uint64_t next_operation_ = 1;
   std::uint64_t next_start_token_ = 1;

@@ -484,10 +484,10 @@ tl::expected<CommandAccepted, CommandError> Engine::command(const Command& cmd, 
       if (cmd.target.find('@') != std::string::npos)
         return refuse(kErrorInvalidArgument,
                       fmt::format("scale applies to a worker, not to one instance ({})", t.path));
-      if (cmd.instances < 1 || cmd.instances > 1000)
-        return refuse(
-            kErrorInvalidArgument,
-            fmt::format("expected an instance count from 1 to 1000, found {}", cmd.instances));
+      if (cmd.instances < 1 || cmd.instances > kMaxScale)
+        return refuse(kErrorInvalidArgument,
+                      fmt::format("expected an instance count from 1 to {}, found {}", kMaxScale,
+                                  cmd.instances));
       const Sup& owner = *t.workers.front()->owner;
       if (owner.state != SupervisorState::Running)
         return refuse(kErrorNotPossible,
@@ -856,44 +856,15 @@ bool Engine::progress(Operation& op, TimePoint now) {
             worker_name = w->worker->name;
           }
         }
-        if (!any) {
+        if (!any || !scaleInConfig(scaled, cmd.target, op.scale_to)) {
           finish(op, false, fmt::format("{} is gone from the configuration", cmd.target));
           return true;
         }
         const SupervisorPath path = any->owner->path;
-        std::function<bool(SupervisorSpec&, std::size_t)> edit = [&](SupervisorSpec& s,
-                                                                     std::size_t depth) {
-          if (depth + 1 == path.size()) {
-            for (auto& cs : s.children) {
-              if (!cs.worker || cs.worker->name != worker_name) continue;
-              auto w = std::make_shared<WorkerSpec>(*cs.worker);
-              w->instances = op.scale_to;
-              w->instance_names = true;
-              cs.worker = w;
-              return true;
-            }
-            return false;
-          }
-          for (auto& cs : s.children) {
-            if (cs.supervisor && cs.supervisor->name == path[depth + 1]) {
-              auto sub = std::make_shared<SupervisorSpec>(*cs.supervisor);
-              const bool found = edit(*sub, depth + 1);
-              cs.supervisor = sub;
-              return found;
-            }
-          }
-          return false;
-        };
-        bool found = false;
-        for (auto& tree : scaled.trees)
-          if (tree.name == path.front()) found = edit(tree, 0);
-        if (!found) {
-          finish(op, false, fmt::format("{} is gone from the configuration", cmd.target));
-          return true;
-        }
         std::set<std::string> before;
         for (const auto& [unit, w] : units_) before.insert(unit);
         rebuild(scaled, now);
+        scaled_[cmd.target] = op.scale_to;
         // The scale answers for the instances it added; the others keep their own course
         // (one in backoff stays in backoff, see the test "a scale during a backoff").
         op.items.clear();
@@ -947,6 +918,47 @@ std::set<std::string> Engine::failedTrees() const {
     if (r->state == SupervisorState::Failed) out.insert(r->spec->name);
   }
   return out;
+}
+
+bool scaleInConfig(Config& config, const std::string& worker_path, unsigned instances) {
+  std::vector<std::string> parts;
+  std::size_t from = 0;
+  for (;;) {
+    const std::size_t slash = worker_path.find('/', from);
+    parts.push_back(worker_path.substr(from, slash - from));
+    if (slash == std::string::npos) break;
+    from = slash + 1;
+  }
+  if (parts.size() < 2) return false;
+  const std::string worker_name = parts.back();
+  parts.pop_back();
+  // Copy-on-write down the path: the specs are shared with the engine's trees.
+  std::function<bool(SupervisorSpec&, std::size_t)> edit = [&](SupervisorSpec& s,
+                                                               std::size_t depth) {
+    if (depth + 1 == parts.size()) {
+      for (auto& cs : s.children) {
+        if (!cs.worker || cs.worker->name != worker_name) continue;
+        auto w = std::make_shared<WorkerSpec>(*cs.worker);
+        w->instances = instances;
+        w->instance_names = true;
+        cs.worker = w;
+        return true;
+      }
+      return false;
+    }
+    for (auto& cs : s.children) {
+      if (cs.supervisor && cs.supervisor->name == parts[depth + 1]) {
+        auto sub = std::make_shared<SupervisorSpec>(*cs.supervisor);
+        if (!edit(*sub, depth + 1)) return false;
+        cs.supervisor = sub;
+        return true;
+      }
+    }
+    return false;
+  };
+  for (auto& tree : config.trees)
+    if (tree.name == parts.front()) return edit(tree, 0);
+  return false;
 }
 
 }  // namespace vigil::core

@@ -77,6 +77,7 @@ struct Engine::Child {
   bool frozen = false;         // suspended by an operator
   TimePoint frozen_since{0};
   bool limits_overridden = false;  // unit.limits were changed live by an operator
+  std::string down_by;             // Stopped: who stopped it ("uid 0 (root)", "systemctl stop")
   // Health of the running incarnation (HealthTracker's verdicts, via onHealth).
   HealthState health = HealthState::Unknown;
   std::string health_detail;
@@ -117,6 +118,12 @@ struct Engine::Sup {
   TimePoint frozen_since{0};
   std::string stopped_by;                 // stop_reason kStopOperator: who asked
   std::optional<Limits> budget_override;  // the slice budget as changed by an operator
+  // The Delay step in flight (delay_timer armed) ends at this time.
+  TimePoint delay_deadline{0};
+  // Restored (Engine::start): the next startSup keeps Finished children down, and waits
+  // until resume_at (a strategy restart's delay that outlived the previous vigild).
+  bool keep_finished = false;
+  std::optional<TimePoint> resume_at;
 
   const Limits& budget() const { return budget_override ? *budget_override : spec->limits; }
 

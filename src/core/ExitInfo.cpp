@@ -48,6 +48,13 @@ const char* toString(ExitKind kind) {
   return "unknown";
 }
 
+ExitKind exitKindFromString(const std::string& text) {
+  for (int k = 0; k <= static_cast<int>(ExitKind::Unknown); ++k) {
+    if (text == toString(static_cast<ExitKind>(k))) return static_cast<ExitKind>(k);
+  }
+  return ExitKind::Unknown;
+}
+
 const char* execStatusName(int status) {
   // systemd's EXIT_* codes from src/basic/exit-status.h (252), which systemd itself
   // prints as "status=203/EXEC".

@@ -51,6 +51,8 @@ struct ExitInfo {
 };
 
 const char* toString(ExitKind kind);
+// The kind toString() names; Unknown for any other text.
+ExitKind exitKindFromString(const std::string& text);
 
 // Classifies an outcome. An exit status of 200..243 with code CLD_EXITED is a systemd
 // exec-phase error and is named (e.g. 203 -> "EXEC").

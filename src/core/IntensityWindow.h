@@ -4,6 +4,7 @@
 // (i.e. this is restart number max_restarts + 1 inside the window).
 
 #include <deque>
+#include <vector>
 
 #include "core/Spec.h"
 #include "core/Time.h"
@@ -20,6 +21,13 @@ class IntensityWindow {
   // are dropped by the next record().
   unsigned count(TimePoint now) const;
   void reset() { restarts_.clear(); }
+  // The restarts inside the window ending at `now`, oldest first (what vigild persists).
+  std::vector<TimePoint> restarts(TimePoint now) const;
+  // Replaces the recorded restarts with `times` (any order; from a persisted state): those
+  // inside the window ending at `now` are kept, a time after `now` (a clock that went
+  // back) counts as `now`, and at most spec().max_restarts of the newest are kept, so a
+  // restored window is never already exceeded: the next restart decides, as it would have.
+  void restore(std::vector<TimePoint> times, TimePoint now);
   const IntensitySpec& spec() const { return spec_; }
   void setSpec(IntensitySpec spec) { spec_ = spec; }
 

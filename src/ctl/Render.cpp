@@ -92,10 +92,14 @@ std::string renderTree(const status::StatusSnapshot& s, const RenderOptions& o) 
                      v.tier.empty() ? "-" : v.tier);
   out += fmt::format("workers: {} running, {} in backoff, {} other; failed trees: {}\n",
                      v.workers_running, v.workers_backoff, v.workers_other, v.trees_failed);
-  if (v.last_reload.result == "rejected") {
+  if (!v.config_fallback.empty()) {
+    out += st.red("LAST GOOD CONFIGURATION: " + v.config_fallback) + "\n";
+    for (const auto& e : v.last_reload.errors) out += "  " + e + "\n";
+  } else if (v.last_reload.result == "rejected") {
     out += st.red("the last reload was rejected; the previous configuration is in force:") + "\n";
     for (const auto& e : v.last_reload.errors) out += "  " + e + "\n";
   }
+  if (!v.state_error.empty()) out += st.red("state: " + v.state_error) + "\n";
   if (s.supervisors.empty()) {
     out += "\nno trees configured (add them to " + v.config + ", then vigilctl reload)\n";
     return out;

@@ -70,6 +70,16 @@ std::string diagnose(const core::UnitSpec& spec, const std::string& setting) {
   return problem ? problem->text : "";
 }
 
+// "2026-12-04 09:30:12 UTC": a wall-clock time for messages.
+std::string formatRealtime(std::int64_t realtime_usec) {
+  const std::time_t t = static_cast<std::time_t>(realtime_usec / 1000000);
+  std::tm tm{};
+  if (!localtime_r(&t, &tm)) return "at an unknown time";
+  char text[64];
+  if (std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S %Z", &tm) == 0) return "?";
+  return text;
+}
+
 // All errors, one per line, without the final newline.
 std::string joinErrors(const config::ConfigErrors& errors) {
   std::string out = config::formatErrors(errors);
@@ -91,7 +101,9 @@ Daemon::Daemon(DaemonOptions options, sd_event* event, systemd::SystemdClient& c
               const std::string& unit, core::TimePoint started, const core::HealthChange& change) {
             engine_.onHealth(unit, started, change, now());
             drain();
-          }) {
+          }),
+      store_(options_.state_dir),
+      boot_id_(currentBootId()) {
   client_.setExitObserver([this](const systemd::UnitState& st) {
     engine_.onUnitExit(st.name, st.outcome, now());
     drain();
@@ -108,6 +120,7 @@ Daemon::~Daemon() {
   if (status_timer_) sd_event_source_disable_unref(status_timer_);
   if (watchdog_timer_) sd_event_source_disable_unref(watchdog_timer_);
   if (extend_timer_) sd_event_source_disable_unref(extend_timer_);
+  if (persist_timer_) sd_event_source_disable_unref(persist_timer_);
 }
 
 core::TimePoint Daemon::now() const {
@@ -146,8 +159,9 @@ void Daemon::notify(const std::string& text) {
   if (options_.notify) sd_notify(0, text.c_str());
 }
 
-util::Result<core::Config> Daemon::loadConfig() {
+util::Result<core::Config> Daemon::loadConfig(std::vector<config::SourceText>* sources) {
   config::LoadOptions lo;
+  lo.sources = sources;
   lo.tier_dirs = options_.tier_dirs;
   lo.tier_override = options_.tier_override;
   // A host fact (a user, a directory) is a warning here, never a reason to stop
@@ -163,8 +177,8 @@ util::Result<core::Config> Daemon::loadConfig() {
   return std::move(*loaded);
 }
 
-util::Result<core::Config> Daemon::loadAndRecord() {
-  auto cfg = loadConfig();
+util::Result<core::Config> Daemon::loadAndRecord(std::vector<config::SourceText>* sources) {
+  auto cfg = loadConfig(sources);
   config_generation_++;
   config_result_ = cfg ? "applied" : "rejected";
   config_error_ = cfg ? "" : cfg.error().message();
@@ -195,13 +209,64 @@ util::Result<core::Config> Daemon::rejectLoaded(const std::string& error) {
   return util::fail(error);
 }
 
-util::Result<void> Daemon::start() {
-  auto cfg = loadAndRecord();
-  if (!cfg) {
-    notify(fmt::format("STATUS=configuration invalid: {}",
-                       cfg.error().message().substr(0, cfg.error().message().find('\n'))));
-    return tl::unexpected(cfg.error());
+util::Result<core::Config> Daemon::loadLastGood(ConfigCopy& copy) {
+  auto saved = store_.loadLastGood();
+  if (!saved) return util::fail(saved.error().message());
+  config::LoadOptions lo;
+  lo.host_checks = config::HostChecks::Warn;
+  if (!saved->tier_file.empty()) lo.tier_texts[saved->tier_file] = saved->tier;
+  // The copy's own tier decides, not $VIGIL_TIER: it is what was applied.
+  lo.tier_override = std::nullopt;
+  auto loaded = config::loadConfigFromString(
+      saved->config, store_.lastGoodPath().string() + " (copy of " + saved->config_file + ")", lo);
+  if (!loaded) {
+    // Valid when it was saved; a newer vigild may be stricter.
+    return util::fail(fmt::format("{}: the saved copy is not valid for this vigild:\n{}",
+                                  store_.lastGoodPath().string(), joinErrors(loaded.error())));
   }
+  copy = std::move(*saved);
+  return std::move(*loaded);
+}
+
+void Daemon::keepLastGood(ConfigCopy copy) {
+  if (options_.state_dir.empty()) return;
+  copy.saved_realtime_usec = clocks().realtime_usec;
+  unsaved_copy_ = std::move(copy);
+  schedulePersist();
+}
+
+util::Result<void> Daemon::start() {
+  std::vector<config::SourceText> sources;
+  auto cfg = loadAndRecord(&sources);
+  ConfigCopy copy = copyOf(sources);
+  if (!cfg) {
+    const std::string& msg = cfg.error().message();
+    const std::string first = msg.substr(0, msg.find('\n'));
+    ConfigCopy saved;
+    auto fallback = loadLastGood(saved);
+    if (!fallback) {
+      std::fprintf(stderr, "<3>vigild: no last good configuration to fall back on: %s\n",
+                   fallback.error().message().c_str());
+      notify(fmt::format("STATUS=configuration invalid: {}", first));
+      return tl::unexpected(cfg.error());
+    }
+    // Supervising with what worked last beats leaving every worker unsupervised: the
+    // error stays visible (journal, STATUS=, vigilctl status) until a valid file is
+    // applied.
+    config_fallback_ = fmt::format(
+        "{} is invalid ({}); supervising with the last good configuration, saved {}",
+        options_.config_file.string(), first, formatRealtime(saved.saved_realtime_usec));
+    std::fprintf(stderr, "<2>vigild: %s\n", config_fallback_.c_str());
+    core::Event e;
+    e.at = now();
+    e.type = core::EventType::ConfigRejected;
+    e.reason = "last-good";
+    e.message = config_fallback_;
+    publish(e);
+    cfg = std::move(fallback);
+    copy = std::move(saved);
+  }
+  config_digest_ = copy.digest();
   config_ = std::move(*cfg);
   log_.setLevel(config_->log_level);
   configureMetrics();
@@ -211,27 +276,46 @@ util::Result<void> Daemon::start() {
     std::fprintf(stderr, "<3>vigild: metrics.listen: cannot serve /metrics: %s\n",
                  bound.error().message().c_str());
   }
-  notify(fmt::format("STATUS=adopting existing workers, then starting {} tree(s)",
-                     config_->trees.size()));
+  notify(fmt::format(
+      "STATUS={}adopting existing workers, then starting {} tree(s)",
+      config_fallback_.empty() ? "" : "LAST GOOD CONFIGURATION: ", config_->trees.size()));
   armWatchdog();
-  client_.listManagedUnits([this](util::Result<std::vector<core::ExistingUnit>> units) {
-    if (!units) {
-      // Without the list we could start duplicates of running workers: give up, and let
-      // systemd restart vigild.
-      core::Event e;
-      e.at = now();
-      e.type = core::EventType::ConfigRejected;
-      e.reason = "list-units-failed";
-      e.message = "cannot list existing units: " + units.error().message();
-      publish(e);
-      notify("STATUS=cannot list existing units: " + units.error().message());
-      sd_event_exit(event_, 1);
-      return;
-    }
-    started_ = true;
-    engine_.start(*config_, *units, now());
-    drain();
-  });
+  client_.listManagedUnits(
+      [this, copy = std::move(copy)](util::Result<std::vector<core::ExistingUnit>> units) mutable {
+        if (!units) {
+          // Without the list we could start duplicates of running workers: give up, and let
+          // systemd restart vigild.
+          core::Event e;
+          e.at = now();
+          e.type = core::EventType::ConfigRejected;
+          e.reason = "list-units-failed";
+          e.message = "cannot list existing units: " + units.error().message();
+          publish(e);
+          notify("STATUS=cannot list existing units: " + units.error().message());
+          sd_event_exit(event_, 1);
+          return;
+        }
+        started_ = true;
+        // Read only now, after PID 1 answered: the list and the record describe one moment.
+        SupervisionStore::Loaded loaded = store_.load(boot_id_, clocks());
+        if (!loaded.note.empty())
+          std::fprintf(stderr, "<%d>vigild: %s\n", loaded.warning ? 4 : 6, loaded.note.c_str());
+        core::SupervisionState restored;
+        if (loaded.state) {
+          restored = std::move(loaded.state->state);
+          if (loaded.state->config_digest != config_digest_) {
+            // Like a reload, a changed file puts the configured limits and counts back.
+            restored.scale.clear();
+            for (auto& [unit, w] : restored.workers) w.limits.reset();
+            for (auto& [path, sv] : restored.supervisors) sv.budget.reset();
+          }
+        }
+        engine_.start(*config_, *units, now(), restored);
+        if (config_fallback_.empty()) keepLastGood(std::move(copy));
+        store_.markDirty();
+        drain();
+        schedulePersist();
+      });
   return {};
 }
 
@@ -268,7 +352,8 @@ tl::expected<api::ReloadAnswer, core::CommandError> Daemon::reload(bool dry_run,
     e.message = fmt::format("reload of {} requested by {}", options_.config_file.string(), caller);
     publish(e);
   }
-  auto cfg = loadAndRecord();
+  std::vector<config::SourceText> sources;
+  auto cfg = loadAndRecord(&sources);
   if (cfg) {
     // A listener that cannot be bound rejects the reload as an invalid file would: the
     // operator gets the error, and nothing changes (the old listener stays).
@@ -304,6 +389,18 @@ tl::expected<api::ReloadAnswer, core::CommandError> Daemon::reload(bool dry_run,
   config_ = std::move(*cfg);
   log_.setLevel(config_->log_level);
   configureMetrics();
+  {
+    ConfigCopy copy = copyOf(sources);
+    config_digest_ = copy.digest();
+    if (!config_fallback_.empty()) {
+      std::fprintf(stderr,
+                   "<5>vigild: %s is valid again and applied; the last good copy is "
+                   "no longer in use\n",
+                   options_.config_file.string().c_str());
+      config_fallback_.clear();
+    }
+    if (started_) keepLastGood(std::move(copy));
+  }
   if (started_) {
     engine_.reload(*config_, now());
     drain();
@@ -383,6 +480,14 @@ void Daemon::finish(int code) {
              : "STOPPING=1\nSTATUS=stopping; workers keep running and will be re-adopted");
   health_.clear();
   writeState();
+  if (stopping_all_) {
+    // vigil was stopped as a whole (vigil.target, shutdown): as with systemctl stop and
+    // start of a unit, the next start begins afresh, without counters or failed trees.
+    std::error_code ec;
+    if (!options_.state_dir.empty()) std::filesystem::remove(store_.statePath(), ec);
+  } else if (started_) {
+    persist();
+  }
   // Stale figures would be exported as current ones while vigild is away.
   removeTextfile();
   sd_event_exit(event_, code);
@@ -409,6 +514,8 @@ void Daemon::drain() {
   if (!changes.empty()) {
     metrics_targets_.reset();  // a worker started, stopped, came or went
     model_.update(engine_, changes, now());
+    store_.update(engine_, changes, now());
+    if (store_.dirty()) schedulePersist();
     if (!stopping_) health_.update(engine_, changes, now());
     state_dirty_ = true;
     resetFailedUnits(changes);
@@ -601,12 +708,56 @@ void Daemon::perform(core::Action a) {
 void Daemon::updateStatus() {
   if (stopping_) return;
   const StatusModel::Counts& c = model_.counts();
-  std::string status = fmt::format("{} running, {} in backoff, {} other; {} failed tree(s)",
-                                   c.running, c.backoff, c.other, c.failed_trees);
+  std::string status = fmt::format(
+      "{}{} running, {} in backoff, {} other; {} failed tree(s)",
+      config_fallback_.empty()
+          ? ""
+          : "LAST GOOD CONFIGURATION (" + options_.config_file.string() + " is invalid); ",
+      c.running, c.backoff, c.other, c.failed_trees);
   if (status != last_status_) {
     notify("STATUS=" + status);
     last_status_ = status;
     status_sent_at_ = now();
+  }
+}
+
+void Daemon::schedulePersist() {
+  if (options_.state_dir.empty() || persist_timer_ || stopping_) return;
+  runOnceAfter(&persist_timer_,
+               static_cast<std::uint64_t>(
+                   (persist_failed_ ? options_.persist_retry : options_.persist_delay).count()),
+               &Daemon::persist);
+}
+
+void Daemon::persist() {
+  if (options_.state_dir.empty() || !started_) return;
+  std::string error;
+  if (unsaved_copy_) {
+    if (auto saved = store_.saveLastGood(*unsaved_copy_); saved) {
+      unsaved_copy_.reset();
+    } else {
+      error = "cannot save the last good configuration: " + saved.error().message();
+    }
+  }
+  if (auto written = store_.write(config_digest_, boot_id_, clocks()); !written) {
+    if (!error.empty()) error += "; ";
+    error += "cannot write the supervision state: " + written.error().message();
+  }
+  if (!error.empty()) {
+    // Supervision goes on from memory; what is lost is only what a restart of vigild
+    // would have taken back. Said once, retried until it works.
+    if (!persist_failed_) {
+      std::fprintf(stderr, "<3>vigild: %s; supervising on, retrying every %s\n", error.c_str(),
+                   core::formatDuration(options_.persist_retry).c_str());
+    }
+    persist_failed_ = true;
+    schedulePersist();
+    return;
+  }
+  if (persist_failed_) {
+    std::fprintf(stderr, "<5>vigild: the state in %s is written again\n",
+                 options_.state_dir.string().c_str());
+    persist_failed_ = false;
   }
 }
 
@@ -662,6 +813,10 @@ status::VigildView Daemon::info() {
     start = nl + 1;
   }
   v.last_reload.warnings = config_warnings_;
+  v.config_fallback = config_fallback_;
+  v.state_error = persist_failed_ ? "cannot write the state in " + options_.state_dir.string() +
+                                        " (the journal says why); retrying"
+                                  : "";
   v.status_text = last_status_;
   const StatusModel::Counts& c = model_.counts();
   v.workers_running = c.running;

@@ -25,6 +25,7 @@
 #include "daemon/MetricsSampler.h"
 #include "daemon/RecentEvents.h"
 #include "daemon/StatusModel.h"
+#include "daemon/SupervisionStore.h"
 #include "http/HttpServer.h"
 #include "status/StatusJson.h"
 #include "systemd/SystemdClient.h"
@@ -47,6 +48,14 @@ struct DaemonOptions {
   std::filesystem::path state_file = "/run/vigil/state.json";
   core::Usec state_file_interval{std::chrono::seconds(10)};
   core::Usec state_file_max_delay{std::chrono::seconds(60)};
+  // StateDirectory= (SupervisionStore): the supervision state and the last good
+  // configuration. Empty: nothing is persisted (vigild forgets backoffs, counters and
+  // operator stops when it restarts; an invalid file at start has no fallback).
+  std::filesystem::path state_dir;
+  // The supervision state is written this long after a change (coalescing a burst), and
+  // retried this often while writing fails (a full or read-only disk).
+  core::Usec persist_delay{std::chrono::milliseconds(100)};
+  core::Usec persist_retry{std::chrono::seconds(5)};
   bool log_to_journal = true;
   bool log_to_stderr = false;
   bool notify = true;  // talk to systemd via sd_notify (READY=1, STATUS=, WATCHDOG=1)
@@ -65,10 +74,16 @@ class Daemon : public api::Backend {
   Daemon(DaemonOptions options, sd_event* event, systemd::SystemdClient& client);
   ~Daemon() override;
 
-  // Loads the configuration, then asks systemd which vigil units exist and adopts or
-  // starts workers. Fails (changing nothing) when the configuration is invalid; the
+  // Loads the configuration, then asks systemd which vigil units exist, restores the
+  // persisted supervision state and adopts or starts workers. An invalid configuration
+  // file is reported (journal, event, STATUS=, status) and the last good copy in
+  // state_dir is supervised instead; with no usable copy, fails (changing nothing): the
   // error lists every problem as file:line:col lines.
   util::Result<void> start();
+  // Not "": the configuration file was invalid at start and vigild supervises with the
+  // last good copy; says which and why. Cleared by the next configuration applied.
+  const std::string& configFallback() const { return config_fallback_; }
+  const SupervisionStore& store() const { return store_; }
   // SIGHUP (systemctl reload vigild): re-read the configuration, as the API's Reload does.
   // A valid one is applied; an invalid one is rejected with its errors (journal, event,
   // STATUS=) and nothing running changes. Returns the rejection, if any.
@@ -114,9 +129,19 @@ class Daemon : public api::Backend {
   void setListener(api::Listener* listener) override { listener_ = listener; }
 
  private:
-  util::Result<core::Config> loadConfig();
+  // `sources`: receives the texts read (config::LoadOptions::sources).
+  util::Result<core::Config> loadConfig(std::vector<config::SourceText>* sources = nullptr);
   // The loaded configuration, or the rejection (journal, event, STATUS=).
-  util::Result<core::Config> loadAndRecord();
+  util::Result<core::Config> loadAndRecord(std::vector<config::SourceText>* sources = nullptr);
+  // The last good copy in state_dir, loaded as the configuration was (its tier file from
+  // the copy too), or why it cannot be used.
+  util::Result<core::Config> loadLastGood(ConfigCopy& copy);
+  // After engine_.start() or a reload applied `copy`: it becomes the last good one.
+  void keepLastGood(ConfigCopy copy);
+  // Writes what the store has (supervision state, a last good copy still to save); on
+  // failure says so once and retries every persist_retry.
+  void persist();
+  void schedulePersist();
   core::TimePoint now() const;
   status::Clocks clocks() const;
   void publish(const core::Event& event);
@@ -194,6 +219,13 @@ class Daemon : public api::Backend {
   bool draining_ = false;
   std::map<std::uint64_t, sd_event_source*> timers_;  // engine timer id -> source
   sd_event_source* state_timer_ = nullptr;
+  SupervisionStore store_;
+  std::string boot_id_;
+  std::string config_digest_;               // of the configuration in force (ConfigCopy)
+  std::optional<ConfigCopy> unsaved_copy_;  // a last good copy whose write failed
+  std::string config_fallback_;
+  sd_event_source* persist_timer_ = nullptr;
+  bool persist_failed_ = false;                      // reported once, until a write succeeds again
   std::optional<core::TimePoint> state_written_at_;  // none yet: the first is not held back
   sd_event_source* status_timer_ = nullptr;
   sd_event_source* watchdog_timer_ = nullptr;

@@ -290,6 +290,13 @@ void writePrometheus(const VigildView& vigild,
   single(out, "vigil_config_last_reload_successful", "gauge",
          "1 when the last configuration load was applied, 0 when it was rejected.",
          vigild.last_reload.result == "rejected" ? 0 : 1);
+  single(out, "vigil_config_last_good_in_use", "gauge",
+         "1 when the configuration file was invalid at start and vigild supervises with the "
+         "last good copy, else 0.",
+         vigild.config_fallback.empty() ? 0 : 1);
+  single(out, "vigil_state_write_failing", "gauge",
+         "1 while vigild cannot write its state directory (supervision goes on), else 0.",
+         vigild.state_error.empty() ? 0 : 1);
 
   std::vector<std::string> wl;
   wl.reserve(workers.size());

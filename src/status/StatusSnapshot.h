@@ -324,6 +324,11 @@ struct VigildView {
   std::uint32_t workers_other = 0;
   std::uint32_t trees_failed = 0;
   std::optional<HostView> host;  // from the sampler's last sweep, once there was one
+  // Not "": the configuration file was invalid when vigild started, and it supervises with
+  // the last good copy (why, and from when).
+  std::string config_fallback;
+  // Not "": vigild cannot write its state directory (full, read-only); it supervises on.
+  std::string state_error;
 
   template <class Self, class V>
   static void visitFields(Self& self, V&& v) {
@@ -340,6 +345,8 @@ struct VigildView {
     v("workers_other", self.workers_other);
     v("trees_failed", self.trees_failed);
     v("host", self.host);
+    v("config_fallback", self.config_fallback);
+    v("state_error", self.state_error);
   }
 };
 

@@ -47,8 +47,13 @@ struct DaemonFixture {
   core::Usec state_max_delay{std::chrono::seconds(60)};
   core::Usec status_min_interval{std::chrono::seconds(5)};
   std::function<void(const std::string&)> notifier;
-  void make() {
+  fs::path state_dir;  // "": no persistence
+  core::Usec persist_retry{std::chrono::seconds(5)};
+  void make() { make(fake); }
+  void make(test::FakeSystemdClient& client) {
     daemon::DaemonOptions o;
+    o.state_dir = state_dir;
+    o.persist_retry = persist_retry;
     o.status_min_interval = status_min_interval;
     o.notifier = notifier;
     o.state_file_interval = state_interval;
@@ -60,7 +65,7 @@ struct DaemonFixture {
     o.log_to_journal = false;
     o.log_to_stderr = false;
     o.notify = false;
-    daemon = std::make_unique<daemon::Daemon>(o, event, fake);
+    daemon = std::make_unique<daemon::Daemon>(o, event, client);
   }
   // vigild started with kTwoWorkers (or `config`, two workers too), no existing units,
   // both start jobs done.
@@ -674,6 +679,132 @@ trees:
         unhealthy_event || (e["type"] == "worker-health" && e["reason"] == "unhealthy");
   BOOST_TEST(unhealthy_event);
   close(fd);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(daemon_persistence, DaemonFixture)
+
+// Persistence (daemon/SupervisionStore): a second vigild, with the same state directory and
+// the units the first left, keeps a worker in backoff waiting and an operator's stop; the
+// first is destroyed without a shutdown, as by kill -9.
+BOOST_AUTO_TEST_CASE(a_restarted_vigild_keeps_a_backoff_and_an_operator_stop) {
+  using std::chrono::milliseconds;
+  std::string config = kTwoWorkers;
+  config.replace(config.find("initial: 20ms"), 13, "initial: 30s");
+  config.replace(config.find("max: 1s"), 7, "max: 60s");
+  state_dir = dir / "state";
+  fs::create_directories(state_dir);
+  startTwoWorkersUp(config);
+  fake.unitExits("vigil-web-api.service", {"signal", 2, 9});
+  core::Command stop;
+  stop.kind = core::Command::Kind::Stop;
+  stop.target = "web/jobs";
+  stop.caller = "uid 0 (root)";
+  BOOST_REQUIRE(daemon->command(stop).has_value());
+  fake.finishStop();
+  const fs::path file = state_dir / "supervision.json";
+  BOOST_REQUIRE(runUntil(
+      [&] {
+        const std::string text = fs::exists(file) ? readFile(file) : "";
+        return text.find("next_restart_realtime_usec") != std::string::npos &&
+               text.find("\"stopped\": true") != std::string::npos;
+      },
+      milliseconds(3000)));
+  const auto first = daemon->engine().worker("vigil-web-api.service", core::TimePoint(0));
+  daemon.reset();  // no shutdown: killed
+
+  test::FakeSystemdClient second;
+  make(second);
+  BOOST_REQUIRE(daemon->start());
+  BOOST_REQUIRE(second.lists.size() == 1u);
+  second.lists[0](std::vector<core::ExistingUnit>{});
+  BOOST_TEST(second.log == std::vector<std::string>{"slice vigil-web.slice"});
+  BOOST_TEST(daemon->ready());
+  const auto& engine = daemon->engine();
+  const auto api = engine.worker("vigil-web-api.service", core::TimePoint(0));
+  BOOST_REQUIRE(api);
+  BOOST_TEST((api->state == core::ChildState::Waiting));
+  BOOST_TEST(api->restarts == 1u);
+  BOOST_TEST(api->last_exit == "killed by SIGKILL");
+  // The same deadline (both on CLOCK_MONOTONIC here; the file held it as wall-clock time).
+  BOOST_REQUIRE(first && first->next_restart && api->next_restart);
+  BOOST_TEST(std::abs((*api->next_restart - *first->next_restart).count()) < 5000);
+  const auto jobs = engine.worker("vigil-web-jobs.service", core::TimePoint(0));
+  BOOST_TEST((jobs->state == core::ChildState::Stopped));
+  daemon.reset();
+}
+
+BOOST_AUTO_TEST_CASE(an_invalid_file_at_start_is_replaced_by_the_last_good_copy) {
+  using std::chrono::milliseconds;
+  std::vector<std::string> status;
+  notifier = [&](const std::string& text) { status.push_back(text); };
+  state_dir = dir / "state";
+  fs::create_directories(state_dir);
+  startTwoWorkersUp();
+  BOOST_REQUIRE(runUntil([&] { return fs::exists(state_dir / "last-good.json"); }));
+  daemon.reset();
+
+  writeConfig(
+      "tier: tier_2\ntrees:\n  web:\n    children:\n      - name: api\n        comand: [x]\n");
+  test::FakeSystemdClient second;
+  make(second);
+  BOOST_REQUIRE(daemon->start());
+  const std::string fallback = daemon->configFallback();
+  BOOST_TEST(fallback.find((dir / "vigil.yaml").string() + " is invalid") != std::string::npos,
+             fallback);
+  BOOST_TEST(
+      fallback.find("supervising with the last good configuration, saved") != std::string::npos,
+      fallback);
+  BOOST_TEST(daemon->info().config_fallback == fallback);
+  BOOST_TEST(daemon->info().last_reload.result == "rejected");
+  bool named = false;
+  for (const auto& e : daemon->info().last_reload.errors)
+    named = named || e.find("comand") != std::string::npos;
+  BOOST_TEST(named);
+  bool loud = false;
+  for (const auto& s : status) loud = loud || s.find("STATUS=LAST GOOD CONFIGURATION") == 0;
+  BOOST_TEST(loud);
+  // The last good copy's workers are supervised (both running units adopted).
+  second.lists[0](std::vector<core::ExistingUnit>{});
+  BOOST_TEST(second.starts.size() == 1u);
+  second.finishStart();
+  second.finishStart();
+  BOOST_TEST(daemon->ready());
+  BOOST_TEST(daemon->metricsText().find("vigil_config_last_good_in_use 1") != std::string::npos);
+  // A valid file, reloaded, ends the fallback.
+  writeConfig(kTwoWorkers);
+  BOOST_TEST(daemon->reload().has_value());
+  BOOST_TEST(daemon->configFallback().empty());
+  BOOST_TEST(daemon->info().config_fallback.empty());
+  daemon.reset();
+}
+
+BOOST_AUTO_TEST_CASE(an_invalid_file_without_a_last_good_copy_fails_the_start) {
+  state_dir = dir / "state";
+  fs::create_directories(state_dir);
+  writeConfig("trees: [");
+  make();
+  const auto started = daemon->start();
+  BOOST_REQUIRE(!started);
+  BOOST_TEST(daemon->configFallback().empty());
+  BOOST_TEST(fake.lists.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_state_directory_that_cannot_be_written_is_reported_and_retried) {
+  using std::chrono::milliseconds;
+  state_dir = dir / "gone";  // does not exist: every write fails
+  persist_retry = milliseconds(100);
+  startTwoWorkersUp();
+  BOOST_REQUIRE(runUntil([&] { return !daemon->info().state_error.empty(); }));
+  BOOST_TEST(daemon->metricsText().find("vigil_state_write_failing 1") != std::string::npos);
+  // Supervision goes on: a crash is still restarted.
+  fake.unitExits("vigil-web-api.service", {"signal", 2, 9});
+  BOOST_TEST(runUntil([&] { return !fake.starts.empty(); }));
+  fs::create_directories(state_dir);
+  BOOST_REQUIRE(runUntil([&] { return daemon->info().state_error.empty(); }));
+  BOOST_TEST(fs::exists(state_dir / "supervision.json"));
+  BOOST_TEST(fs::exists(state_dir / "last-good.json"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
