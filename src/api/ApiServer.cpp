@@ -23,6 +23,8 @@ using systemd::SlotPtr;
 
 struct ApiServer::Impl {
   systemd::Bus::Impl* bus = nullptr;
+  systemd::Bus* owner = nullptr;
+  std::size_t reconnect_hook = 0;
   Backend* backend = nullptr;
   AccessPolicy policy;
   SlotPtr object;
@@ -392,6 +394,7 @@ ApiServer::ApiServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 ApiServer::~ApiServer() {
   if (impl_->backend) impl_->backend->setListener(nullptr);
+  if (impl_->owner) impl_->owner->dropReconnectHook(impl_->reconnect_hook);
 }
 
 util::Result<std::unique_ptr<ApiServer>> ApiServer::create(systemd::Bus& bus,
@@ -408,6 +411,25 @@ util::Result<std::unique_ptr<ApiServer>> ApiServer::create(systemd::Bus& bus,
   impl->object.reset(slot);
   std::unique_ptr<ApiServer> server(new ApiServer(std::move(impl)));
   backend.setListener(server.get());
+  // A new connection (dbus-daemon restarted): the object and the name again.
+  ApiServer* raw = server.get();
+  raw->impl_->owner = &bus;
+  raw->impl_->reconnect_hook = bus.onReconnect([raw] {
+    Impl& i = *raw->impl_;
+    i.object.reset();
+    i.retry.reset();
+    i.name_failures = 0;
+    sd_bus_slot* s = nullptr;
+    const int rr =
+        sd_bus_add_object_vtable(i.bus->raw(), &s, kObjectPath, kManagerInterface, kVtable, &i);
+    if (rr < 0) {
+      std::fprintf(stderr, "<3>vigild: cannot register %s on the new bus connection: %s\n",
+                   kObjectPath, strerror(-rr));
+      return;
+    }
+    i.object.reset(s);
+    raw->requestName();
+  });
   return server;
 }
 

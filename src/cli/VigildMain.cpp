@@ -144,14 +144,34 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "vigild: cannot create the event loop: %s\n", std::strerror(-r));
     return kExitFailure;
   }
-  auto bus = vigil::systemd::Bus::system(event, [event](const std::string& why) {
-    std::fprintf(stderr, "<2>vigild: %s; exiting so that systemd restarts vigild\n", why.c_str());
-    sd_event_exit(event, 1);
-  });
+  auto bus = vigil::systemd::Bus::system(event);
   if (!bus) {
     std::fprintf(stderr, "vigild: %s\n", bus.error().message().c_str());
     sd_event_unref(event);
     return kExitFailure;
+  }
+  // A lost connection (dbus-daemon restarted or dropped vigild) is re-established: the
+  // workers are PID 1's and keep running meanwhile; what happened to them is read again
+  // once PID 1 is back on the bus. Not back within the bound: exit, and systemd's restart
+  // plus adoption take over (before the watchdog would: vigild.service WatchdogSec=30s).
+  {
+    vigil::systemd::Bus::KeepConnected keep;
+    keep.await_name = "org.freedesktop.systemd1";
+    keep.give_up_after = std::chrono::seconds(20);
+    keep.on_lost = [](const std::string& why) {
+      std::fprintf(stderr, "<3>vigild: %s; reconnecting (workers keep running)\n", why.c_str());
+    };
+    keep.on_back = [](std::chrono::microseconds outage, unsigned attempts) {
+      std::fprintf(stderr,
+                   "<5>vigild: back on the system bus after %.1fs (%u attempt(s)); reading "
+                   "every worker's state again\n",
+                   static_cast<double>(outage.count()) / 1e6, attempts);
+    };
+    keep.on_give_up = [event](const std::string& why) {
+      std::fprintf(stderr, "<2>vigild: %s; exiting so that systemd restarts vigild\n", why.c_str());
+      sd_event_exit(event, 1);
+    };
+    (*bus)->keepConnected(std::move(keep));
   }
   auto client = vigil::systemd::SdBusSystemdClient::create(**bus);
   if (!client) {

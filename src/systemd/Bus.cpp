@@ -1,6 +1,10 @@
 #include "systemd/Bus.h"
 
 #include <string.h>
+#include <time.h>
+
+#include <algorithm>
+#include <random>
 
 #include <fmt/format.h>
 
@@ -41,6 +45,9 @@ void Bus::Impl::call(BuildFn build, ReplyFn reply) {
 }
 
 void Bus::Impl::pump() {
+  // While the connection is down or closing (sd_bus_is_open: not before the Disconnected
+  // signal is processed), calls wait: sent now they would fail for nothing.
+  if (reconnecting || sd_bus_is_open(bus.get()) <= 0) return;
   while (in_flight < kMaxCallsInFlight && !queue.empty()) {
     std::unique_ptr<Call> c = std::move(queue.front());
     queue.pop_front();
@@ -89,6 +96,153 @@ int Bus::Impl::addMatch(const char* rule, sd_bus_message_handler_t callback, voi
 
 namespace {
 
+std::uint64_t monotonicUsec() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+}
+
+}  // namespace
+
+void Bus::Impl::watchDisconnect() {
+  sd_bus_slot* slot = nullptr;
+  const int r = sd_bus_match_signal(
+      bus.get(), &slot, "org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
+      "org.freedesktop.DBus.Local", "Disconnected",
+      [](sd_bus_message*, void* ud, sd_bus_error*) -> int {
+        static_cast<Bus::Impl*>(ud)->lost("the system bus connection was closed");
+        return 0;
+      },
+      this);
+  if (r >= 0) disconnected.reset(slot);
+}
+
+void Bus::Impl::lost(const std::string& why) {
+  if (!keep) return;
+  if (!reconnecting) {
+    reconnecting = true;
+    attempts = 0;
+    lost_at_usec = monotonicUsec();
+    lost_why = why;
+    if (keep->on_lost) keep->on_lost(why);
+    sd_event_source* src = nullptr;
+    const std::uint64_t deadline =
+        lost_at_usec + static_cast<std::uint64_t>(keep->give_up_after.count());
+    if (sd_event_add_time(
+            event, &src, CLOCK_MONOTONIC, deadline, 0,
+            [](sd_event_source*, std::uint64_t, void* ud) -> int {
+              auto* self = static_cast<Bus::Impl*>(ud);
+              if (!self->reconnecting) return 0;
+              self->retry.reset();
+              if (self->keep->on_give_up)
+                self->keep->on_give_up(fmt::format(
+                    "{}, and it is not back after {} attempt(s) in {}s", self->lost_why,
+                    self->attempts,
+                    std::chrono::duration_cast<std::chrono::seconds>(self->keep->give_up_after)
+                        .count()));
+              return 0;
+            },
+            this) >= 0)
+      give_up.reset(src);
+  }
+  // Also when a new connection failed before it was of use (its Disconnected).
+  if (!retry) scheduleAttempt();
+}
+
+void Bus::Impl::scheduleAttempt() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  const double base = std::min<double>(static_cast<double>(keep->max_delay.count()),
+                                       static_cast<double>(keep->first_delay.count()) *
+                                           static_cast<double>(1ULL << std::min(attempts, 20u)));
+  std::uniform_real_distribution<double> u(0.0, std::max(0.0, keep->jitter));
+  const auto delay = static_cast<std::uint64_t>(base * (1.0 + u(rng)));
+  sd_event_source* src = nullptr;
+  if (sd_event_add_time_relative(
+          event, &src, CLOCK_MONOTONIC, delay, 0,
+          [](sd_event_source*, std::uint64_t, void* ud) -> int {
+            auto* self = static_cast<Bus::Impl*>(ud);
+            self->retry.reset();
+            self->attempt();
+            return 0;
+          },
+          this) >= 0)
+    retry.reset(src);
+}
+
+void Bus::Impl::attempt() {
+  if (!reconnecting) return;
+  attempts++;
+  sd_bus* fresh = nullptr;
+  int r = open(&fresh);
+  if (r >= 0) r = sd_bus_attach_event(fresh, event, SD_EVENT_PRIORITY_NORMAL);
+  if (r < 0) {
+    if (fresh) sd_bus_flush_close_unref(fresh);
+    scheduleAttempt();
+    return;
+  }
+  // The old connection's slots go with it; the owners of the others re-add theirs in
+  // their hooks (they hold slots on the old connection until then).
+  disconnected.reset();
+  name_watch.reset();
+  name_query.reset();
+  matches.clear();
+  BusPtr old = std::move(bus);
+  bus.reset(fresh);
+  watchDisconnect();
+  // A hook may drop hooks (its owner going away): iterate over a copy of the ids.
+  std::vector<std::size_t> ids;
+  for (const auto& [id, hook] : reconnect_hooks) ids.push_back(id);
+  for (const auto id : ids) {
+    auto it = reconnect_hooks.find(id);
+    if (it != reconnect_hooks.end()) it->second();
+  }
+  old.reset();
+  if (keep->await_name.empty()) {
+    opened();
+    return;
+  }
+  const std::string rule = fmt::format(
+      "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+      "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='{}'",
+      keep->await_name);
+  sd_bus_slot* slot = nullptr;
+  if (sd_bus_add_match(
+          bus.get(), &slot, rule.c_str(),
+          [](sd_bus_message* m, void* ud, sd_bus_error*) -> int {
+            const char *name = nullptr, *old_owner = nullptr, *new_owner = nullptr;
+            if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) >= 0 && new_owner &&
+                *new_owner)
+              static_cast<Bus::Impl*>(ud)->opened();
+            return 0;
+          },
+          this) >= 0)
+    name_watch.reset(slot);
+  slot = nullptr;
+  if (sd_bus_call_method_async(
+          bus.get(), &slot, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+          "GetNameOwner",
+          [](sd_bus_message* m, void* ud, sd_bus_error*) -> int {
+            if (!sd_bus_message_is_method_error(m, nullptr)) static_cast<Bus::Impl*>(ud)->opened();
+            return 0;
+          },
+          this, "s", keep->await_name.c_str()) >= 0)
+    name_query.reset(slot);
+}
+
+void Bus::Impl::opened() {
+  if (!reconnecting) return;
+  reconnecting = false;
+  give_up.reset();
+  retry.reset();
+  // name_watch and name_query stay until the next connection: this may run inside their
+  // callbacks; later signals find reconnecting false and do nothing.
+  if (keep->on_back)
+    keep->on_back(std::chrono::microseconds(monotonicUsec() - lost_at_usec), attempts);
+  pump();
+}
+
+namespace {
+
 util::Result<std::unique_ptr<Bus::Impl>> attach(sd_bus* raw,
                                                 sd_event* event,
                                                 std::function<void(const std::string&)> lost) {
@@ -126,6 +280,30 @@ std::size_t Bus::pendingCalls() const {
   return impl_->pendingCalls();
 }
 
+void Bus::keepConnected(KeepConnected options) {
+  Impl& i = *impl_;
+  if (!i.event || !i.open) return;
+  i.keep = std::move(options);
+  // The Disconnected match of attach() (on_disconnect) is replaced by the reconnecting one.
+  i.matches.clear();
+  i.on_disconnect = {};
+  i.watchDisconnect();
+}
+
+std::size_t Bus::onReconnect(std::function<void()> hook) {
+  const std::size_t id = impl_->next_hook++;
+  impl_->reconnect_hooks.emplace(id, std::move(hook));
+  return id;
+}
+
+void Bus::dropReconnectHook(std::size_t id) {
+  impl_->reconnect_hooks.erase(id);
+}
+
+bool Bus::connected() const {
+  return !impl_->reconnecting && sd_bus_is_open(impl_->bus.get()) > 0;
+}
+
 util::Result<std::unique_ptr<Bus>> Bus::system(sd_event* event,
                                                std::function<void(const std::string&)> lost,
                                                const std::string& description) {
@@ -134,24 +312,35 @@ util::Result<std::unique_ptr<Bus>> Bus::system(sd_event* event,
   if (r < 0) return util::sysFail(-r, "connecting to the system bus");
   auto impl = attach(raw, event, std::move(lost));
   if (!impl) return tl::unexpected(impl.error());
+  (*impl)->open = [description](sd_bus** out) {
+    return sd_bus_open_system_with_description(out, description.c_str());
+  };
   return std::unique_ptr<Bus>(new Bus(std::move(*impl)));
 }
 
 util::Result<std::unique_ptr<Bus>> Bus::address(const std::string& address,
                                                 sd_event* event,
                                                 const std::string& description) {
+  const auto open = [address, description](sd_bus** out) {
+    sd_bus* raw = nullptr;
+    int r = sd_bus_new(&raw);
+    if (r >= 0) r = sd_bus_set_address(raw, address.c_str());
+    if (r >= 0) r = sd_bus_set_bus_client(raw, 1);
+    if (r >= 0) r = sd_bus_set_description(raw, description.c_str());
+    if (r >= 0) r = sd_bus_start(raw);
+    if (r < 0) {
+      if (raw) sd_bus_unref(raw);
+      return r;
+    }
+    *out = raw;
+    return 0;
+  };
   sd_bus* raw = nullptr;
-  int r = sd_bus_new(&raw);
-  if (r >= 0) r = sd_bus_set_address(raw, address.c_str());
-  if (r >= 0) r = sd_bus_set_bus_client(raw, 1);
-  if (r >= 0) r = sd_bus_set_description(raw, description.c_str());
-  if (r >= 0) r = sd_bus_start(raw);
-  if (r < 0) {
-    if (raw) sd_bus_unref(raw);
+  if (int r = open(&raw); r < 0)
     return util::sysFail(-r, fmt::format("connecting to the bus at {}", address));
-  }
   auto impl = attach(raw, event, {});
   if (!impl) return tl::unexpected(impl.error());
+  (*impl)->open = open;
   return std::unique_ptr<Bus>(new Bus(std::move(*impl)));
 }
 

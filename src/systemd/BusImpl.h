@@ -5,7 +5,9 @@
 
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,6 +61,26 @@ struct Bus::Impl {
   BusPtr bus;
   std::vector<SlotPtr> matches;
   std::function<void(const std::string&)> on_disconnect;
+
+  // Reconnection (Bus::keepConnected).
+  std::function<int(sd_bus**)> open;  // makes a new connection as the first was made
+  std::optional<Bus::KeepConnected> keep;
+  std::map<std::size_t, std::function<void()>> reconnect_hooks;  // by id, in the order added
+  std::size_t next_hook = 1;
+  bool reconnecting = false;  // the connection was lost and is not back (calls wait)
+  unsigned attempts = 0;
+  std::uint64_t lost_at_usec = 0;  // CLOCK_MONOTONIC
+  std::string lost_why;
+  SlotPtr disconnected;  // the Disconnected match of the current connection
+  SlotPtr name_watch;    // NameOwnerChanged of keep->await_name on a new connection
+  SlotPtr name_query;    // GetNameOwner of keep->await_name on a new connection
+  SourcePtr retry;       // the next attempt
+  SourcePtr give_up;     // the end of the patience
+  void lost(const std::string& why);
+  void scheduleAttempt();
+  void attempt();
+  void opened();
+  void watchDisconnect();
 
   sd_bus* raw() const { return bus.get(); }
 

@@ -208,6 +208,8 @@ int readSliceLimits(sd_bus_message* m, const SliceLimits& wanted, SliceLimits& o
 struct SdBusSystemdClient::Impl {
   explicit Impl(Bus::Impl& bus_io) : io(bus_io) {}
   Bus::Impl& io;
+  Bus* bus = nullptr;
+  std::size_t reconnect_hook = 0;
   std::vector<SlotPtr> matches;
   std::function<void(const UnitState&)> exit_observer;
   std::function<void(const UnitState&)> active_observer;
@@ -756,6 +758,35 @@ struct SdBusSystemdClient::Impl {
     return 0;
   }
 
+  // The signal matches on the current connection: JobRemoved, PropertiesChanged below
+  // /org/freedesktop/systemd1/unit, NameOwnerChanged of org.freedesktop.systemd1.
+  int installMatches() {
+    sd_bus* raw = io.raw();
+    sd_bus_slot* slot = nullptr;
+    int r = sd_bus_match_signal(raw, &slot, kDest, kPath, kManager, "JobRemoved",
+                                &Impl::onJobRemoved, this);
+    if (r < 0) return r;
+    matches.emplace_back(slot);
+    slot = nullptr;
+    r = sd_bus_add_match(raw, &slot,
+                         "type='signal',sender='org.freedesktop.systemd1',"
+                         "interface='org.freedesktop.DBus.Properties',"
+                         "member='PropertiesChanged',"
+                         "path_namespace='/org/freedesktop/systemd1/unit'",
+                         &Impl::onPropertiesChanged, this);
+    if (r < 0) return r;
+    matches.emplace_back(slot);
+    slot = nullptr;
+    r = sd_bus_add_match(raw, &slot,
+                         "type='signal',sender='org.freedesktop.DBus',"
+                         "path='/org/freedesktop/DBus',interface='org.freedesktop.DBus',"
+                         "member='NameOwnerChanged',arg0='org.freedesktop.systemd1'",
+                         &Impl::onNameOwnerChanged, this);
+    if (r < 0) return r;
+    matches.emplace_back(slot);
+    return 0;
+  }
+
   void subscribeAsync() {
     call(
         [this](sd_bus_message** m) {
@@ -770,6 +801,7 @@ SdBusSystemdClient::~SdBusSystemdClient() {
   // Waiters are dropped without being called: the daemon is shutting down.
   impl_->jobs.clear();
   impl_->matches.clear();
+  if (impl_->bus) impl_->bus->dropReconnectHook(impl_->reconnect_hook);
 }
 
 util::Result<std::unique_ptr<SdBusSystemdClient>> SdBusSystemdClient::create(Bus& bus) {
@@ -781,40 +813,23 @@ util::Result<std::unique_ptr<SdBusSystemdClient>> SdBusSystemdClient::create(Bus
     impl->our_path_prefix = encoded;
     free(encoded);
   }
+  if (int r = impl->installMatches(); r < 0) return util::sysFail(-r, "adding the signal matches");
+  // A new connection (dbus-daemon restarted): the matches again, Subscribe again, and
+  // every signal missed meanwhile made up for as after PID 1 re-executed. The calls wait
+  // until PID 1 is on the new bus (Bus::KeepConnected::await_name).
+  Impl* raw_impl = impl.get();
+  impl->bus = &bus;
+  impl->reconnect_hook = bus.onReconnect([raw_impl] {
+    raw_impl->matches.clear();
+    if (int r = raw_impl->installMatches(); r < 0)
+      std::fprintf(stderr,
+                   "<3>vigild: cannot watch systemd's signals on the new bus connection: %s\n",
+                   strerror(-r));
+    raw_impl->subscribeAsync();
+    raw_impl->resync();
+  });
   sd_bus* raw = bus.impl().raw();
-  auto addMatch = [&](const char* sender, const char* path, const char* iface, const char* member,
-                      sd_bus_message_handler_t cb) -> int {
-    sd_bus_slot* slot = nullptr;
-    int rr = sd_bus_match_signal(raw, &slot, sender, path, iface, member, cb, impl.get());
-    if (rr >= 0) impl->matches.emplace_back(slot);
-    return rr;
-  };
   int r = 0;
-  // Matches first, Subscribe() last: a job started afterwards cannot finish unseen.
-  if ((r = addMatch(kDest, kPath, kManager, "JobRemoved", &Impl::onJobRemoved)) < 0)
-    return util::sysFail(-r, "adding the JobRemoved match");
-  {
-    sd_bus_slot* slot = nullptr;
-    r = sd_bus_add_match(raw, &slot,
-                         "type='signal',sender='org.freedesktop.systemd1',"
-                         "interface='org.freedesktop.DBus.Properties',"
-                         "member='PropertiesChanged',"
-                         "path_namespace='/org/freedesktop/systemd1/unit'",
-                         &Impl::onPropertiesChanged, impl.get());
-    if (r < 0) return util::sysFail(-r, "adding the PropertiesChanged match");
-    impl->matches.emplace_back(slot);
-  }
-  {
-    sd_bus_slot* slot = nullptr;
-    r = sd_bus_add_match(raw, &slot,
-                         "type='signal',sender='org.freedesktop.DBus',"
-                         "path='/org/freedesktop/DBus',interface='org.freedesktop.DBus',"
-                         "member='NameOwnerChanged',arg0='org.freedesktop.systemd1'",
-                         &Impl::onNameOwnerChanged, impl.get());
-    if (r < 0) return util::sysFail(-r, "adding the NameOwnerChanged match");
-    impl->matches.emplace_back(slot);
-  }
-
   BusError err;
   sd_bus_message* reply = nullptr;
   r = sd_bus_call_method(raw, kDest, kPath, kManager, "Subscribe", &err.e, &reply, "");
