@@ -762,19 +762,49 @@ void Daemon::persist() {
 }
 
 void Daemon::armWatchdog() {
-  if (!options_.notify || sd_watchdog_enabled(0, &watchdog_usec_) <= 0) return;
-  // Ping at half the interval, as sd_watchdog_enabled(3) recommends. The ping comes from
-  // this loop's own timer, so a wedged loop stops pinging and systemd restarts vigild.
+  if (options_.watchdog.count() > 0) {
+    watchdog_usec_ = static_cast<std::uint64_t>(options_.watchdog.count());
+  } else if (!options_.notify || sd_watchdog_enabled(0, &watchdog_usec_) <= 0) {
+    return;
+  }
+  // PID 1 answered vigild's Subscribe before the loop began (SdBusSystemdClient::create).
+  pid1_answered_at_ = now();
+  // The ticks come from this loop's own timer, so a wedged loop stops feeding, whatever
+  // PID 1 does; sd_watchdog_enabled(3) recommends half the period or less.
   sd_event_add_time_relative(
-      event_, &watchdog_timer_, CLOCK_MONOTONIC, watchdog_usec_ / 2, 0,
+      event_, &watchdog_timer_, CLOCK_MONOTONIC, watchdog_usec_ / 4, 0,
       [](sd_event_source* s, std::uint64_t, void* ud) -> int {
         auto* self = static_cast<Daemon*>(ud);
-        sd_notify(0, "WATCHDOG=1");
-        sd_event_source_set_time_relative(s, self->watchdog_usec_ / 2);
+        self->watchdogTick();
+        sd_event_source_set_time_relative(s, self->watchdog_usec_ / 4);
         sd_event_source_set_enabled(s, SD_EVENT_ON);
         return 0;
       },
       this);
+}
+
+void Daemon::watchdogTick() {
+  const core::Usec period(static_cast<std::int64_t>(watchdog_usec_));
+  const core::Usec silent = now() - pid1_answered_at_;
+  if (silent < period) {
+    notify("WATCHDOG=1");
+    if (watchdog_withheld_) {
+      std::fprintf(stderr, "<5>vigild: PID 1 answers again; feeding the watchdog\n");
+      watchdog_withheld_ = false;
+    }
+  } else if (!watchdog_withheld_) {
+    std::fprintf(stderr,
+                 "<2>vigild: PID 1 has not answered for %s (watchdog %s): no longer feeding the "
+                 "watchdog, so that systemd restarts vigild\n",
+                 core::formatDuration(silent).c_str(), core::formatDuration(period).c_str());
+    watchdog_withheld_ = true;
+  }
+  if (ping_in_flight_) return;
+  ping_in_flight_ = true;
+  client_.ping(period / 2, [this](util::Result<void> answered) {
+    ping_in_flight_ = false;
+    if (answered) pid1_answered_at_ = now();
+  });
 }
 
 void Daemon::scheduleStateWrite() {

@@ -67,6 +67,8 @@ struct DaemonOptions {
   // part 4), vigild's notifications at 0.5 s spacing were a quarter of PID 1's CPU during
   // an ordered start of 50 workers (1.1 of 4.7 s).
   core::Usec status_min_interval{std::chrono::seconds(5)};
+  // Tests: the watchdog period to act on instead of systemd's (WATCHDOG_USEC); 0: systemd's.
+  core::Usec watchdog{0};
 };
 
 class Daemon : public api::Backend {
@@ -172,7 +174,11 @@ class Daemon : public api::Backend {
   // The timer's target: writeState(), or, while jobs are outstanding and the last write is
   // younger than state_file_max_delay, the same check one interval later.
   void writeStateWhenSettled();
+  // WATCHDOG=1 every quarter of the watchdog period, but only while PID 1 answered a Ping
+  // within the last period: a vigild that is stuck, or cut off from PID 1, is restarted
+  // by systemd (Result=watchdog) and re-adopts its workers.
   void armWatchdog();
+  void watchdogTick();
   // Applies config_->metrics to the sampler (interval, history; the textfile is written
   // after each sweep).
   void configureMetrics();
@@ -232,6 +238,9 @@ class Daemon : public api::Backend {
   sd_event_source* extend_timer_ = nullptr;
   core::TimePoint stop_give_up_{0};  // the ordered stop stops asking for more time then
   std::uint64_t watchdog_usec_ = 0;
+  core::TimePoint pid1_answered_at_{0};
+  bool ping_in_flight_ = false;
+  bool watchdog_withheld_ = false;   // said once, until PID 1 answers again
   bool state_write_failed_ = false;  // reported once until a write succeeds again
   std::string last_status_;
   std::optional<core::TimePoint> status_sent_at_;  // the last STATUS= of the counts

@@ -838,6 +838,44 @@ util::Result<std::unique_ptr<SdBusSystemdClient>> SdBusSystemdClient::create(Bus
   return std::unique_ptr<SdBusSystemdClient>(new SdBusSystemdClient(std::move(impl)));
 }
 
+void SdBusSystemdClient::ping(core::Usec timeout, std::function<void(util::Result<void>)> done) {
+  Impl* impl = impl_.get();
+  auto fail = [impl, done](std::string why) {
+    impl->io.post([done, why] { done(util::fail(why)); });
+  };
+  if (impl->io.reconnecting || sd_bus_is_open(impl->io.raw()) <= 0)
+    return fail("no connection to the system bus");
+  sd_bus_message* raw = nullptr;
+  int r = sd_bus_message_new_method_call(impl->io.raw(), &raw, kDest, kPath,
+                                         "org.freedesktop.DBus.Peer", "Ping");
+  MsgPtr m(raw);
+  if (r < 0) return fail(fmt::format("cannot build a Ping: {}", strerror(-r)));
+  auto* heap = new std::function<void(util::Result<void>)>(std::move(done));
+  sd_bus_slot* slot = nullptr;
+  r = sd_bus_call_async(
+      impl->io.raw(), &slot, m.get(),
+      [](sd_bus_message* reply, void* ud, sd_bus_error*) -> int {
+        auto& f = *static_cast<std::function<void(util::Result<void>)>*>(ud);
+        if (sd_bus_message_is_method_error(reply, nullptr)) {
+          f(util::fail("PID 1 did not answer: " + errorText(0, sd_bus_message_get_error(reply))));
+        } else {
+          f({});
+        }
+        return 0;
+      },
+      heap, static_cast<std::uint64_t>(timeout.count()));
+  if (r < 0) {
+    auto f = std::move(*heap);
+    delete heap;
+    impl->io.post([f, r] { f(util::fail(fmt::format("cannot send a Ping: {}", strerror(-r)))); });
+    return;
+  }
+  sd_bus_slot_set_destroy_callback(
+      slot, [](void* ud) { delete static_cast<std::function<void(util::Result<void>)>*>(ud); });
+  sd_bus_slot_set_floating(slot, 1);
+  sd_bus_slot_unref(slot);
+}
+
 void SdBusSystemdClient::startService(const std::string& unit_name,
                                       SpecSource spec_source,
                                       core::Usec timeout,

@@ -36,6 +36,7 @@ class SdBusSystemdClient final : public SystemdClient {
   void listManagedUnits(
       std::function<void(util::Result<std::vector<core::ExistingUnit>>)> done) override;
   void queryStackStop(std::function<void(util::Result<bool>)> done) override;
+  void ping(core::Usec timeout, std::function<void(util::Result<void>)> done) override;
   void killUnit(const std::string& name, bool main_only, int signal, JobDone done) override;
   void freezeUnit(const std::string& name, bool freeze, JobDone done) override;
   void setUnitLimits(const std::string& name, const core::Limits& limits, JobDone done) override;

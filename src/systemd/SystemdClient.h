@@ -113,6 +113,12 @@ class SystemdClient {
   // left alone; kUnlimited removes a limit), on a running unit or slice. `done` runs once.
   virtual void setUnitLimits(const std::string& name, const core::Limits& limits, JobDone done) = 0;
 
+  // Whether PID 1 answers: org.freedesktop.DBus.Peer.Ping to org.freedesktop.systemd1,
+  // sent at once (not queued behind a mass start's calls) with a `timeout`. `done` runs
+  // once, never inside this call: ok, or why not (no bus connection, no answer in time).
+  // vigild feeds its watchdog only while PID 1 answers (vigild(8), WATCHDOG).
+  virtual void ping(core::Usec timeout, std::function<void(util::Result<void>)> done) = 0;
+
   // Whether PID 1 is stopping vigil as a whole: a stop job is queued for
   // core::kWorkersTarget (`systemctl stop vigil.target`, package removal, system shutdown),
   // as opposed to vigild alone being stopped or restarted. From Manager.ListJobs().

@@ -123,6 +123,25 @@ class FakeSystemdClient final : public systemd::SystemdClient {
     if (!ok) o.error = "refused";
     s.done(o);
   }
+  // ping: answered at once unless pid1_silent, when it is never answered (a PID 1 that
+  // does not answer).
+  bool pid1_silent = false;
+  std::size_t ping_count = 0;
+  std::vector<std::function<void(util::Result<void>)>> unanswered_pings;
+  void ping(core::Usec, std::function<void(util::Result<void>)> done) override {
+    ping_count++;
+    if (pid1_silent) {
+      unanswered_pings.push_back(std::move(done));
+      return;
+    }
+    done({});
+  }
+  // The pings PID 1 left unanswered reach their timeout (as sd-bus reports it).
+  void timeOutPings() {
+    auto pending = std::move(unanswered_pings);
+    unanswered_pings.clear();
+    for (auto& done : pending) done(util::fail("Connection timed out"));
+  }
   // queryStackStop requests, answered by the test.
   std::vector<std::function<void(util::Result<bool>)>> stack_queries;
   void queryStackStop(std::function<void(util::Result<bool>)> done) override {

@@ -49,11 +49,13 @@ struct DaemonFixture {
   std::function<void(const std::string&)> notifier;
   fs::path state_dir;  // "": no persistence
   core::Usec persist_retry{std::chrono::seconds(5)};
+  core::Usec watchdog{0};
   void make() { make(fake); }
   void make(test::FakeSystemdClient& client) {
     daemon::DaemonOptions o;
     o.state_dir = state_dir;
     o.persist_retry = persist_retry;
+    o.watchdog = watchdog;
     o.status_min_interval = status_min_interval;
     o.notifier = notifier;
     o.state_file_interval = state_interval;
@@ -230,6 +232,28 @@ BOOST_AUTO_TEST_CASE(the_state_file_waits_for_outstanding_jobs_within_its_maximu
   BOOST_TEST(fake.pendingOperations() == 0u);
   // (sd-event may fire a timer up to 250 ms late: its default accuracy.)
   BOOST_TEST(runUntil([&] { return fs::exists(file); }, milliseconds(2000)));
+}
+
+// Liveness: WATCHDOG=1 goes out only while PID 1 answers (a Ping within the last period);
+// a PID 1 that stops answering stops the feeding (systemd then restarts vigild), and the
+// feeding resumes when it answers again.
+BOOST_AUTO_TEST_CASE(the_watchdog_is_fed_only_while_pid1_answers) {
+  using std::chrono::milliseconds;
+  std::size_t fed = 0;
+  notifier = [&](const std::string& text) { fed += text == "WATCHDOG=1"; };
+  watchdog = milliseconds(400);
+  startTwoWorkersUp();
+  BOOST_REQUIRE(runUntil([&] { return fed >= 3; }));
+  BOOST_TEST(fake.ping_count >= 2u);
+  fake.pid1_silent = true;
+  runUntil([] { return false; }, milliseconds(700));  // the last answer is older than 400 ms
+  const std::size_t before = fed;
+  runUntil([] { return false; }, milliseconds(800));
+  BOOST_TEST(fed == before);
+  BOOST_TEST(fake.unanswered_pings.size() == 1u);  // one at a time
+  fake.pid1_silent = false;
+  fake.timeOutPings();
+  BOOST_TEST(runUntil([&] { return fed > before; }));
 }
 
 BOOST_AUTO_TEST_CASE(restarts_a_dead_worker_after_its_backoff_timer) {
