@@ -34,7 +34,7 @@ assert_eq 1 "$n" "starts of a after the outage"
 pass_step "dbus restarted: vigild reconnected, a (killed meanwhile) restarted once, the others untouched"
 
 ctl_expect 0 status app
-[[ $ctl_out == *"app/a"* ]] || fail "vigilctl status after the reconnect: $ctl_out"
+[[ $ctl_out == *"├─ a     running"* ]] || fail "vigilctl status after the reconnect: $ctl_out"
 # Still supervising on the new connection: another kill is seen through the new matches.
 apid=$(main_pid vigil-app-a.service)
 safe_kill KILL "$apid"

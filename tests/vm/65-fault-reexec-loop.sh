@@ -28,7 +28,9 @@ for round in 1 2 3 4 5 6; do
     op=$!
     for i in 1 2 3; do
         u="vigil-r-c@$i.service"
-        p=$(main_pid "$u")
+        # systemctl has no answer while PID 1 re-executes: ask until it has one.
+        _has_pid() { p=$(unit_prop "$u" MainPID 2>/dev/null) && [[ $p =~ ^[0-9]+$ ]] && ((p > 1)); }
+        wait_for 60 _has_pid
         safe_kill KILL "$p"
         kills=$((kills + 1))
         sleep 0.3

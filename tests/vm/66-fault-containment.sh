@@ -38,7 +38,7 @@ trees:
         backoff: {initial: 30s, jitter: 0}
       - name: spin
         command: [/bin/sh, -c, 'while :; do :; done']
-        limits: {cpu_quota: 10}
+        limits: {cpu_quota: 10%}
       - name: calm
         command: [$VIGIL_WORKER_BIN]
 YAML
