@@ -96,6 +96,10 @@ struct Command {
   unsigned instances = 0;  // Scale: 1..1000
 };
 const char* toString(Command::Kind kind);
+// The longest target a command may name: the configuration allows 8 levels of 64-byte
+// names (config::kMaxSupervisorDepth, kMaxNameBytes) and "@1000"; anything longer is
+// refused without being looked at (it comes from the API).
+inline constexpr std::size_t kMaxTargetBytes = 8 * (64 + 1) + 5;
 // The largest instance count a scale may ask for.
 inline constexpr unsigned kMaxScale = 1000;
 // Sets the instance count of the worker at `worker_path` ("tree/sub/w") in `config` to

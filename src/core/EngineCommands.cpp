@@ -123,6 +123,27 @@ Engine::Sup* Engine::findSup(const std::string& path) const {
 }
 
 tl::expected<Engine::Resolved, CommandError> Engine::resolve(const std::string& target) const {
+  // A target comes from the API: bounded and checked before anything is computed from it
+  // (the "nearest" ranking below costs its length times every path's) or echoed back.
+  if (target.size() > kMaxTargetBytes)
+    return refuse(kErrorInvalidArgument,
+                  fmt::format("the target is {} bytes long; no path is longer than {}",
+                              target.size(), kMaxTargetBytes));
+  for (const char ch : target) {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+        c == '/' || c == '@')
+      continue;
+    return refuse(kErrorInvalidArgument,
+                  c >= 0x20 && c < 0x7f
+                      ? fmt::format("the target contains '{}'; a path is names of letters, "
+                                    "digits and '_' joined by '/', with '@N' for an instance",
+                                    ch)
+                      : fmt::format("the target contains the byte 0x{:02x}; a path is names of "
+                                    "letters, digits and '_' joined by '/', with '@N' for an "
+                                    "instance",
+                                    c));
+  }
   const auto unknown = [&]() {
     std::vector<std::pair<std::size_t, std::string>> ranked;
     for (const auto& t : targets()) ranked.emplace_back(distance(t, target), t);

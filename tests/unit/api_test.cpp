@@ -457,6 +457,15 @@ BOOST_AUTO_TEST_CASE(bad_calls_get_precise_errors_and_change_nothing) {
   BOOST_TEST_REQUIRE(!key.has_value());
   BOOST_TEST(key.error().name() == core::kErrorInvalidArgument);
   BOOST_TEST(bus.backend.seen().size() == before);
+  // 10,000 settings, every key unknown: one error naming the first, nothing passed on.
+  std::vector<std::pair<std::string, std::string>> many;
+  for (int i = 0; i < 10000; ++i) many.emplace_back("key" + std::to_string(i), "1");
+  auto flood = c->setLimits("t/w", many);
+  BOOST_TEST_REQUIRE(!flood.has_value());
+  BOOST_TEST(flood.error().name() == core::kErrorInvalidArgument);
+  BOOST_TEST(flood.error().message().starts_with("key0: "), flood.error().message());
+  BOOST_TEST(flood.error().message().size() < 400u);
+  BOOST_TEST(bus.backend.seen().size() == before);
   // vigilctl: unknown target is exit 4, a usage error exit 2 (before any call).
   BOOST_TEST(vigilctl(bus, {"stop", "t/nope"}).code == 4);
   BOOST_TEST(vigilctl(bus, {"scale", "t/w", "-1"}).code == 2);

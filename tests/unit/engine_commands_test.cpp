@@ -5,6 +5,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <chrono>
+
 #include "core/UnitSpec.h"
 #include "support/EngineHarness.h"
 
@@ -79,6 +81,45 @@ BOOST_AUTO_TEST_CASE(targets_resolve_like_config_paths_and_unknown_ones_name_the
                  .starts_with("org.vigil.Vigil1.Error.UnknownTarget"));
   BOOST_TEST(refusal(h, cmd(Command::Kind::Stop, "")) ==
              "org.vigil.Vigil1.Error.InvalidArgument: the target is empty");
+}
+
+// Hostile API arguments: refused before any work grows with them, never echoed whole,
+// and nothing changes.
+BOOST_AUTO_TEST_CASE(hostile_targets_and_numbers_are_refused_cheaply_and_change_nothing) {
+  EngineHarness h;
+  h.start(fleet());
+  h.upAll();
+  const auto actions = h.all_actions.size();
+  const std::string huge(1 << 20, 'a');
+  const auto t0 = std::chrono::steady_clock::now();
+  BOOST_TEST(refusal(h, cmd(Command::Kind::Stop, huge)) ==
+             "org.vigil.Vigil1.Error.InvalidArgument: the target is 1048576 bytes long; no path "
+             "is longer than 525");
+  // Just over the longest possible path: still refused by length, not ranked.
+  BOOST_TEST(refusal(h, cmd(Command::Kind::Stop, std::string(526, 'a')))
+                 .starts_with("org.vigil.Vigil1.Error.InvalidArgument: the target is 526 bytes"));
+  BOOST_TEST((std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(100)));
+  BOOST_TEST(refusal(h, cmd(Command::Kind::Stop, "t/w\xff\xfe")) ==
+             "org.vigil.Vigil1.Error.InvalidArgument: the target contains the byte 0xff; a path "
+             "is names of letters, digits and '_' joined by '/', with '@N' for an instance");
+  BOOST_TEST(refusal(h, cmd(Command::Kind::Stop, "t/a;rm -rf /")) ==
+             "org.vigil.Vigil1.Error.InvalidArgument: the target contains ';'; a path is names "
+             "of letters, digits and '_' joined by '/', with '@N' for an instance");
+  BOOST_TEST(refusal(h, cmd(Command::Kind::Stop, std::string("t/a\0b", 5))).find("the byte 0x00") !=
+             std::string::npos);
+  for (const int sig : {-1, 0, 65, 1 << 30}) {
+    auto k = cmd(Command::Kind::Kill, "t/a");
+    k.signal = sig;
+    BOOST_TEST(refusal(h, k).find("is not a signal number (1 to 64)") != std::string::npos);
+  }
+  for (const unsigned n : {0u, 1001u, 4294967295u}) {
+    auto sc = cmd(Command::Kind::Scale, "t/w");
+    sc.instances = n;
+    BOOST_TEST(refusal(h, sc).find("expected an instance count from 1 to 1000") !=
+               std::string::npos);
+  }
+  BOOST_TEST(h.all_actions.size() == actions);
+  for (const auto& w : h.engine.workers(h.now)) BOOST_TEST((w.state == ChildState::Running));
 }
 
 BOOST_AUTO_TEST_CASE(an_operator_stop_is_not_a_failure_and_start_brings_it_back) {
