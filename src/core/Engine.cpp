@@ -902,8 +902,8 @@ void Engine::stoppedExternally(Child& c, const ExitInfo& info, TimePoint now) {
   c.last_exit = info;
   emit(event(EventType::WorkerStopped, c, info.reason,
              "stopped from outside vigil (a stop job, e.g. systemctl stop): not a failure, not "
-             "restarted; it stays stopped until vigild restarts (systemctl restart vigild) or "
-             "the unit is started again (systemctl restart)",
+             "restarted; it stays stopped, also across restarts of vigild, until vigilctl start "
+             "or the unit is started again (systemctl restart)",
              now));
   advance(*c.owner, now);
 }

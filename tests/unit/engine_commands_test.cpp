@@ -518,6 +518,43 @@ BOOST_AUTO_TEST_CASE(a_stop_during_a_pending_start_wins_and_the_start_reports_it
   BOOST_TEST(h.started == std::vector<std::string>{kA});  // the one canceled above, no more
 }
 
+// An operator's stop and a crash of the same worker meet: the crash lands while the stop
+// job runs (the process died on its own first). The worker ends stopped, as asked: not
+// restarted, not counted in the intensity, the stop reported done once.
+BOOST_AUTO_TEST_CASE(a_crash_during_an_operators_stop_ends_stopped_and_uncounted) {
+  EngineHarness h;
+  h.start(fleet());
+  h.upAll();
+  const auto stop = accept(h, cmd(Command::Kind::Stop, "t/a"));
+  BOOST_TEST(h.stopped == std::vector<std::string>{kA});
+  h.exits(kA, killed(9));
+  h.stopDone(kA);
+  BOOST_TEST((h.state(kA) == ChildState::Stopped));
+  BOOST_TEST_REQUIRE(completion(h, stop));
+  BOOST_TEST(completion(h, stop)->ok);
+  BOOST_TEST(h.windowOf("t") == 0u);
+  h.advance(1h);
+  BOOST_TEST(h.started.empty());
+  // And a crash that lands just before a restart command: one restart, not two.
+  const auto restart = accept(h, cmd(Command::Kind::Start, "t/a"));
+  h.upAll();
+  h.exits(kA, killed(9));  // a crash: restart scheduled after the backoff
+  const auto starts = [&] {
+    return std::count_if(h.all_actions.begin(), h.all_actions.end(), [](const auto& a) {
+      return a.kind == core::Action::Kind::Start && a.unit.name == kA;
+    });
+  };
+  const auto before = starts();
+  const auto again = accept(h, cmd(Command::Kind::Restart, "t/a"));
+  h.upAll();
+  h.advance(1h);
+  BOOST_TEST(starts() == before + 1);
+  BOOST_TEST((h.state(kA) == ChildState::Running));
+  BOOST_TEST_REQUIRE(completion(h, again));
+  BOOST_TEST(completion(h, again)->ok);
+  (void)restart;
+}
+
 BOOST_AUTO_TEST_CASE(a_restart_during_a_rolling_restart_supersedes_it_and_leaves_all_up) {
   EngineHarness h;
   h.start(fleet());
