@@ -7,7 +7,7 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 [[ -f $BENCH_DIR/bench.env ]] && . "$BENCH_DIR/bench.env"
 BENCH_QUICK=${BENCH_QUICK:-0}
 if ((BENCH_QUICK)); then
-    BENCH_SIZES=${BENCH_SIZES:-50}
+    BENCH_SIZES=${BENCH_SIZES:-20}
     BENCH_REPS=${BENCH_REPS:-1}
     BENCH_REPS_LARGE=${BENCH_REPS_LARGE:-1}
     BENCH_CRASHES=${BENCH_CRASHES:-5}

@@ -1,8 +1,9 @@
 #!/bin/bash
 # 200 instances of one worker: they start concurrently (one group), with at most 64 jobs
 # outstanding in PID 1 (vigild's job window), and none is lost: all 200 units end up
-# active, each in the slice. A reload during such a ramp (fewer instances, another
-# command) ends with exactly the new instances running the new command.
+# active, each in the slice. A restart storm (all 200 killed at once) ends with each
+# restarted exactly once (docs/RELIABILITY.md). A reload during such a ramp (fewer
+# instances, another command) ends with exactly the new instances running the new command.
 # (Start-up time is measured by bench/, not asserted here.)
 # vm-timeout: 720
 . "$(dirname "$0")/lib.sh"
@@ -37,11 +38,13 @@ result=$(vigil_apply <<YAML
 tier: tier_2
 trees:
   many:
+    intensity: {max_restarts: 1000, period: 5min}
     children:
       - name: w
         command: [/usr/bin/sleep, infinity]
         instances: 200
         limits: {memory_max: 16M, tasks_max: 4}
+        backoff: {initial: 1s, jitter: 0.5}
 YAML
 )
 assert_eq config-applied "$result" "reload result"
@@ -121,6 +124,30 @@ PY
 wait_for 90 _state_has_200
 [[ ! -e /run/vigil/state.json.tmp ]] || fail "state.json.tmp left behind"
 pass_step "the state file lists the 200 running workers with their MainPIDs"
+
+# A restart storm: every instance killed at once. Each exit is handled once and each
+# instance restarted once: 200 exits, 200 restarts, all 200 active again with new PIDs.
+many_pids() {
+    systemctl list-units --plain --no-legend 'vigil-many-w@*.service' | awk '{print $1}' |
+        xargs systemctl show -p MainPID --value | sort -n | xargs
+}
+pids_before=$(many_pids)
+t=$(date +%s.%N)
+systemctl kill --kill-who=main --signal=KILL 'vigil-many-w@*.service'
+_storm_over() {
+    local n
+    n=$(journalctl -q --since="@$t" _SYSTEMD_UNIT=vigild.service VIGIL_EVENT=worker-started -o cat | wc -l)
+    echo "restarted: $n of 200, active: $(active_many)" >&2
+    ((n >= 200)) && (($(active_many) == 200))
+}
+wait_for 300 _storm_over
+sleep 2 # anything more would show now
+assert_eq 200 "$(journalctl -q --since="@$t" _SYSTEMD_UNIT=vigild.service VIGIL_EVENT=worker-exited -o cat | wc -l)" "exits handled in the storm"
+assert_eq 200 "$(journalctl -q --since="@$t" _SYSTEMD_UNIT=vigild.service VIGIL_EVENT=worker-starting -o cat | wc -l)" "restarts in the storm"
+pids_after=$(many_pids)
+common=$(comm -12 <(tr ' ' '\n' <<<"$pids_before" | sort) <(tr ' ' '\n' <<<"$pids_after" | sort) | wc -l)
+assert_eq 0 "$common" "MainPIDs kept through the storm (every instance has a new one)"
+pass_step "restart storm: 200 killed at once, 200 exits and 200 restarts, all active again"
 
 # Removing them stops them all.
 assert_eq config-applied "$(vigil_single_worker_config | vigil_apply)" "reload result"

@@ -19,11 +19,11 @@ trees:
         command: [$VIGIL_WORKER_BIN]
       - name: b
         command: [$VIGIL_WORKER_BIN]
-        backoff: {initial: 40s, max: 60s, jitter: 0}
+        backoff: {initial: 25s, max: 60s, jitter: 0}
       - name: w
         instances: 3
-        # READY=1 5 s after the start: a rolling restart is slow enough to be interrupted.
-        command: [$VIGIL_WORKER_BIN, --ready-after, '5']
+        # READY=1 3 s after the start: a rolling restart is slow enough to be interrupted.
+        command: [$VIGIL_WORKER_BIN, --ready-after, '3']
         notify: true
         stop: {timeout: 5s}
 YAML
@@ -34,9 +34,9 @@ YAML
     children:
 YAML
         for i in 1 2 3 4 5; do
-            # Each comes up 3 s after its start (READY=1): the tree's ordered start is slow
+            # Each comes up 2 s after its start (READY=1): the tree's ordered start is slow
             # enough to be interrupted.
-            echo "      - {name: s$i, command: [$VIGIL_WORKER_BIN, --ready-after, '3'], notify: true}"
+            echo "      - {name: s$i, command: [$VIGIL_WORKER_BIN, --ready-after, '2'], notify: true}"
         done
     fi
 }

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/vigil-lib.sh"
 
 mkdir -p /run/systemd/system/vigild.service.d
-printf '[Service]\nWatchdogSec=6s\n' >/run/systemd/system/vigild.service.d/50-test-watchdog.conf
+printf '[Service]\nWatchdogSec=4s\n' >/run/systemd/system/vigild.service.d/50-test-watchdog.conf
 systemctl daemon-reload
 systemctl reset-failed vigild.service
 systemctl restart vigild.service
@@ -17,7 +17,7 @@ pid=$(main_pid vigil-t-w.service)
 inv=$(unit_prop vigil-t-w.service InvocationID)
 # Fed while PID 1 answers: vigild is alive 3 periods later.
 vpid=$(main_pid vigild.service)
-sleep 18
+sleep 12
 assert_eq "$vpid" "$(main_pid vigild.service)" "vigild fed its watchdog for 3 periods"
 pass_step "an idle vigild keeps feeding its watchdog"
 

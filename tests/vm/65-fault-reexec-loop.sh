@@ -1,6 +1,6 @@
 #!/bin/bash
-# Fault 2 (docs/RELIABILITY.md): systemctl daemon-reload and daemon-reexec in a loop while
-# workers crash. Every crash is handled exactly once: each kill gives one worker-exited
+# Fault 2 (docs/RELIABILITY.md): systemctl daemon-reload and daemon-reexec (as systemd
+# upgrades run them) in a loop while workers crash. Every crash is handled exactly once: each kill gives one worker-exited
 # event and one restart (a new MainPID), no crash is missed across a re-execution (PID 1's
 # signals are lost while it re-executes; vigild resyncs), none is handled twice.
 # vm-timeout: 400
@@ -21,6 +21,7 @@ trees:
 YAML
 )" "reload result"
 for i in 1 2 3; do wait_unit_active "vigil-r-c@$i.service" 60; done
+vpid=$(main_pid vigild.service)
 t=$(date +%s.%N)
 kills=0
 for round in 1 2 3 4 5 6; do
@@ -53,4 +54,5 @@ restarts=$(vigil_json | python3 -c '
 import json, sys
 print(sum(w["restarts"] for w in json.load(sys.stdin)["workers"] if w["path"].startswith("r/c")))')
 assert_eq "$kills" "$restarts" "restart counters"
-pass_step "every crash handled exactly once: $exits exits, $starts restarts"
+assert_eq "$vpid" "$(main_pid vigild.service)" "vigild's PID across the re-executions (it re-subscribed, it did not restart)"
+pass_step "every crash handled exactly once: $exits exits, $starts restarts; vigild kept its PID"
