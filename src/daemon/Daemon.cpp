@@ -133,6 +133,15 @@ core::TimePoint Daemon::now() const {
   return core::TimePoint(static_cast<std::int64_t>(usec));
 }
 
+status::Clocks Daemon::exactClocks() {
+  timespec mono{}, real{};
+  clock_gettime(CLOCK_MONOTONIC, &mono);
+  clock_gettime(CLOCK_REALTIME, &real);
+  return status::Clocks{
+      core::TimePoint(static_cast<std::int64_t>(mono.tv_sec) * 1000000 + mono.tv_nsec / 1000),
+      static_cast<std::int64_t>(real.tv_sec) * 1000000 + real.tv_nsec / 1000};
+}
+
 status::Clocks Daemon::clocks() const {
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -297,7 +306,7 @@ util::Result<void> Daemon::start() {
         }
         started_ = true;
         // Read only now, after PID 1 answered: the list and the record describe one moment.
-        SupervisionStore::Loaded loaded = store_.load(boot_id_, clocks());
+        SupervisionStore::Loaded loaded = store_.load(boot_id_, exactClocks());
         if (!loaded.note.empty())
           std::fprintf(stderr, "<%d>vigild: %s\n", loaded.warning ? 4 : 6, loaded.note.c_str());
         core::SupervisionState restored;
@@ -739,7 +748,7 @@ void Daemon::persist() {
       error = "cannot save the last good configuration: " + saved.error().message();
     }
   }
-  if (auto written = store_.write(config_digest_, boot_id_, clocks()); !written) {
+  if (auto written = store_.write(config_digest_, boot_id_, exactClocks()); !written) {
     if (!error.empty()) error += "; ";
     error += "cannot write the supervision state: " + written.error().message();
   }

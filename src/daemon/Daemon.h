@@ -146,6 +146,9 @@ class Daemon : public api::Backend {
   void schedulePersist();
   core::TimePoint now() const;
   status::Clocks clocks() const;
+  // Both clocks read now, together: for converting the persisted times (the loop's cached
+  // monotonic time is up to an iteration old, which would shift every deadline by that).
+  static status::Clocks exactClocks();
   void publish(const core::Event& event);
   void stopEverything();
   void finish(int code);
