@@ -14,8 +14,9 @@ using namespace vigil;
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   const auto named = [](const auto& r) {
-    if (!r) fuzz::check(r.error().message().find("fuzz") != std::string::npos,
-                        "an error that does not name the file", r.error().message());
+    if (!r)
+      fuzz::check(r.error().message().find("fuzz") != std::string::npos,
+                  "an error that does not name the file", r.error().message());
   };
   named(cgroup::parseValue(text, "fuzz"));
   named(cgroup::parseLimit(text, "fuzz"));

@@ -28,6 +28,7 @@
 #include "api/ApiServer.h"
 #include "api/Names.h"
 #include "status/StatusJson.h"
+#include "support/PrivateDbusDaemon.h"
 #include "systemd/Bus.h"
 #include "systemd/BusImpl.h"
 
@@ -185,9 +186,9 @@ class RecordingBackend : public api::Backend {
 // A private dbus-daemon that lets everyone connect, and vigild's API served on it from a
 // thread with its own sd-event loop.
 struct PrivateBus {
+  test::PrivateDbusDaemon daemon{"vigil-api-test"};
   std::filesystem::path dir;
   std::string address;
-  pid_t daemon = -1;
   RecordingBackend backend;
   std::thread server;
   int stop_fd = -1;
@@ -196,34 +197,8 @@ struct PrivateBus {
 
   // skewed: serve a vigild of another version, whose GetStatus has other field types.
   explicit PrivateBus(bool skewed_server = false) : skewed(skewed_server) {
-    char tmpl[] = "/tmp/vigil-api-test-XXXXXX";
-    dir = mkdtemp(tmpl);
-    chmod(dir.c_str(), 0755);  // an unprivileged client must reach the socket
-    const auto socket = dir / "bus";
-    address = "unix:path=" + socket.string();
-    std::ofstream(dir / "bus.conf")
-        << "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
-           " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
-           "<busconfig><type>custom</type><listen>"
-        << address
-        << "</listen><auth>EXTERNAL</auth>"
-           "<policy context=\"default\"><allow user=\"*\"/><allow own=\"*\"/>"
-           "<allow send_type=\"method_call\"/><allow send_type=\"signal\"/>"
-           "<allow send_type=\"method_return\"/><allow send_type=\"error\"/>"
-           "<allow receive_type=\"method_call\"/><allow receive_type=\"signal\"/>"
-           "<allow receive_type=\"method_return\"/><allow receive_type=\"error\"/>"
-           "</policy></busconfig>\n";
-    daemon = fork();
-    if (daemon == 0) {
-      const std::string conf = "--config-file=" + (dir / "bus.conf").string();
-      execlp("dbus-daemon", "dbus-daemon", conf.c_str(), "--nofork", "--nopidfile",
-             static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    for (int i = 0; i < 500 && !std::filesystem::exists(socket); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    BOOST_TEST_REQUIRE(std::filesystem::exists(socket), "dbus-daemon did not start");
-    chmod(socket.c_str(), 0777);
+    dir = daemon.dir();
+    address = daemon.address();
     stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     server = std::thread([this] { serve(); });
     for (int i = 0; i < 500 && !serving; ++i)
@@ -306,11 +281,6 @@ struct PrivateBus {
       (void)!write(stop_fd, &one, sizeof one);
     }
     if (server.joinable()) server.join();
-    if (daemon > 0) {
-      kill(daemon, SIGTERM);
-      waitpid(daemon, nullptr, 0);
-    }
-    std::filesystem::remove_all(dir);
   }
 
   std::unique_ptr<api::ApiClient> client() {

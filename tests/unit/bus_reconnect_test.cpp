@@ -6,75 +6,19 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include <signal.h>
-#include <stdlib.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
-#include <filesystem>
-#include <fstream>
-#include <thread>
 
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "support/PrivateDbusDaemon.h"
 #include "systemd/Bus.h"
 #include "systemd/BusImpl.h"
 
 using namespace vigil;
-namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct PrivateBus {
-  fs::path dir;
-  std::string address;
-  pid_t pid = -1;
-
-  PrivateBus() {
-    char tmpl[] = "/tmp/vigil-bus-test-XXXXXX";
-    dir = mkdtemp(tmpl);
-    address = "unix:path=" + (dir / "bus").string();
-    std::ofstream(dir / "bus.conf")
-        << "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
-           " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
-           "<busconfig><type>custom</type><listen>"
-        << address
-        << "</listen><auth>EXTERNAL</auth>"
-           "<policy context=\"default\"><allow user=\"*\"/><allow own=\"*\"/>"
-           "<allow send_type=\"method_call\"/><allow send_type=\"signal\"/>"
-           "<allow send_type=\"method_return\"/><allow send_type=\"error\"/>"
-           "<allow receive_type=\"method_call\"/><allow receive_type=\"signal\"/>"
-           "<allow receive_type=\"method_return\"/><allow receive_type=\"error\"/>"
-           "</policy></busconfig>\n";
-    start();
-  }
-  ~PrivateBus() {
-    stop();
-    fs::remove_all(dir);
-  }
-  void start() {
-    fs::remove(dir / "bus");
-    pid = fork();
-    if (pid == 0) {
-      const std::string conf = "--config-file=" + (dir / "bus.conf").string();
-      execlp("dbus-daemon", "dbus-daemon", conf.c_str(), "--nofork", "--nopidfile",
-             static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    for (int i = 0; i < 500 && !fs::exists(dir / "bus"); ++i) std::this_thread::sleep_for(10ms);
-    BOOST_TEST_REQUIRE(fs::exists(dir / "bus"), "dbus-daemon did not start");
-  }
-  void stop() {
-    if (pid <= 0) return;
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-    pid = -1;
-  }
-};
 
 struct Loop {
   sd_event* event = nullptr;
@@ -123,9 +67,9 @@ systemd::Bus::KeepConnected keep(Counters& c, std::chrono::microseconds give_up 
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(calls_made_while_the_bus_is_down_are_answered_after_it_returns) {
-  PrivateBus daemon;
+  test::PrivateDbusDaemon daemon;
   Loop loop;
-  auto bus = systemd::Bus::address(daemon.address, loop.event, "reconnect-test");
+  auto bus = systemd::Bus::address(daemon.address(), loop.event, "reconnect-test");
   BOOST_REQUIRE(bus);
   Counters c;
   (*bus)->keepConnected(keep(c));
@@ -135,7 +79,7 @@ BOOST_AUTO_TEST_CASE(calls_made_while_the_bus_is_down_are_answered_after_it_retu
   BOOST_REQUIRE(loop.runUntil([&] { return !first.empty(); }));
   BOOST_TEST(first == "ok");
 
-  daemon.stop();
+  daemon.kill();
   BOOST_REQUIRE(loop.runUntil([&] { return c.lost == 1; }));
   BOOST_TEST(!(*bus)->connected());
   std::string during;
@@ -153,7 +97,7 @@ BOOST_AUTO_TEST_CASE(calls_made_while_the_bus_is_down_are_answered_after_it_retu
   BOOST_TEST((*bus)->connected());
 
   // Lost again, and back: once more each.
-  daemon.stop();
+  daemon.kill();
   BOOST_REQUIRE(loop.runUntil([&] { return c.lost == 2; }));
   daemon.start();
   BOOST_REQUIRE(loop.runUntil([&] { return c.back == 2; }));
@@ -161,15 +105,15 @@ BOOST_AUTO_TEST_CASE(calls_made_while_the_bus_is_down_are_answered_after_it_retu
 }
 
 BOOST_AUTO_TEST_CASE(calls_wait_for_the_awaited_name_on_the_new_connection) {
-  PrivateBus daemon;
+  test::PrivateDbusDaemon daemon;
   Loop loop;
-  auto bus = systemd::Bus::address(daemon.address, loop.event, "reconnect-test");
+  auto bus = systemd::Bus::address(daemon.address(), loop.event, "reconnect-test");
   BOOST_REQUIRE(bus);
   Counters c;
   auto k = keep(c);
   k.await_name = "org.vigil.TestPeer";
   (*bus)->keepConnected(std::move(k));
-  daemon.stop();
+  daemon.kill();
   BOOST_REQUIRE(loop.runUntil([&] { return c.lost == 1; }));
   daemon.start();
   std::string answer;
@@ -180,7 +124,7 @@ BOOST_AUTO_TEST_CASE(calls_wait_for_the_awaited_name_on_the_new_connection) {
   // The peer (PID 1, for vigild) comes onto the new bus.
   sd_bus* peer = nullptr;
   BOOST_REQUIRE(sd_bus_new(&peer) >= 0);
-  sd_bus_set_address(peer, daemon.address.c_str());
+  sd_bus_set_address(peer, daemon.address().c_str());
   sd_bus_set_bus_client(peer, 1);
   BOOST_REQUIRE(sd_bus_start(peer) >= 0);
   BOOST_REQUIRE(sd_bus_request_name(peer, "org.vigil.TestPeer", 0) >= 0);
@@ -191,14 +135,14 @@ BOOST_AUTO_TEST_CASE(calls_wait_for_the_awaited_name_on_the_new_connection) {
 }
 
 BOOST_AUTO_TEST_CASE(a_bus_that_does_not_return_ends_in_give_up) {
-  PrivateBus daemon;
+  test::PrivateDbusDaemon daemon;
   Loop loop;
-  auto bus = systemd::Bus::address(daemon.address, loop.event, "reconnect-test");
+  auto bus = systemd::Bus::address(daemon.address(), loop.event, "reconnect-test");
   BOOST_REQUIRE(bus);
   Counters c;
   (*bus)->keepConnected(keep(c, 400ms));
   const auto t0 = std::chrono::steady_clock::now();
-  daemon.stop();
+  daemon.kill();
   BOOST_REQUIRE(loop.runUntil([&] { return c.gave_up == 1; }, 3000ms));
   BOOST_TEST((std::chrono::steady_clock::now() - t0 >= 400ms));
   BOOST_TEST(c.back == 0);

@@ -56,8 +56,7 @@ kill_vigild() {
     vpid=$(main_pid vigild.service)
     safe_kill KILL "$vpid"
     wait_pid_changes vigild.service "$vpid" 120
-    _ready() { [[ $(vigil_json | python3 -c 'import json,sys; print(json.load(sys.stdin)["vigild"]["ready"])' 2>/dev/null) == True ]]; }
-    wait_for 120 _ready
+    wait_for 120 vigil_is_ready
 }
 
 # starts_since T UNIT — worker-starting events for UNIT logged after uptime T (from the journal).

@@ -21,13 +21,6 @@ YAML
     return 0
 }
 
-restart_vigild() { # restart vigild (not a crash) and wait until it is ready
-    systemctl reset-failed vigild.service
-    systemctl restart vigild.service
-    _ready() { [[ $(vigil_json | python3 -c 'import json,sys; print(json.load(sys.stdin)["vigild"]["ready"])' 2>/dev/null) == True ]]; }
-    wait_for 120 _ready
-}
-
 assert_eq config-applied "$(config old | vigil_apply)" "reload result"
 for u in a b old; do wait_unit_active "vigil-s-$u.service" 90; done
 # b is temporary and exits cleanly: it is finished, and must stay so across restarts.
@@ -45,7 +38,7 @@ pass_step "tree s up, b finished, a foreign vigil-s-foreign.service runs"
 _state_has_b() { grep -q '"vigil-s-b.service"' /var/lib/vigil/supervision.json 2>/dev/null; }
 wait_for 30 _state_has_b
 t=$(date +%s.%N)
-restart_vigild
+vigil_restart_ready
 journalctl -q --since="@$t" -u vigild.service -o cat | grep -q "supervision state restored from /var/lib/vigil/supervision.json" ||
     fail "the state was not restored"
 assert_eq "$b_state" "$(vigil_field workers s/b state)" "b after a restart of vigild"
@@ -60,7 +53,7 @@ pass_step "a finished temporary worker stays down across a restart"
 systemctl stop vigild.service
 printf '{"format": "vigil-supervision-state", "version": 1, "workers": {"vigil-s-a.ser' >/var/lib/vigil/supervision.json
 t=$(date +%s.%N)
-restart_vigild
+vigil_restart_ready
 journalctl -q --since="@$t" -u vigild.service -o cat | grep -q "supervision state /var/lib/vigil/supervision.json cannot be used: not valid JSON; starting from systemd's view" ||
     fail "the corrupt state file was not reported"
 [[ -s /var/lib/vigil/supervision.json.bad ]] || fail "the corrupt file was not set aside"
@@ -74,7 +67,7 @@ cat >/var/lib/vigil/supervision.json <<JSON
 {"format": "vigil-supervision-state", "version": 0, "boot_id": "$(tr -d - </proc/sys/kernel/random/boot_id)", "workers": {}}
 JSON
 t=$(date +%s.%N)
-restart_vigild
+vigil_restart_ready
 journalctl -q --since="@$t" -u vigild.service -o cat | grep -q "cannot be used: version 0 is not the version this vigild reads (1)" ||
     fail "the old-version state file was not reported"
 assert_eq "$apid" "$(main_pid vigil-s-a.service)" "a's MainPID across a start with an old state"
@@ -84,7 +77,7 @@ pass_step "old version: reported, rebuilt from systemd's view"
 systemctl stop vigild.service
 config | vigil_write_config
 t=$(date +%s.%N)
-restart_vigild
+vigil_restart_ready
 _old_gone() { [[ $(unit_prop vigil-s-old.service ActiveState) != active ]]; }
 wait_for 60 _old_gone
 journalctl -q --since="@$t" _SYSTEMD_UNIT=vigild.service VIGIL_EVENT=unit-removed VIGIL_UNIT=vigil-s-old.service VIGIL_REASON=not-configured -o cat | grep -q . ||

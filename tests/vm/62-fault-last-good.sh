@@ -18,8 +18,7 @@ printf 'tier: tier_2\ntrees:\n  t:\n    children:\n      - name: w\n        coma
 t=$(date +%s.%N)
 systemctl reset-failed vigild.service
 systemctl start vigild.service
-_ready() { [[ $(vigil_json | python3 -c 'import json,sys; print(json.load(sys.stdin)["vigild"]["ready"])' 2>/dev/null) == True ]]; }
-wait_for 120 _ready
+wait_for 120 vigil_is_ready
 assert_eq "$pid $inv" "$(main_pid vigil-t-w.service) $(unit_prop vigil-t-w.service InvocationID)" "the worker across the start"
 journalctl -q --since="@$t" -u vigild.service -p crit -o cat |
     grep -q "/etc/vigil/vigil.yaml is invalid (/etc/vigil/vigil.yaml:5:9: .*missing required key 'command'.*); supervising with the last good configuration, saved" ||

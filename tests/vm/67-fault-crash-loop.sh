@@ -41,7 +41,7 @@ journal_since_test _SYSTEMD_UNIT=vigild.service VIGIL_EVENT=tree-failed VIGIL_TR
 pass_step "delays 1/2/4 s, intensity exceeded, escalated, tree cl failed"
 
 assert_eq "$vpid" "$(main_pid vigild.service)" "vigild's PID (it stayed up)"
-[[ $(vigil_json | python3 -c 'import json,sys; print(json.load(sys.stdin)["vigild"]["ready"])') == True ]] || fail "vigild is not ready"
+vigil_is_ready || fail "vigild is not ready"
 sleep 9 # more than a watchdog tick (WatchdogSec=30s: fed every 7.5 s)
 wd2=$(unit_prop vigild.service WatchdogTimestampMonotonic)
 ((wd2 > wd1)) || fail "the watchdog was not fed ($wd1 -> $wd2)"

@@ -7,12 +7,6 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vigil-lib.sh"
 
-restart_vigild() {
-    systemctl reset-failed vigild.service
-    systemctl restart vigild.service
-    _ready() { [[ $(vigil_json | python3 -c 'import json,sys; print(json.load(sys.stdin)["vigild"]["ready"])' 2>/dev/null) == True ]]; }
-    wait_for 120 _ready
-}
 state_error() { vigil_json | python3 -c 'import json,sys; print(json.load(sys.stdin)["vigild"].get("state_error", ""))'; }
 
 vigil_start_single_worker
@@ -22,7 +16,7 @@ systemctl stop vigild.service
 cp -a /var/lib/vigil /run/vigil-state-backup
 mount -t tmpfs -o size=256k,mode=0755 tmpfs /var/lib/vigil
 cp -a /run/vigil-state-backup/. /var/lib/vigil/
-restart_vigild
+vigil_restart_ready
 wait_for 30 test -s /var/lib/vigil/supervision.json
 pass_step "vigild runs on a 256 KiB /var/lib/vigil"
 
@@ -71,4 +65,4 @@ cp -a /var/lib/vigil/. /run/vigil-state-backup/
 umount /var/lib/vigil
 cp -a /run/vigil-state-backup/. /var/lib/vigil/
 rm -rf /run/vigil-state-backup
-restart_vigild
+vigil_restart_ready

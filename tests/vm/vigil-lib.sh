@@ -10,6 +10,20 @@ vigil_json() {
     vigilctl status --json 2>/dev/null
 }
 
+# vigil_is_ready — vigild answers and has sent READY=1 (`vigilctl status --json`).
+vigil_is_ready() {
+    [[ $(vigil_json | python3 -c 'import json,sys; print(json.load(sys.stdin)["vigild"]["ready"])' 2>/dev/null) == True ]]
+}
+
+# vigil_restart_ready — restart vigild (not a crash: it stops cleanly and writes its state)
+# and wait until the new one is ready. The start limit is reset first: fault tests
+# restart vigild more often than StartLimitBurst allows.
+vigil_restart_ready() {
+    systemctl reset-failed vigild.service
+    systemctl restart vigild.service
+    wait_for 120 vigil_is_ready
+}
+
 # vigil_config_state — "GENERATION RESULT" of vigild's configuration ("0 none" if vigild
 # cannot be reached).
 vigil_config_state() {
