@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "core/Digest.h"
 #include "core/UnitName.h"
 
 namespace vigil::core {
@@ -18,29 +19,6 @@ std::string joinEscaped(const SupervisorPath& path) {
   }
   return out;
 }
-
-// Canonical serialisation for the fingerprint: length-prefixed fields, so that
-// ("ab","c") and ("a","bc") differ.
-class Digest {
- public:
-  void add(std::string_view s) {
-    addRaw(std::to_string(s.size()));
-    addRaw(":");
-    addRaw(s);
-  }
-  void add(std::uint64_t v) { add(std::to_string(v)); }
-  void add(const std::optional<std::uint64_t>& v) { add(v ? std::to_string(*v) : "-"); }
-  std::string hex() const { return fmt::format("{:016x}", hash_); }
-
- private:
-  void addRaw(std::string_view s) {
-    for (unsigned char c : s) {
-      hash_ ^= c;
-      hash_ *= 0x100000001b3ULL;
-    }
-  }
-  std::uint64_t hash_ = 0xcbf29ce484222325ULL;
-};
 
 }  // namespace
 

@@ -13,6 +13,7 @@
 #include <systemd/sd-id128.h>
 #include <nlohmann/json.hpp>
 
+#include "core/Digest.h"
 #include "daemon/StateFile.h"
 
 namespace vigil::daemon {
@@ -126,19 +127,6 @@ core::Limits decodeLimits(const json& j, const std::string& where) {
     }
   }
   return l;
-}
-
-std::string fnv1a(std::initializer_list<std::string_view> parts) {
-  std::uint64_t h = 1469598103934665603ULL;
-  for (const auto part : parts) {
-    for (const unsigned char c : part) {
-      h ^= c;
-      h *= 1099511628211ULL;
-    }
-    h ^= 0xff;  // a separator, so ("ab", "") and ("a", "b") differ
-    h *= 1099511628211ULL;
-  }
-  return fmt::format("{:016x}", h);
 }
 
 // The whole of a small file, or why not.
@@ -329,7 +317,9 @@ util::Result<DecodedState> decodeSupervisionState(std::string_view text,
 }
 
 std::string ConfigCopy::digest() const {
-  return fnv1a({config_file, config, tier_file, tier});
+  core::Digest d;
+  for (const std::string_view part : {config_file, config, tier_file, tier}) d.add(part);
+  return d.hex();
 }
 
 ConfigCopy copyOf(const std::vector<config::SourceText>& sources) {

@@ -65,7 +65,7 @@ struct ConfigCopy {
   std::string tier_file;    // "tier_3.yaml" ("" : none)
   std::string tier;         // its text
   std::int64_t saved_realtime_usec = 0;
-  // FNV-1a of both texts: equal digests, equal configurations.
+  // core::Digest of the four fields: equal digests, equal copies.
   std::string digest() const;
 };
 // The copy of what `sources` holds (the configuration first, then its tier file).
