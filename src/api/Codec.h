@@ -14,6 +14,8 @@
 
 #include <systemd/sd-bus.h>
 
+#include "util/Utf8.h"
+
 namespace vigil::api::codec {
 
 template <class T>
@@ -52,11 +54,19 @@ constexpr const char* signature() {
 template <class T>
 int appendDict(sd_bus_message* m, const T& view);
 
+// Appends a string; text from outside vigil (a probe's output, a library's error) that is
+// not valid UTF-8 or holds a NUL goes with U+FFFD in place of the bad bytes, as sd-bus
+// refuses such a string (-EINVAL), which would fail the whole reply.
+inline int appendString(sd_bus_message* m, const std::string& s) {
+  if (util::isValidUtf8NoNul(s)) return sd_bus_message_append_basic(m, 's', s.c_str());
+  return sd_bus_message_append_basic(m, 's', util::toValidUtf8NoNul(s).c_str());
+}
+
 // Appends the value of a field (not wrapped in a variant).
 template <class T>
 int appendValue(sd_bus_message* m, const T& v) {
   if constexpr (std::is_same_v<T, std::string>) {
-    return sd_bus_message_append_basic(m, 's', v.c_str());
+    return appendString(m, v);
   } else if constexpr (std::is_same_v<T, bool>) {
     const int b = v ? 1 : 0;
     return sd_bus_message_append_basic(m, 'b', &b);
@@ -66,7 +76,7 @@ int appendValue(sd_bus_message* m, const T& v) {
     int r = sd_bus_message_open_container(m, 'a', "s");
     for (const auto& s : v) {
       if (r < 0) return r;
-      r = sd_bus_message_append_basic(m, 's', s.c_str());
+      r = appendString(m, s);
     }
     return r < 0 ? r : sd_bus_message_close_container(m);
   } else if constexpr (std::is_same_v<T, std::vector<std::uint64_t>>) {

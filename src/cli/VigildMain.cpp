@@ -18,6 +18,8 @@
 #include "config/ConfigCheck.h"
 #include "config/ConfigLoader.h"
 #include "daemon/Daemon.h"
+#include "doctor/Doctor.h"
+#include "doctor/HostFacts.h"
 #include "systemd/SdBusSystemdClient.h"
 #include "util/BuildInfo.h"
 
@@ -83,6 +85,13 @@ int main(int argc, char** argv) {
   app.add_flag("--no-host-checks", no_host_checks,
                "with --check-config: do not look up users, groups, directories and executables "
                "on this host (for a file meant for another host)");
+  bool doctor = false;
+  bool json = false;
+  app.add_flag("--doctor", doctor,
+               "check this host and the running vigild (systemd, cgroup v2, controllers, PSI, "
+               "D-Bus, clock, vigild, config, trees, watchdog): one line per check with its "
+               "fix; exit 0 if none failed, 1 if one did");
+  app.add_flag("--json", json, "with --doctor: print the checks as JSON");
   app.add_flag("--stderr", foreground, "also print events to stderr");
   // So that `vigild --check-config --no-host-checks FILE` works as well.
   std::string check_file;
@@ -115,6 +124,33 @@ int main(int argc, char** argv) {
   opts.cgroup_root = cgroup_root;
   opts.state_file = state_file;
   opts.state_dir = state_dir;
+  if (json && !doctor) {
+    std::fprintf(stderr, "vigild: --json only applies to --doctor\nTry 'vigild --help'.\n");
+    return kExitUsage;
+  }
+  if (doctor) {
+    if (app.count("--check-config")) {
+      std::fprintf(stderr,
+                   "vigild: --doctor and --check-config do not go together (the doctor checks "
+                   "the configuration too)\nTry 'vigild --help'.\n");
+      return kExitUsage;
+    }
+    vigil::doctor::GatherOptions go;
+    if (app.count("--config")) go.config_file = opts.config_file;
+    go.tier_dirs = opts.tier_dirs;
+    go.tier_override = opts.tier_override;
+    go.cgroup_root = opts.cgroup_root;
+    const auto checks = vigil::doctor::evaluate(vigil::doctor::gather(go));
+    if (json) {
+      std::printf("%s\n", vigil::doctor::toJson(checks).dump(2).c_str());
+    } else {
+      const char* term = std::getenv("TERM");
+      const bool color = isatty(STDOUT_FILENO) == 1 && !std::getenv("NO_COLOR") &&
+                         !(term && std::strcmp(term, "dumb") == 0);
+      std::fputs(vigil::doctor::formatText(checks, color).c_str(), stdout);
+    }
+    return vigil::doctor::passed(checks) ? 0 : kExitFailure;
+  }
   if (app.count("--check-config")) {
     vigil::config::CheckOptions co;
     co.file = check && !check->empty() ? std::filesystem::path(*check) : opts.config_file;

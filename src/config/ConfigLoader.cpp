@@ -1949,8 +1949,14 @@ std::vector<std::filesystem::path> defaultTierDirs(const std::filesystem::path& 
   const std::filesystem::path parent = config_file.parent_path();
   std::vector<std::filesystem::path> dirs = {parent.empty() ? std::filesystem::path("tiers")
                                                             : parent / "tiers"};
-  const std::filesystem::path packaged = util::kTierDir;
-  if (dirs.front().lexically_normal() != packaged.lexically_normal()) dirs.push_back(packaged);
+  // The installed tier files (conffiles of the package), for a file kept anywhere else
+  // (/usr/share/vigil/example.yaml, a file being prepared in /tmp), then <datadir>.
+  for (const std::filesystem::path& extra : {std::filesystem::path(util::kSysconfDir) / "tiers",
+                                             std::filesystem::path(util::kTierDir)}) {
+    bool seen = false;
+    for (const auto& d : dirs) seen = seen || d.lexically_normal() == extra.lexically_normal();
+    if (!seen) dirs.push_back(extra);
+  }
   return dirs;
 }
 

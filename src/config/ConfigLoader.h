@@ -86,9 +86,10 @@ struct LoadOptions {
 };
 
 // Where the tiers of `config_file` are looked up unless --tier-dir says otherwise, in
-// order: the "tiers" directory next to the file (/etc/vigil/tiers for
-// /etc/vigil/vigil.yaml, the admin's overrides; config/tiers in a source checkout), then
-// the packaged <datadir>/vigil/tiers of this build (/usr/share/vigil/tiers for the .deb).
+// order, each once: the "tiers" directory next to the file (config/tiers in a source
+// checkout), then this build's <sysconfdir>/vigil/tiers (/etc/vigil/tiers: the package
+// installs the tier files there, as conffiles), then <datadir>/vigil/tiers
+// (/usr/share/vigil/tiers; empty in the package, kept for installs that put them there).
 std::vector<std::filesystem::path> defaultTierDirs(const std::filesystem::path& config_file);
 
 // Reads and validates `file`. Error locations name the file as given here. Warnings go

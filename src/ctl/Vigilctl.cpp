@@ -26,6 +26,8 @@
 #include "ctl/Render.h"
 #include "ctl/Top.h"
 #include "ctl/TopScreen.h"
+#include "doctor/Doctor.h"
+#include "doctor/HostFacts.h"
 #include "status/StatusJson.h"
 #include "util/BuildInfo.h"
 
@@ -35,7 +37,7 @@ namespace {
 
 constexpr const char* kCommands =
     "status, start, stop, restart, kill, freeze, thaw, set, scale, reload, reset, logs, events, "
-    "check-config, list-targets, version";
+    "check-config, doctor, list-targets, version";
 
 int usage(const std::string& message) {
   std::fprintf(stderr, "vigilctl: %s\nTry 'vigilctl --help'.\n", message.c_str());
@@ -613,6 +615,12 @@ int run(int argc, char** argv) {
       ->allow_extra_args(false);
   cc->add_flag("--no-host-checks", no_host_checks,
                "do not look up users, groups, directories and executables on this host");
+  std::string doctor_config;
+  auto* doctor = app.add_subcommand(
+      "doctor", "check this host and vigild: one line per check with its fix (vigilctl(1))");
+  doctor->add_flag("--json", json, "print the checks as JSON");
+  doctor->add_option("-c,--config", doctor_config,
+                     "the configuration file to check (default: the one vigild runs)");
   auto* lt = app.add_subcommand("list-targets", "every path a command can name (for scripts)");
   auto* version = app.add_subcommand("version", "print the versions of vigilctl and vigild");
   try {
@@ -642,7 +650,8 @@ int run(int argc, char** argv) {
   if (app.get_subcommands().empty())
     return usage(fmt::format("a command is required; commands: {}", kCommands));
 
-  if (!ctx.host.empty() && (logs->parsed() || events->parsed() || cc->parsed()))
+  // These read this host's journal, files and PID 1: on another host, vigilctl runs there.
+  if (!ctx.host.empty() && (logs->parsed() || events->parsed() || cc->parsed() || doctor->parsed()))
     return runRemote(ctx.host, argc, argv);
 
   const auto op = [&](const std::function<util::Result<api::Accepted>(api::ApiClient&)>& call,
@@ -696,6 +705,19 @@ int run(int argc, char** argv) {
     if (!t) return failWith(t.error());
     for (const auto& x : *t) std::printf("%s\n", x.c_str());
     return kExitOk;
+  }
+  if (doctor->parsed()) {
+    doctor::GatherOptions go;
+    go.config_file = doctor_config;
+    if (const char* tier = std::getenv("VIGIL_TIER"); tier && *tier) go.tier_override = tier;
+    if (const char* bus = std::getenv("VIGIL_BUS_ADDRESS"); bus && *bus) go.bus_address = bus;
+    const auto checks = doctor::evaluate(doctor::gather(go));
+    if (json) {
+      std::printf("%s\n", doctor::toJson(checks).dump(2).c_str());
+    } else {
+      std::fputs(doctor::formatText(checks, styleFor(stdout).color).c_str(), stdout);
+    }
+    return doctor::passed(checks) ? kExitOk : kExitFailed;
   }
   if (cc->parsed()) {
     config::CheckOptions co;

@@ -22,6 +22,7 @@
 #include "status/Compose.h"
 #include "status/Prometheus.h"
 #include "status/StatusJson.h"
+#include "status/StatusPage.h"
 #include "util/BuildInfo.h"
 
 namespace vigil::daemon {
@@ -40,6 +41,8 @@ constexpr std::uint64_t kExtendByUsec = 20000000;
 constexpr std::uint64_t kExtendEveryUsec = 5000000;
 // Events the state file carries (the API's ListEvents reaches back to RecentEvents' 1000).
 constexpr std::size_t kStateFileEvents = 200;
+// Events the status page shows (status::PageOptions::max_events).
+constexpr std::size_t kPageEvents = status::PageOptions{}.max_events;
 // Per group of children in the ordered stop, on top of the group's stop timeout: the
 // stop job's own bookkeeping (measured well below 1 s even under TCG).
 constexpr core::Usec kStopStepSlack{std::chrono::seconds(10)};
@@ -1069,19 +1072,7 @@ util::Result<void> Daemon::bindMetrics(const std::string& listen) {
   }
   auto address = config::parseListenAddress(listen);
   if (!address) return util::fail(address.error().message());
-  const auto serve = [this](std::string_view path) -> http::Response {
-    http::Response r;
-    if (path == "/metrics") {
-      r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-      r.body = metricsText();
-    } else if (path == "/") {
-      r.body = "vigild: the metrics are at /metrics\n";
-    } else {
-      r.status = 404;
-      r.body = "not found; the metrics are at /metrics\n";
-    }
-    return r;
-  };
+  const auto serve = [this](std::string_view path) { return serveHttp(path); };
   auto server = http::HttpServer::start(event_, *address, serve);
   const auto old_address = config::parseListenAddress(http_listen_);
   if (!server && http_ && server.error().code() == EADDRINUSE && old_address &&
@@ -1104,6 +1095,40 @@ util::Result<void> Daemon::bindMetrics(const std::string& listen) {
   http_ = std::move(*server);
   http_listen_ = listen;
   return {};
+}
+
+http::Response Daemon::serveHttp(std::string_view path) {
+  http::Response r;
+  if (path == "/metrics") {
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = metricsText();
+    return r;
+  }
+  if (path != "/" && path != "/api/v1/status") {
+    r.status = 404;
+    r.body =
+        "not found; vigild serves / (the status page), /metrics (Prometheus) and "
+        "/api/v1/status (the status as JSON)\n";
+    return r;
+  }
+  // Composed synchronously from the figures the sampler has (its last sweep), as /metrics
+  // is; the API's GetStatus refreshes older ones first, which would need the loop.
+  const auto snap = model_.snapshot(engine_, clocks(), unitFacts(), &sampler_, info(), "");
+  r.headers = {{"X-Content-Type-Options", "nosniff"}, {"Cache-Control", "no-store"}};
+  if (path == "/") {
+    r.content_type = "text/html; charset=utf-8";
+    r.headers.emplace_back("Content-Security-Policy",
+                           "default-src 'none'; style-src 'unsafe-inline'");
+    r.body = status::renderStatusPage(*snap, recent_.last(kPageEvents));
+  } else {
+    // `vigilctl status --json`'s document, byte for byte (its dump(2) and newline). A string
+    // that is not UTF-8 (an exec check's output) is written with U+FFFD: the strict
+    // default would throw here, inside MHD's callback.
+    r.content_type = "application/json";
+    r.body = status::toJson(*snap).dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+    r.body += '\n';
+  }
+  return r;
 }
 
 MetricsSampler::Targets Daemon::metricsTargets() {

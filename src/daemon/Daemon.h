@@ -185,9 +185,16 @@ class Daemon : public api::Backend {
   // Applies config_->metrics to the sampler (interval, history; the textfile is written
   // after each sweep).
   void configureMetrics();
-  // Serves /metrics on `listen` ("" : nowhere), re-binding only when it changed. On
-  // failure the previous listener is kept (or taken back) and the error returned.
+  // Serves /metrics, the status page and its JSON on `listen` ("" : nowhere), re-binding
+  // only when it changed. On failure the previous listener is kept (or taken back) and the
+  // error returned.
   util::Result<void> bindMetrics(const std::string& listen);
+  // The answer to a GET of `path` on that listener: /metrics (metricsText()), / (the status
+  // page, status/StatusPage.h, with the last kPageEvents events), /api/v1/status (the
+  // document of `vigilctl status --json`), else 404. The page and the JSON carry the
+  // figures of the sampler's last sweep (no refresh: this runs on the loop and answers at
+  // once). O(fleet), like a scrape.
+  http::Response serveHttp(std::string_view path);
   // A configuration that loaded but cannot be applied (its listener cannot be bound):
   // recorded and published as a rejection; returns the error.
   util::Result<core::Config> rejectLoaded(const std::string& error);

@@ -18,24 +18,50 @@
 namespace vigil::http {
 
 namespace {
-MHD_Result queue(MHD_Connection* c, const Response& r) {
-  // For HEAD, MHD sends the GET's headers (Content-Length included) and no body.
-  MHD_Response* resp = MHD_create_response_from_buffer(
-      r.body.size(), const_cast<char*>(r.body.data()), MHD_RESPMEM_MUST_COPY);
-  if (!resp) return MHD_NO;
-  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r.content_type.c_str());
-  if (r.status == MHD_HTTP_METHOD_NOT_ALLOWED)
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-  const MHD_Result ret = MHD_queue_response(c, r.status, resp);
-  MHD_destroy_response(resp);
-  return ret;
-}
-
 Response plain(unsigned status, std::string body) {
   Response r;
   r.status = status;
   r.body = std::move(body);
   return r;
+}
+
+// The MHD response for `r`, or null when MHD refused it or one of its header fields.
+MHD_Response* build(const Response& r) {
+  // For HEAD, MHD sends the GET's headers (Content-Length included) and no body.
+  MHD_Response* resp = MHD_create_response_from_buffer(
+      r.body.size(), const_cast<char*>(r.body.data()), MHD_RESPMEM_MUST_COPY);
+  if (!resp) return nullptr;
+  bool ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r.content_type.c_str()) ==
+            MHD_YES;
+  if (r.status == MHD_HTTP_METHOD_NOT_ALLOWED)
+    ok = ok && MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD") == MHD_YES;
+  for (const auto& [name, value] : r.headers) {
+    // c_str() would cut a field at a NUL and send the rest as valid: refuse it instead.
+    ok = ok && !name.empty() && name.find('\0') == std::string::npos &&
+         value.find('\0') == std::string::npos &&
+         MHD_add_response_header(resp, name.c_str(), value.c_str()) == MHD_YES;
+  }
+  if (!ok) {
+    MHD_destroy_response(resp);
+    return nullptr;
+  }
+  return resp;
+}
+
+MHD_Result queue(MHD_Connection* c, const Response& r) {
+  MHD_Response* resp = build(r);
+  unsigned status = r.status;
+  if (!resp) {
+    std::fprintf(stderr,
+                 "<4>vigild: http: a response to a request could not be composed "
+                 "(a header field was refused); answered 500\n");
+    resp = build(plain(MHD_HTTP_INTERNAL_SERVER_ERROR, "the response could not be composed\n"));
+    status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+    if (!resp) return MHD_NO;
+  }
+  const MHD_Result ret = MHD_queue_response(c, status, resp);
+  MHD_destroy_response(resp);
+  return ret;
 }
 
 void logMhd(void*, const char* fmt, va_list ap) {

@@ -1,5 +1,6 @@
 #pragma once
-// A small HTTP/1.1 server on vigild's sd-event loop, for /metrics. libmicrohttpd in
+// A small HTTP/1.1 server on vigild's sd-event loop, for /metrics, the status page and its
+// JSON (vigild(8), HTTP). libmicrohttpd in
 // external-epoll mode (MHD_USE_EPOLL, no thread of its own), as systemd-journal-remote
 // drives it: MHD's epoll fd is one io source of the loop, MHD_get_timeout() arms one timer,
 // each wake-up runs MHD_run() once. Sockets are non-blocking and responses are buffered, so
@@ -14,6 +15,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <systemd/sd-event.h>
 
@@ -28,6 +31,11 @@ struct Response {
   unsigned status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
+  // Further header fields (name, value), sent in this order after Content-Type. Names are
+  // tokens and values single lines (RFC 9110, 5.1 and 5.5): a field that is not (an empty
+  // name; a CR, LF or NUL in it; what else MHD refuses) makes the answer a 500 instead, so that a
+  // response never goes out without a header it was meant to carry (a Content-Security-Policy).
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 // Composes the answer to a GET or HEAD of `path` (the URL path, without the query), on the

@@ -53,9 +53,9 @@ has "Try 'vigild --help'." err "vigild --bogus"
 expect 2 "vigild --no-host-checks without --check-config" -- "$vigild" --no-host-checks
 has "--no-host-checks only applies to --check-config" err "vigild --no-host-checks"
 expect 2 "vigilctl without a command" -- "$vigilctl"
-has "vigilctl: a command is required; commands: status, start, stop, restart, kill, freeze, thaw, set, scale, reload, reset, logs, events, check-config, list-targets, version" err "vigilctl"
+has "vigilctl: a command is required; commands: status, start, stop, restart, kill, freeze, thaw, set, scale, reload, reset, logs, events, check-config, doctor, list-targets, version" err "vigilctl"
 expect 2 "vigilctl with an unknown command" -- "$vigilctl" bogus
-has "vigilctl: unknown command 'bogus'; commands: status, start, stop, restart, kill, freeze, thaw, set, scale, reload, reset, logs, events, check-config, list-targets, version" err "vigilctl bogus"
+has "vigilctl: unknown command 'bogus'; commands: status, start, stop, restart, kill, freeze, thaw, set, scale, reload, reset, logs, events, check-config, doctor, list-targets, version" err "vigilctl bogus"
 [[ $(lines "$err") == 2 ]] || { echo "FAIL: vigilctl bogus: more than one error line"; failures=$((failures + 1)); }
 expect 2 "vigilctl with an unknown command after -H" -- "$vigilctl" -H somehost bogus
 has "unknown command 'bogus'" err "vigilctl -H somehost bogus"

@@ -106,7 +106,12 @@ class RecordingBackend : public api::Backend {
                                              "unknown target '" + target + "'; nearest: t/w"}));
       return;
     }
-    done(std::make_shared<const status::StatusSnapshot>(sampleSnapshot()));
+    auto snap = sampleSnapshot();
+    // One instance's probe printed bytes that are not UTF-8, and a NUL: text from outside
+    // vigil, which a D-Bus string may not carry as it is.
+    if (target == "t/w@2")
+      snap.workers[0].health_detail = std::string("exit 1: \xff\xfe<b>\0x", 15);
+    done(std::make_shared<const status::StatusSnapshot>(std::move(snap)));
   }
   std::vector<status::EventView> recentEvents(std::size_t) override {
     status::EventView e;
@@ -352,6 +357,18 @@ BOOST_AUTO_TEST_CASE(status_round_trips_through_a_sv_dictionaries) {
   BOOST_TEST(*snap->workers[0].cgroup_stats->pressure.memory_some_avg10_centipercent == 1234u);
   BOOST_TEST(!snap->workers[0].cgroup_stats->tasks_max.has_value());
   BOOST_TEST(*snap->supervisors[0].cgroup_stats->cpu_usec_per_sec == 1'500'000u);
+}
+
+// sd-bus refuses a string that is not valid UTF-8 or holds a NUL (-EINVAL): before the
+// codec replaced such bytes, one probe's output made every GetStatus fail.
+BOOST_AUTO_TEST_CASE(text_that_is_not_utf8_arrives_with_replacement_characters) {
+  PrivateBus bus;
+  auto c = bus.client();
+  auto snap = c->status("t/w@2");
+  BOOST_TEST_REQUIRE(snap.has_value(), (snap ? "" : snap.error().message()));
+  BOOST_TEST(snap->workers[0].health_detail == "exit 1: \xEF\xBF\xBD\xEF\xBF\xBD<b>\xEF\xBF\xBDx");
+  const Run run = vigilctl(bus, {"status", "t/w@2", "--json"});
+  BOOST_TEST(run.code == 0, run.err);
 }
 
 BOOST_AUTO_TEST_CASE(history_round_trips_with_its_series) {

@@ -18,6 +18,7 @@
 #include "config/YamlNode.h"
 #include "core/ReloadPlan.h"
 #include "core/Spec.h"
+#include "util/BuildInfo.h"
 
 // Printable enums for BOOST_TEST messages.
 namespace vigil::core {
@@ -872,9 +873,12 @@ BOOST_AUTO_TEST_CASE(a_source_checkout_finds_its_own_tiers_and_checks_on_this_ho
   // file are found without --tier-dir, and the example passes the host checks on Debian
   // (it only needs /bin/sh, /var/tmp, nobody and nogroup).
   const auto dirs = vigil::config::defaultTierDirs(kRepoConfig / "example.yaml");
-  BOOST_TEST_REQUIRE(dirs.size() == 2u);
+  // Then the installed tiers: <sysconfdir>/vigil/tiers (the package's conffiles), then
+  // <datadir>/vigil/tiers.
+  BOOST_TEST_REQUIRE(dirs.size() == 3u);
   BOOST_TEST(dirs[0] == kRepoConfig / "tiers");
-  BOOST_TEST(dirs[1].filename() == "tiers");
+  BOOST_TEST(dirs[1] == fs::path(vigil::util::kSysconfDir) / "tiers");
+  BOOST_TEST(dirs[2] == fs::path(vigil::util::kTierDir));
   LoadOptions options;
   options.tier_dirs = dirs;
   options.host_checks = vigil::config::HostChecks::Error;
@@ -885,6 +889,9 @@ BOOST_AUTO_TEST_CASE(a_source_checkout_finds_its_own_tiers_and_checks_on_this_ho
   // The installed layout: /etc/vigil/vigil.yaml -> /etc/vigil/tiers first.
   const auto etc = vigil::config::defaultTierDirs("/etc/vigil/vigil.yaml");
   BOOST_TEST(etc[0] == fs::path("/etc/vigil/tiers"));
+  // Each directory once (a package build's <sysconfdir>/vigil/tiers is /etc/vigil/tiers).
+  for (std::size_t i = 0; i < etc.size(); i++)
+    for (std::size_t j = i + 1; j < etc.size(); j++) BOOST_TEST(etc[i] != etc[j]);
   BOOST_TEST(vigil::config::defaultTierDirs("vigil.yaml")[0] == fs::path("tiers"));
 }
 

@@ -578,6 +578,118 @@ BOOST_AUTO_TEST_CASE(metrics_are_served_on_their_port_and_written_to_the_textfil
   BOOST_TEST(new_port.status() == 200);
 }
 
+// The status page and its JSON on the metrics listener: / is the HTML page (its security
+// headers, every worker row in order, the crash's last exit and event), /api/v1/status is
+// `vigilctl status --json`'s document for the same state as the API's GetStatus, HEAD
+// works, an unknown path is a 404 naming the three, and a configuration error quoting
+// markup arrives escaped.
+BOOST_AUTO_TEST_CASE(the_status_page_and_its_json_are_served_beside_the_metrics) {
+  const std::uint16_t port = freePort();
+  std::string config = kTwoWorkers;
+  config.insert(config.find("trees:"),
+                "metrics: {listen: '127.0.0.1:" + std::to_string(port) + "'}\n");
+  startTwoWorkersUp(config);
+  fake.unitExits("vigil-web-api.service", {"signal", 2, 9});
+  BOOST_REQUIRE(runUntil([&] { return !fake.starts.empty(); }));
+  fake.finishStart();
+  const auto get = [&](const std::string& path, const std::string& method = "GET") {
+    auto probe = std::make_unique<testing::HttpProbe>(port, testing::HttpProbe::get(path, method));
+    BOOST_REQUIRE(runUntil([&] { return probe->poll(); }));
+    return probe;
+  };
+
+  const auto page = get("/");
+  BOOST_TEST(page->status() == 200);
+  BOOST_TEST(page->header("Content-Type") == "text/html; charset=utf-8");
+  BOOST_TEST(page->header("Content-Security-Policy") ==
+             "default-src 'none'; style-src 'unsafe-inline'");
+  BOOST_TEST(page->header("X-Content-Type-Options") == "nosniff");
+  BOOST_TEST(page->header("Cache-Control") == "no-store");
+  const std::string html = page->body();
+  BOOST_TEST(html.starts_with("<!DOCTYPE html>"));
+  const auto api = html.find("<tr class=\"worker\" data-path=\"web/api\">");
+  const auto jobs = html.find("<tr class=\"worker\" data-path=\"web/jobs\">");
+  BOOST_TEST(api != std::string::npos);
+  BOOST_TEST(jobs != std::string::npos);
+  BOOST_TEST(api < jobs);
+  const std::string api_row = html.substr(api, html.find("</tr>", api) - api);
+  BOOST_TEST(api_row.find("<span class=\"st st-running\">running</span>") != std::string::npos);
+  BOOST_TEST(api_row.find("<td class=\"num\">1<div class=\"sub\">1 failed in a row</div></td>") !=
+                 std::string::npos,
+             api_row);
+  BOOST_TEST(api_row.find("killed by SIGKILL") != std::string::npos, api_row);
+  BOOST_TEST(html.find("<tr class=\"event\"><td class=\"num\">") != std::string::npos);
+  BOOST_TEST(html.find("<td>worker-exited</td><td>web/api</td>") != std::string::npos);
+
+  const auto head = get("/", "HEAD");
+  BOOST_TEST(head->status() == 200);
+  BOOST_TEST(head->body().empty());
+  BOOST_TEST(std::stoul(head->header("Content-Length")) > 1000u);
+  BOOST_TEST(head->header("Content-Security-Policy") ==
+             "default-src 'none'; style-src 'unsafe-inline'");
+
+  // The JSON against the API's answer for the same state. What depends on when it was
+  // composed is left out: the snapshot's time, uptimes, sample times, and the wall-clock
+  // times of monotonic events (converted with both clocks as read then: microseconds
+  // apart), which are compared within a second instead, and the host's figures (a sweep
+  // may fall between the two: /proc/stat moves on).
+  const auto served = get("/api/v1/status");
+  BOOST_TEST(served->status() == 200);
+  BOOST_TEST(served->header("Content-Type") == "application/json");
+  BOOST_TEST(served->header("X-Content-Type-Options") == "nosniff");
+  const std::string text = served->body();
+  const auto doc = nlohmann::json::parse(text);
+  BOOST_TEST(text == doc.dump(2) + "\n");  // vigilctl's layout: dump(2) and a newline
+  std::shared_ptr<const status::StatusSnapshot> snap;
+  daemon->status("", [&](auto r) {
+    BOOST_REQUIRE(r.has_value());
+    snap = *r;
+  });
+  BOOST_REQUIRE(runUntil([&] { return snap != nullptr; }));
+  const std::function<void(nlohmann::json&)> strip = [&](nlohmann::json& j) {
+    if (j.is_object()) {
+      for (const char* key :
+           {"taken_realtime_usec", "uptime_usec", "sampled_realtime_usec", "at_realtime_usec"})
+        j.erase(key);
+      for (auto& [k, v] : j.items()) strip(v);
+    } else if (j.is_array()) {
+      for (auto& v : j) strip(v);
+    }
+  };
+  nlohmann::json expected = status::toJson(*snap);
+  nlohmann::json actual = doc;
+  BOOST_TEST(actual["vigild"]["host"].is_null() == expected["vigild"]["host"].is_null());
+  actual["vigild"].erase("host");
+  expected["vigild"].erase("host");
+  strip(expected);
+  strip(actual);
+  BOOST_TEST(actual == expected, nlohmann::json::diff(expected, actual).dump());
+  const std::int64_t served_exit = doc["workers"][0]["last_exit"]["at_realtime_usec"];
+  const std::int64_t api_exit =
+      status::toJson(*snap)["workers"][0]["last_exit"]["at_realtime_usec"];
+  BOOST_TEST(std::abs(served_exit - api_exit) < 1'000'000);
+  BOOST_TEST(doc["workers"].size() == 2u);
+  BOOST_TEST(doc["workers"][0]["restarts"] == 1);
+  BOOST_TEST(doc["schema"] == status::kJsonSchema);
+
+  const auto missing = get("/status");
+  BOOST_TEST(missing->status() == 404);
+  for (const char* path : {" / ", " /metrics ", " /api/v1/status "})
+    BOOST_TEST(missing->body().find(path) != std::string::npos, path);
+  BOOST_TEST(get("/metrics")->status() == 200);
+
+  // A rejected file quotes the unknown key in its error, the reload result and the
+  // config-rejected event: text on the page, never markup.
+  writeConfig(config + "\"<script>alert(1)</script>\": 1\n");
+  BOOST_REQUIRE(!daemon->reload());
+  const std::string after = get("/")->body();
+  BOOST_TEST(after.find("<script") == std::string::npos);
+  BOOST_TEST(after.find("unknown key &#39;&lt;script&gt;alert(1)&lt;/script&gt;&#39;") !=
+             std::string::npos);
+  BOOST_TEST(after.find("id=\"reload-rejected\"") != std::string::npos);
+  BOOST_TEST(after.find("<td>config-rejected</td>") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(a_reload_whose_listener_cannot_be_bound_changes_nothing) {
   const std::uint16_t port = freePort();
   std::string config = kTwoWorkers;

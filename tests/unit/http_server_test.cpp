@@ -1,6 +1,7 @@
-// http::HttpServer on a real sd-event loop and real sockets: GET and HEAD answered, other
-// methods and request bodies refused, a stalled client never holds up another, and a
-// bind failure names the address and the reason.
+// http::HttpServer on a real sd-event loop and real sockets: GET and HEAD answered with the
+// handler's header fields (a malformed one turns the answer into a 500), other methods and
+// request bodies refused, a stalled client never holds up another, and a bind failure
+// names the address and the reason.
 
 #include <sys/socket.h>
 
@@ -33,6 +34,18 @@ struct Loop {
       if (path == "/metrics") {
         r.content_type = "text/plain; version=0.0.4; charset=utf-8";
         r.body = "x_total 1\n";
+      } else if (path == "/page") {
+        r.content_type = "text/html; charset=utf-8";
+        r.body = "<p>hi</p>";
+        r.headers = {{"Content-Security-Policy", "default-src 'none'"},
+                     {"X-Content-Type-Options", "nosniff"}};
+      } else if (path == "/split") {
+        // A value that would end the header and start another (response splitting).
+        r.body = "never sent";
+        r.headers = {{"X-Note", "a\r\nSet-Cookie: x=1"}};
+      } else if (path == "/nul") {
+        r.body = "never sent";
+        r.headers = {{"X-Note", std::string("a\0b", 3)}};
       } else {
         r.status = 404;
         r.body = "no\n";
@@ -73,6 +86,28 @@ BOOST_AUTO_TEST_CASE(get_is_answered_by_the_handler) {
   BOOST_REQUIRE(exchange(missing));
   BOOST_TEST(missing.status() == 404);
   BOOST_TEST(server->requests() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(extra_header_fields_are_sent_and_a_malformed_one_is_a_500) {
+  HttpProbe page(server->port(), HttpProbe::get("/page"));
+  BOOST_REQUIRE(exchange(page));
+  BOOST_TEST(page.status() == 200);
+  BOOST_TEST(page.header("Content-Type") == "text/html; charset=utf-8");
+  BOOST_TEST(page.header("Content-Security-Policy") == "default-src 'none'");
+  BOOST_TEST(page.header("X-Content-Type-Options") == "nosniff");
+  BOOST_TEST(page.body() == "<p>hi</p>");
+  HttpProbe head(server->port(), HttpProbe::get("/page", "HEAD"));
+  BOOST_REQUIRE(exchange(head));
+  BOOST_TEST(head.header("Content-Security-Policy") == "default-src 'none'");
+  BOOST_TEST(head.body().empty());
+  for (const char* path : {"/split", "/nul"}) {
+    HttpProbe bad(server->port(), HttpProbe::get(path));
+    BOOST_REQUIRE(exchange(bad));
+    BOOST_TEST(bad.status() == 500, path);
+    BOOST_TEST(bad.header("Set-Cookie").empty());
+    BOOST_TEST(bad.header("X-Note").empty());
+    BOOST_TEST(bad.body() == "the response could not be composed\n");
+  }
 }
 
 BOOST_AUTO_TEST_CASE(head_has_the_headers_of_get_and_no_body) {

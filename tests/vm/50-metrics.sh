@@ -133,6 +133,62 @@ t = json.load(sys.stdin)["data"]["activeTargets"][0]
 print(t["health"], t.get("lastError", ""))')
 assert_eq "up " "$target" "Prometheus' view of the vigil target"
 pass_step "Prometheus scraped vigild: vigil_worker_up{worker=\"m/mem\"} is 1, the target is up"
+
+# The fleet alert rules (deploy/prometheus/vigil.rules.yml, issue 11) load into a real
+# Prometheus scraping a real vigild: every group from the file is there, and every rule has
+# been evaluated against vigild's series with health "ok" and no lastError.
+rules_src=/opt/vigil-test/deploy/prometheus/vigil.rules.yml
+[[ -r $rules_src ]] || fail "no $rules_src in the VM"
+out=$(promtool check rules "$rules_src" 2>&1) || fail "promtool check rules $rules_src: $out"
+# A copy Prometheus (user prometheus) can read whatever the mode of /opt/vigil-test; a
+# relative rule_files path is relative to the configuration file.
+install -o prometheus -g prometheus -m 0644 "$rules_src" "$promdir/vigil.rules.yml"
+echo 'rule_files: [vigil.rules.yml]' >>"$promdir/prometheus.yml"
+# SIGHUP reloads the configuration (no --web.enable-lifecycle for POST /-/reload).
+systemctl kill --kill-who=main -s HUP vigil-test-prometheus.service
+# rules_loaded — 0 once /api/v1/rules has every group of the file and every rule of them
+# has been evaluated (health "ok", no lastError); prints the problems otherwise. A rule
+# not yet evaluated has health "unknown": wait for that, fail on "err" at the end.
+rules_loaded() {
+    local answer
+    answer=$(curl -fsS --max-time 10 http://127.0.0.1:9090/api/v1/rules) || return 1
+    python3 - "$promdir/vigil.rules.yml" "$answer" <<'PY'
+import json, re, sys
+text = open(sys.argv[1]).read()
+want_groups = set(re.findall(r"^\s*-\s+name:\s*(\S+)", text, re.M))
+want_rules = len(re.findall(r"^\s*-\s+(?:alert|record):", text, re.M))
+d = json.loads(sys.argv[2])
+groups = d["data"]["groups"] if d.get("status") == "success" else []
+problems = []
+got = {g["name"] for g in groups}
+if got != want_groups:
+    problems.append(f"groups {sorted(got)}, expected {sorted(want_groups)}")
+rules = [(g["name"], r) for g in groups for r in g["rules"]]
+if len(rules) != want_rules:
+    problems.append(f"{len(rules)} rules loaded, the file has {want_rules}")
+for group, r in rules:
+    if r.get("health") != "ok" or r.get("lastError"):
+        problems.append(f"{group}/{r['name']}: health {r.get('health')!r}, "
+                        f"lastError {r.get('lastError', '')!r}")
+if problems:
+    print("; ".join(problems))
+    sys.exit(1)
+firing = [f"{r['name']}({len(r.get('alerts', []))} {r.get('state')})" for _, r in rules
+          if r.get("type") == "alerting" and r.get("state") != "inactive"]
+print(f"{len(groups)} groups, {len(rules)} rules loaded and evaluated, health ok; "
+      f"active alerts: {', '.join(firing) or 'none'}")
+PY
+}
+deadline=$((SECONDS + 60))
+until rules_msg=$(rules_loaded); do
+    ((SECONDS < deadline)) || fail "Prometheus did not load $rules_src cleanly in 60s: $rules_msg"
+    sleep 1
+done
+reload_ok=$(curl -fsS --max-time 10 http://127.0.0.1:9090/metrics |
+    awk '$1 == "prometheus_config_last_reload_successful" {print $2}')
+assert_eq 1 "$reload_ok" "prometheus_config_last_reload_successful after adding rule_files"
+pass_step "Prometheus loaded deploy/prometheus/vigil.rules.yml: $rules_msg"
+
 systemctl stop vigil-test-prometheus.service
 
 # The textfile: node_exporter's collector must never see half a file. Every read is whole
