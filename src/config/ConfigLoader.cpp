@@ -732,11 +732,13 @@ void parseLimits(Walker& w,
     if (const auto text = w.scalar(*n, p, kWhat)) {
       const std::string_view t = *text;
       const std::string_view digits = t.ends_with('%') ? t.substr(0, t.size() - 1) : t;
-      const auto v = t.ends_with('%') ? parseUnsigned(digits) : std::nullopt;
+      // 0 when not a number: out of range like 0% (no optional here: gcc -O2 reports a
+      // maybe-uninitialized read of it, a false positive).
+      const std::uint64_t quota = t.ends_with('%') ? parseUnsigned(digits).value_or(0) : 0;
       if (isDigits(digits) && w.rejectLeadingZero(*n, p, kWhat, digits)) {
         // reported
-      } else if (v && *v >= 1 && *v <= 100000) {
-        out.cpu_quota = static_cast<std::uint32_t>(*v);
+      } else if (quota >= 1 && quota <= 100000) {
+        out.cpu_quota = static_cast<std::uint32_t>(quota);
         track("cpu_quota", *n, true);
       } else {
         w.expected(*n, p, kWhat);

@@ -7,14 +7,14 @@
 #include <string>
 #include <string_view>
 
+#include "status/Units.h"
+
 namespace vigil::ctl {
 
-// A span for a table cell: the two largest units, "3h 2min", "45s", "250ms", "0".
-std::string shortSpan(std::int64_t usec);
-// Bytes with a binary suffix and one decimal where it matters: "512B", "23.4M", "512M".
-std::string shortBytes(std::uint64_t bytes);
-// CPU time: "0.3s", "12.5s", then as shortSpan: "3min 2s".
-std::string cpuTime(std::uint64_t usec);
+// Sizes, spans and CPU times as the status page writes them too (status/Units.h).
+using status::cpuTime;
+using status::shortBytes;
+using status::shortSpan;
 // CLOCK_REALTIME usec as local "2026-11-30 12:01:02".
 std::string localTime(std::int64_t realtime_usec);
 // As journalctl's short format: "Nov 30 12:01:02".

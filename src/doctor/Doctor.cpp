@@ -79,10 +79,11 @@ Check checkControllers(const Facts& f) {
       return make("controllers", Verdict::Fail,
                   fmt::format("not delegated to vigil.slice: {} (cgroup.controllers of {})",
                               join(missing), where),
-                  "vigil.slice must enable them (CPUAccounting=, IOAccounting=, "
-                  "MemoryAccounting=, TasksAccounting= in /usr/lib/systemd/system/"
-                  "vigil.slice): check `systemctl cat vigil.slice` for an override that turns "
-                  "them off, then `systemctl daemon-reload && systemctl restart vigil.slice`");
+                  "vigil.slice enables them (CPUAccounting=, IOAccounting=, "
+                  "MemoryAccounting=, TasksAccounting=yes in /lib/systemd/system/"
+                  "vigil.slice): remove the drop-in that turns them off (systemctl cat "
+                  "vigil.slice), then systemctl daemon-reload; workers started since have "
+                  "their limits enforced");
     }
   }
   return make("controllers", Verdict::Fail,

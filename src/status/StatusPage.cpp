@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "status/Units.h"
 #include "util/Utf8.h"
 
 namespace vigil::status {
@@ -195,49 +196,6 @@ std::optional<unsigned> memoryPermille(std::uint64_t current, std::uint64_t limi
   return static_cast<unsigned>(static_cast<Wide>(current) * 1000 / limit);
 }
 
-std::string humanSpan(std::int64_t usec) {
-  if (usec < 0) usec = 0;
-  if (usec == 0) return "0";
-  if (usec < 1000000) return fmt::format("{}ms", usec / 1000);
-  struct Unit {
-    std::int64_t usec;
-    const char* suffix;
-  };
-  static constexpr Unit kUnits[] = {
-      {86400LL * 1000000, "d"}, {3600LL * 1000000, "h"}, {60LL * 1000000, "min"}, {1000000, "s"}};
-  std::string out;
-  int parts = 0;
-  for (const auto& u : kUnits) {
-    if (usec < u.usec) {
-      if (parts > 0) break;  // only adjacent units: "1h 5s" would mislead
-      continue;
-    }
-    out += fmt::format("{}{}{}", parts ? " " : "", usec / u.usec, u.suffix);
-    usec %= u.usec;
-    if (++parts == 2) break;
-  }
-  return out;
-}
-
-std::string humanBytes(std::uint64_t bytes) {
-  if (bytes < 1024) return fmt::format("{}B", bytes);
-  static constexpr const char* kSuffix[] = {"K", "M", "G", "T", "P", "E"};
-  double v = static_cast<double>(bytes) / 1024.0;
-  int i = 0;
-  while (v >= 1024.0 && i < 5) {
-    v /= 1024.0;
-    i++;
-  }
-  std::string out = fmt::format("{:.1f}", v);
-  if (out.ends_with(".0")) out.resize(out.size() - 2);
-  return out + kSuffix[i];
-}
-
-std::string humanCpuTime(std::uint64_t usec) {
-  if (usec < 60'000'000) return fmt::format("{:.1f}s", static_cast<double>(usec) / 1e6);
-  return humanSpan(static_cast<std::int64_t>(usec));
-}
-
 std::string utcTime(std::int64_t realtime_usec) {
   constexpr std::int64_t kDay = 86400LL * 1000000;
   std::int64_t days = realtime_usec / kDay;
@@ -265,7 +223,7 @@ std::string utcTime(std::int64_t realtime_usec) {
 std::string Page::ago(std::int64_t realtime_usec) const {
   const std::int64_t d = s_.taken_realtime_usec - realtime_usec;
   if (d <= 0) return "just now";
-  return humanSpan(d) + " ago";
+  return shortSpan(d) + " ago";
 }
 
 std::string Page::render(const std::vector<EventView>& events) {
@@ -319,8 +277,8 @@ void Page::summary() {
     if (h.cpu_busy_usec_per_sec && h.cpus > 0)
       put(", {:.1f}% busy",
           static_cast<double>(*h.cpu_busy_usec_per_sec) / (static_cast<double>(h.cpus) * 1e4));
-    put("; memory {} available of {}", humanBytes(h.memory_available_bytes),
-        humanBytes(h.memory_total_bytes));
+    put("; memory {} available of {}", shortBytes(h.memory_available_bytes),
+        shortBytes(h.memory_total_bytes));
     if (h.pressure.memory_some_avg10_centipercent)
       put("; memory pressure {:.2f}%",
           static_cast<double>(*h.pressure.memory_some_avg10_centipercent) / 100);
@@ -430,7 +388,7 @@ void Page::supervisorRow(const SupervisorView& sup, const std::string& lead) {
   raw("</td><td class=\"dim\" colspan=\"2\">");
   text(sup.strategy);
   put("</td><td class=\"num\">{} of {} in {}</td>", sup.restarts_in_window, sup.max_restarts,
-      humanSpan(sup.period_usec));
+      shortSpan(sup.period_usec));
   std::optional<std::uint64_t> current;
   if (sup.cgroup_stats) current = sup.cgroup_stats->memory_current_bytes;
   memoryCell(current, sup.memory_max_bytes);
@@ -480,9 +438,9 @@ void Page::workerRow(const WorkerView& w, const std::string& lead) {
     raw("-");
   raw("</td><td class=\"num\">");
   if (w.uptime_usec && (w.state == "running" || w.state == "frozen")) {
-    put("up {}", humanSpan(*w.uptime_usec));
+    put("up {}", shortSpan(*w.uptime_usec));
   } else if (w.restart_in_usec) {
-    put("in {}", humanSpan(*w.restart_in_usec));
+    put("in {}", shortSpan(*w.restart_in_usec));
   } else {
     raw("-");
   }
@@ -512,10 +470,10 @@ void Page::workerRow(const WorkerView& w, const std::string& lead) {
 void Page::memoryCell(const std::optional<std::uint64_t>& current,
                       const std::optional<std::uint64_t>& limit) {
   raw("<td class=\"num\">");
-  raw(current ? humanBytes(*current) : "-");
+  raw(current ? shortBytes(*current) : "-");
   if (limit) {
     raw(" / ");
-    raw(humanBytes(*limit));
+    raw(shortBytes(*limit));
   }
   if (current && limit) {
     if (const auto pm = memoryPermille(*current, *limit)) {
@@ -534,7 +492,7 @@ void Page::cpuCell(const std::optional<CgroupView>& stats) {
   } else {
     raw("-");
   }
-  if (stats) put("<div class=\"sub\">{} total</div>", humanCpuTime(stats->cpu_usage_usec));
+  if (stats) put("<div class=\"sub\">{} total</div>", cpuTime(stats->cpu_usage_usec));
   raw("</td>");
 }
 

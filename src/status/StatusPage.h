@@ -52,14 +52,6 @@ std::string htmlEscaped(std::string_view text);
 // nullopt when `limit` is 0 (no bar can be drawn against it). Exact for any 64-bit values.
 std::optional<unsigned> memoryPermille(std::uint64_t current, std::uint64_t limit);
 
-// The number formats of vigilctl (ctl/Format.h), which the status values may not include
-// (scripts/check-layers); status_page_test holds each equal to its vigilctl twin.
-// Bytes with a binary suffix and one decimal where it matters: "512B", "23.4M", "512M".
-std::string humanBytes(std::uint64_t bytes);
-// A span, the two largest adjacent units: "3h 2min", "45s", "250ms", "0".
-std::string humanSpan(std::int64_t usec);
-// CPU time: "0.3s", "12.5s", then as humanSpan: "3min 2s".
-std::string humanCpuTime(std::uint64_t usec);
 // CLOCK_REALTIME usec as "2026-11-30 12:01:02 UTC" (proleptic Gregorian; a time before
 // 1970 is written as such, never an error).
 std::string utcTime(std::int64_t realtime_usec);

@@ -7,6 +7,8 @@
 
 #include <systemd/sd-bus.h>
 
+#include "systemd/BusImpl.h"
+
 namespace vigil::systemd {
 
 namespace {
@@ -16,22 +18,9 @@ constexpr const char* kManager = "org.freedesktop.systemd1.Manager";
 constexpr const char* kUnit = "org.freedesktop.systemd1.Unit";
 constexpr const char* kService = "org.freedesktop.systemd1.Service";
 
-struct BusUnref {
-  void operator()(sd_bus* b) const { sd_bus_flush_close_unref(b); }
-};
-struct MsgUnref {
-  void operator()(sd_bus_message* m) const { sd_bus_message_unref(m); }
-};
-using BusPtr = std::unique_ptr<sd_bus, BusUnref>;
-using MsgPtr = std::unique_ptr<sd_bus_message, MsgUnref>;
-
-struct Error {
-  sd_bus_error e = SD_BUS_ERROR_NULL;
-  ~Error() { sd_bus_error_free(&e); }
-  std::string text(int r) const {
-    if (sd_bus_error_is_set(&e)) return e.message ? e.message : e.name;
-    return std::strerror(r < 0 ? -r : r);
-  }
+// An sd_bus_error freed on scope exit, with its text (errorText of BusImpl.h).
+struct Error : BusError {
+  std::string text(int r) const { return errorText(r, &e); }
 };
 
 std::uint64_t monotonicUsec() {

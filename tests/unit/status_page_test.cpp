@@ -2,7 +2,7 @@
 // NUL, ill-formed UTF-8) against exact expected bytes and, on a whole page, the invariant
 // that every tag is one the renderer writes; the rows of a forest in supervision order with
 // their states; memory bars at exact widths; the events newest first and bounded; an empty
-// fleet; vigilctl's number formats (the page's copies held equal to ctl/Format.h's).
+// fleet; UTC times.
 
 #include <algorithm>
 #include <cctype>
@@ -16,7 +16,6 @@
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
-#include "ctl/Format.h"
 #include "status/StatusPage.h"
 
 using namespace vigil;
@@ -469,18 +468,6 @@ BOOST_AUTO_TEST_CASE(a_large_fleet_renders_every_row) {
                                       << std::chrono::duration<double>(t1 - t0).count()
                                       << " s; 4000: " << bigger.size() << " bytes in "
                                       << std::chrono::duration<double>(t2 - t1).count() << " s");
-}
-
-BOOST_AUTO_TEST_CASE(numbers_are_written_as_vigilctl_writes_them) {
-  for (std::uint64_t b : {0ULL, 1ULL, 1023ULL, 1024ULL, 1536ULL, 24'536'678ULL, 512ULL << 20,
-                          (512ULL << 20) + 1, 3ULL << 40, ~0ULL})
-    BOOST_TEST(humanBytes(b) == ctl::shortBytes(b), b);
-  for (std::int64_t u : {-5LL, 0LL, 999LL, 250'000LL, 1'000'000LL, 45'000'000LL, 3'725'000'000LL,
-                         90'061'000'000LL, 86'400'000'000LL * 400})
-    BOOST_TEST(humanSpan(u) == ctl::shortSpan(u), u);
-  for (std::uint64_t u :
-       {0ULL, 300'000ULL, 12'500'000ULL, 59'999'999ULL, 60'000'000ULL, 182'000'000ULL})
-    BOOST_TEST(humanCpuTime(u) == ctl::cpuTime(u), u);
 }
 
 BOOST_AUTO_TEST_CASE(times_are_utc) {

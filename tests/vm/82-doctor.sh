@@ -102,8 +102,10 @@ assert_eq false "$(jq -r .ok <<<"$out")" "ok"
 assert_eq fail "$(verdict "$out" trees)" "trees"
 [[ $(detail "$out" trees) == "1 of 2 tree(s) not running: loop: failed"* ]] || fail "trees detail: $(detail "$out" trees)"
 [[ $(fixof "$out" trees) == *"vigilctl reset TREE"* ]] || fail "trees fix: $(fixof "$out" trees)"
-vigilctl doctor | grep -E '^fail +trees ' >/dev/null || fail "text form: no 'fail trees' line"
-vigilctl doctor | grep -E '^ +fix: vigilctl status TREE' >/dev/null || fail "text form: no fix line"
+rc=0; text=$(vigilctl doctor) || rc=$?
+assert_eq 1 "$rc" "vigilctl doctor (text) exit status with a failed tree"
+grep -E '^fail +trees ' <<<"$text" >/dev/null || fail "text form: no 'fail trees' line: $text"
+grep -E '^ +fix: vigilctl status TREE' <<<"$text" >/dev/null || fail "text form: no fix line: $text"
 pass_step "a failed tree: trees fails by name with the fix, exit 1"
 
 # An invalid file on disk (not yet reloaded): the config check fails with the first error;

@@ -2,7 +2,7 @@
 # The package's autopkgtest (debian/tests/control) run by autopkgtest itself against the
 # installed package, on this VM (the null testbed: the VM is the throwaway machine that
 # isolation-machine asks for, hence --ignore-restrictions=isolation-machine). It runs the
-# VM suite's smoke tests (00-boot, 01-install, 82-doctor); autopkgtest's summary must say
+# VM suite's smoke tests (00-boot, 01-install, then vigild --doctor); autopkgtest's summary must say
 # PASS for "smoke".
 # vm-timeout: 900
 . "$(dirname "$0")/lib.sh"
