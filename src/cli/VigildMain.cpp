@@ -66,8 +66,8 @@ int main(int argc, char** argv) {
   app.add_option("-c,--config", config, "configuration file")->capture_default_str();
   app.add_option("--tier-dir", tier_dirs,
                  fmt::format("directory holding tier_N.yaml (repeatable); default: the 'tiers' "
-                             "directory next to the configuration file, then {}",
-                             vigil::util::kTierDir))
+                             "directory next to the configuration file, then {}/tiers, then {}",
+                             vigil::util::kSysconfDir, vigil::util::kTierDir))
       // One directory per --tier-dir, so that `--tier-dir DIR FILE` does not take FILE.
       ->allow_extra_args(false);
   app.add_option("--cgroup-root", cgroup_root, "cgroup v2 mount to read metrics from")

@@ -609,8 +609,8 @@ int run(int argc, char** argv) {
   cc->add_option("file", check_file, "file to check (default /etc/vigil/vigil.yaml)");
   cc->add_option("--tier-dir", tier_dirs,
                  fmt::format("directory holding tier_N.yaml (repeatable); default: the 'tiers' "
-                             "directory next to FILE, then {}",
-                             util::kTierDir))
+                             "directory next to FILE, then {}/tiers, then {}",
+                             util::kSysconfDir, util::kTierDir))
       // One directory per --tier-dir, so that `--tier-dir DIR FILE` does not take FILE.
       ->allow_extra_args(false);
   cc->add_flag("--no-host-checks", no_host_checks,

@@ -1118,7 +1118,8 @@ http::Response Daemon::serveHttp(std::string_view path) {
   if (path == "/") {
     r.content_type = "text/html; charset=utf-8";
     r.headers.emplace_back("Content-Security-Policy",
-                           "default-src 'none'; style-src 'unsafe-inline'");
+                           "default-src 'none'; style-src 'unsafe-inline'; "
+                           "frame-ancestors 'none'");
     r.body = status::renderStatusPage(*snap, recent_.last(kPageEvents));
   } else {
     // `vigilctl status --json`'s document, byte for byte (its dump(2) and newline). A string

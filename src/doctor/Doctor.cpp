@@ -69,28 +69,28 @@ Check checkControllers(const Facts& f) {
                     ? "cpu, io, memory and pids are delegated to vigil.slice"
                     : "cpu, io, memory and pids are available (vigil.slice not created yet)");
   }
-  if (f.slice_exists && !missing.empty()) {
-    // Available at the root but not enabled down to the slice: systemd enables a controller
-    // on a slice when a unit below it asks for it (vigil.slice sets the accounting).
-    std::vector<std::string> offered;
-    for (const auto& m : missing)
-      if (f.root_controllers.count(m)) offered.push_back(m);
-    if (offered.size() == missing.size()) {
-      return make("controllers", Verdict::Fail,
-                  fmt::format("not delegated to vigil.slice: {} (cgroup.controllers of {})",
-                              join(missing), where),
-                  "vigil.slice enables them (CPUAccounting=, IOAccounting=, "
-                  "MemoryAccounting=, TasksAccounting=yes in /lib/systemd/system/"
-                  "vigil.slice): remove the drop-in that turns them off (systemctl cat "
-                  "vigil.slice), then systemctl daemon-reload; workers started since have "
-                  "their limits enforced");
-    }
+  // Offered by the kernel (at the root) but not enabled down to the slice: systemd enables
+  // a controller on a slice when the slice or a unit below it asks for it (vigil.slice sets
+  // the four *Accounting=). Not offered at all: the kernel's doing.
+  std::vector<std::string> offered, absent;
+  for (const auto& m : missing) (f.root_controllers.count(m) ? offered : absent).push_back(m);
+  if (absent.empty()) {
+    return make("controllers", Verdict::Fail,
+                fmt::format("not delegated to vigil.slice: {} (cgroup.controllers of {})",
+                            join(missing), where),
+                "vigil.slice enables them (CPUAccounting=, IOAccounting=, "
+                "MemoryAccounting=, TasksAccounting=yes in /lib/systemd/system/"
+                "vigil.slice): remove the drop-in that turns them off (systemctl cat "
+                "vigil.slice), then systemctl daemon-reload; workers started since have "
+                "their limits enforced");
   }
-  return make("controllers", Verdict::Fail,
-              fmt::format("the kernel does not offer: {} (cgroup.controllers of {})", join(missing),
-                          f.cgroup_root),
-              "a cgroup_disable= or cgroup_no_v1= option on the kernel command line, or a "
-              "kernel without these controllers: limits of that kind cannot be enforced");
+  return make(
+      "controllers", Verdict::Fail,
+      fmt::format(
+          "the kernel does not offer: {} (cgroup.controllers of {}){}", join(absent), f.cgroup_root,
+          offered.empty() ? std::string() : "; not delegated to vigil.slice: " + join(offered)),
+      "a cgroup_disable= or cgroup_no_v1= option on the kernel command line, or a "
+      "kernel without these controllers: limits of that kind cannot be enforced");
 }
 
 Check checkPsi(const Facts& f) {
@@ -203,13 +203,17 @@ Check checkConfig(const Facts& f) {
   return make(
       "config", f.config_warnings ? Verdict::Warn : Verdict::Ok,
       fmt::format(
-          "{}: valid (tier {}, {} tree(s){})", f.config_file, f.config_tier, f.config_trees,
+          "{}: valid (tier {}{}, {} tree(s){})", f.config_file, f.config_tier,
+          f.config_tier_source.empty() ? "" : " from " + f.config_tier_source, f.config_trees,
           f.config_warnings ? fmt::format(", {} warning(s)", f.config_warnings) : std::string()),
       fmt::format("vigild --check-config {} shows the warnings", f.config_file));
 }
 
 Check checkTrees(const Facts& f) {
   if (!vigildUp(f)) return make("trees", Verdict::Skip, "vigild does not answer", "see vigild");
+  if (!f.status_error.empty())
+    return make("trees", Verdict::Fail, "vigild's status could not be read: " + f.status_error,
+                "vigilctl status; journalctl -b -u vigild");
   std::vector<std::string> bad;
   std::size_t roots = 0;
   for (const auto& s : f.supervisors) {
@@ -224,6 +228,10 @@ Check checkTrees(const Facts& f) {
                 "vigilctl status TREE and vigilctl events TREE say why; after the fix, "
                 "vigilctl reset TREE (a failed tree) or wait for its restart");
   }
+  if (f.vigild->trees_failed > 0)  // a tree that failed between the two answers
+    return make("trees", Verdict::Fail,
+                fmt::format("{} tree(s) failed (vigild's count)", f.vigild->trees_failed),
+                "vigilctl status; vigilctl events");
   if (roots == 0) return make("trees", Verdict::Ok, "no tree configured");
   return make("trees", Verdict::Ok, fmt::format("{} tree(s) running", roots));
 }

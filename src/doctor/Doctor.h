@@ -77,6 +77,7 @@ struct Facts {
   std::string api_error;
   std::optional<status::VigildView> vigild;
   std::vector<status::SupervisorView> supervisors;  // every supervisor; roots have no '/'
+  std::string status_error;  // why `supervisors` could not be read ("" = read)
 
   // The configuration file as `vigild --check-config` loads it.
   std::string config_file;
@@ -85,6 +86,7 @@ struct Facts {
   std::size_t config_warnings = 0;
   std::size_t config_trees = 0;
   std::string config_tier;
+  std::string config_tier_source;  // "" (the file's tier:), or where VIGIL_TIER came from
 };
 
 // The checks over `facts`, one per kCheckNames entry, in that order. Pure.

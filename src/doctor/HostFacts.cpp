@@ -42,6 +42,26 @@ std::optional<std::string> readError(const std::filesystem::path& file) {
   return std::nullopt;
 }
 
+// The value of the last `key=` line of a systemd EnvironmentFile= (systemd.exec(5): one
+// assignment per line, '#' and ';' comments, a value in double or single quotes), if any.
+std::optional<std::string> environmentFileValue(const std::filesystem::path& file,
+                                                const std::string& key) {
+  std::ifstream in(file);
+  std::optional<std::string> value;
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto b = line.find_first_not_of(" \t");
+    if (b == std::string::npos || line[b] == '#' || line[b] == ';') continue;
+    if (line.compare(b, key.size() + 1, key + "=") != 0) continue;
+    std::string v = line.substr(b + key.size() + 1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t' || v.back() == '\r')) v.pop_back();
+    if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front())
+      v = v.substr(1, v.size() - 2);
+    value = v;
+  }
+  return value;
+}
+
 std::int64_t realtimeUsec() {
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -106,7 +126,7 @@ Facts gather(const GatherOptions& o) {
     f.monotonic_now_usec = m.monotonic_now_usec;
   }
 
-  if (f.bus_connected && f.unit_active_state == "active") {
+  if (f.bus_connected && (f.unit_active_state == "active" || f.unit_active_state == "reloading")) {
     auto client = api::ApiClient::connect("", o.bus_address);
     if (!client) {
       f.api_error = client.error().message();
@@ -115,7 +135,11 @@ Facts gather(const GatherOptions& o) {
     } else {
       f.api_reachable = true;
       f.vigild = *info;
-      if (auto snap = (*client)->status(""); snap) f.supervisors = snap->supervisors;
+      if (auto snap = (*client)->status(""); snap) {
+        f.supervisors = snap->supervisors;
+      } else {
+        f.status_error = snap.error().message();
+      }
     }
   }
 
@@ -125,6 +149,15 @@ Facts gather(const GatherOptions& o) {
   config::LoadOptions lo;
   lo.tier_dirs = o.tier_dirs.empty() ? config::defaultTierDirs(f.config_file) : o.tier_dirs;
   lo.tier_override = o.tier_override;
+  if (!lo.tier_override && !o.environment_file.empty()) {
+    if (auto tier = environmentFileValue(o.environment_file, "VIGIL_TIER");
+        tier && !tier->empty()) {
+      lo.tier_override = *tier;
+      f.config_tier_source = "VIGIL_TIER in " + o.environment_file.string();
+    }
+  } else if (lo.tier_override) {
+    f.config_tier_source = "VIGIL_TIER in the environment";
+  }
   lo.host_checks = config::HostChecks::Error;
   config::ConfigErrors warnings;
   const auto cfg = config::loadConfig(f.config_file, lo, &warnings);

@@ -21,7 +21,11 @@ struct GatherOptions {
   // /etc/vigil/vigil.yaml.
   std::filesystem::path config_file;
   std::vector<std::filesystem::path> tier_dirs;  // empty: config::defaultTierDirs(file)
-  std::optional<std::string> tier_override;      // $VIGIL_TIER
+  // $VIGIL_TIER of the caller; when unset, the VIGIL_TIER= line of `environment_file`
+  // (vigild.service's EnvironmentFile=), so that the file is checked with the tier vigild
+  // loads it with.
+  std::optional<std::string> tier_override;
+  std::filesystem::path environment_file = "/etc/default/vigil";
   std::string service = "vigild.service";
   std::string bus_address;  // tests: a bus instead of the system bus
   // Each bus call's bound: a host whose PID 1 does not answer within it fails "dbus".

@@ -64,6 +64,25 @@ MHD_Result queue(MHD_Connection* c, const Response& r) {
   return ret;
 }
 
+}  // namespace
+
+bool isLoopbackHost(std::string_view host) {
+  // Without the port: "[::1]:9753" -> "[::1]", "localhost:9753" -> "localhost".
+  if (!host.empty() && host.front() == '[') {
+    const auto end = host.find(']');
+    if (end == std::string_view::npos) return false;
+    host = host.substr(0, end + 1);
+  } else if (const auto colon = host.rfind(':'); colon != std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  if (host == "localhost" || host == "[::1]") return true;
+  in_addr a{};
+  const std::string h(host);
+  return inet_pton(AF_INET, h.c_str(), &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
+
+namespace {
+
 void logMhd(void*, const char* fmt, va_list ap) {
   // MHD's own diagnostics (a failed accept, a client that sent garbage) go to the journal
   // at debug priority: they are about clients, not about vigild.
@@ -99,6 +118,13 @@ struct Access {
     if (!get && !head)
       return queue(c, plain(MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD are served\n"));
     if (body) return queue(c, plain(MHD_HTTP_CONTENT_TOO_LARGE, "a GET takes no body\n"));
+    if (self->loopback_) {
+      const char* host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+      if (host && !isLoopbackHost(host))
+        return queue(c, plain(MHD_HTTP_MISDIRECTED_REQUEST,
+                              "this listener is on loopback: use 127.0.0.1, [::1] or localhost "
+                              "as the host\n"));
+    }
     self->requests_++;
     const std::string_view path = url ? url : "/";
     return queue(c, self->handler_(path));
@@ -149,6 +175,15 @@ util::Result<std::unique_ptr<HttpServer>> HttpServer::start(sd_event* event,
   }
 
   std::unique_ptr<HttpServer> server(new HttpServer(event, std::move(handler)));
+  if (address.family == AF_INET6) {
+    in6_addr a6{};
+    server->loopback_ =
+        inet_pton(AF_INET6, address.address.c_str(), &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+  } else {
+    in_addr a4{};
+    server->loopback_ =
+        inet_pton(AF_INET, address.address.c_str(), &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+  }
   unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
   if (address.family == AF_INET6) flags |= MHD_USE_IPv6;
   server->daemon_ = MHD_start_daemon(

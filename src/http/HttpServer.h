@@ -8,7 +8,9 @@
 //
 // Only GET and HEAD are answered (405 otherwise); a request with a body is refused (413);
 // connections are limited in number, per client address and in time (kMaxConnections,
-// kMaxPerAddress, kIdleTimeoutSec).
+// kMaxPerAddress, kIdleTimeoutSec). On a loopback address, a request whose Host is not a
+// loopback name is refused (421): a web page in a browser on the host cannot read the
+// status through a name of its own that resolves to 127.0.0.1 (DNS rebinding).
 
 #include <cstdint>
 #include <functional>
@@ -41,6 +43,10 @@ struct Response {
 // Composes the answer to a GET or HEAD of `path` (the URL path, without the query), on the
 // loop. It should be quick: the loop waits for it.
 using Handler = std::function<Response(std::string_view path)>;
+
+// True when `host` (a Host header field: "127.0.0.1:9753", "[::1]", "localhost:9753") names
+// the loopback interface: localhost, 127.0.0.0/8 or [::1], with or without a port.
+bool isLoopbackHost(std::string_view host);
 
 class HttpServer {
  public:
@@ -76,6 +82,7 @@ class HttpServer {
   sd_event_source* timer_ = nullptr;
   std::uint16_t port_ = 0;
   std::uint64_t requests_ = 0;
+  bool loopback_ = false;  // bound to 127.0.0.0/8 or ::1: Host must be a loopback name
 
   friend struct Access;
 };

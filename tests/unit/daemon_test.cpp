@@ -602,7 +602,7 @@ BOOST_AUTO_TEST_CASE(the_status_page_and_its_json_are_served_beside_the_metrics)
   BOOST_TEST(page->status() == 200);
   BOOST_TEST(page->header("Content-Type") == "text/html; charset=utf-8");
   BOOST_TEST(page->header("Content-Security-Policy") ==
-             "default-src 'none'; style-src 'unsafe-inline'");
+             "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
   BOOST_TEST(page->header("X-Content-Type-Options") == "nosniff");
   BOOST_TEST(page->header("Cache-Control") == "no-store");
   const std::string html = page->body();
@@ -626,7 +626,7 @@ BOOST_AUTO_TEST_CASE(the_status_page_and_its_json_are_served_beside_the_metrics)
   BOOST_TEST(head->body().empty());
   BOOST_TEST(std::stoul(head->header("Content-Length")) > 1000u);
   BOOST_TEST(head->header("Content-Security-Policy") ==
-             "default-src 'none'; style-src 'unsafe-inline'");
+             "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
 
   // The JSON against the API's answer for the same state. What depends on when it was
   // composed is left out: the snapshot's time, uptimes, sample times, and the wall-clock

@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <fstream>
 
 #include "doctor/Doctor.h"
 #include "doctor/HostFacts.h"
@@ -142,6 +143,13 @@ BOOST_AUTO_TEST_CASE(controllers_missing_from_the_slice_or_the_kernel) {
   BOOST_TEST((c.verdict == Verdict::Fail));
   BOOST_TEST(c.detail == "the kernel does not offer: io (cgroup.controllers of /sys/fs/cgroup)");
 
+  // Both kinds at once: each named as what it is.
+  f.slice_controllers.erase("pids");
+  c = check(doctor::evaluate(f), "controllers");
+  BOOST_TEST(c.detail ==
+             "the kernel does not offer: io (cgroup.controllers of /sys/fs/cgroup); not "
+             "delegated to vigil.slice: pids");
+
   // Before vigil.target ever started: what the root offers.
   f = healthy();
   f.slice_exists = false;
@@ -265,6 +273,19 @@ BOOST_AUTO_TEST_CASE(a_tree_that_is_not_running_fails_by_name) {
 
   f.supervisors.clear();
   BOOST_TEST(check(doctor::evaluate(f), "trees").detail == "no tree configured");
+
+  // The status call failed: no false "no tree configured".
+  f.status_error = "Connection timed out";
+  auto c2 = check(doctor::evaluate(f), "trees");
+  BOOST_TEST((c2.verdict == Verdict::Fail));
+  BOOST_TEST(c2.detail == "vigild's status could not be read: Connection timed out");
+
+  // A tree failed between the info and the status answers: vigild's own count says so.
+  f = healthy();
+  f.vigild->trees_failed = 1;
+  c2 = check(doctor::evaluate(f), "trees");
+  BOOST_TEST((c2.verdict == Verdict::Fail));
+  BOOST_TEST(c2.detail == "1 tree(s) failed (vigild's count)");
 }
 
 BOOST_AUTO_TEST_CASE(watchdog_late_absent_or_restarted) {
@@ -348,6 +369,37 @@ BOOST_AUTO_TEST_CASE(a_bus_without_pid1) {
   BOOST_TEST((check(checks, "systemd").verdict == Verdict::Fail));
   BOOST_TEST((check(checks, "vigild").verdict == Verdict::Skip));
   BOOST_TEST((check(checks, "config").verdict == Verdict::Ok));
+}
+
+// vigild takes VIGIL_TIER from its EnvironmentFile (/etc/default/vigil): the file is checked
+// with that tier, and the check says where the tier came from.
+BOOST_AUTO_TEST_CASE(the_tier_comes_from_the_environment_file) {
+  test::PrivateDbusDaemon daemon("vigil-doctor-test");
+  const auto env = daemon.dir() / "default-vigil";
+  {
+    std::ofstream out(env);
+    out << "# comment\nVIGILD_OPTS=--stderr --tier-dir /x\n  VIGIL_TIER=\"tier_1\"\n";
+  }
+  doctor::GatherOptions o;
+  o.bus_address = daemon.address();
+  o.config_file = VIGIL_SOURCE_DIR "/config/vigil.yaml";
+  o.tier_dirs = {VIGIL_SOURCE_DIR "/config/tiers"};
+  o.environment_file = env;
+  o.timeout = std::chrono::seconds(2);
+  auto facts = doctor::gather(o);
+  BOOST_TEST(facts.config_tier == "tier_1");
+  BOOST_TEST(check(doctor::evaluate(facts), "config").detail ==
+             VIGIL_SOURCE_DIR "/config/vigil.yaml: valid (tier tier_1 from VIGIL_TIER in " +
+                 env.string() + ", 0 tree(s))");
+  // The caller's own VIGIL_TIER wins, as it would for vigild.
+  o.tier_override = "tier_2";
+  facts = doctor::gather(o);
+  BOOST_TEST(facts.config_tier == "tier_2");
+  BOOST_TEST(facts.config_tier_source == "VIGIL_TIER in the environment");
+  // No such line, or no such file: the file's own tier:.
+  o.tier_override.reset();
+  o.environment_file = daemon.dir() / "missing";
+  BOOST_TEST(doctor::gather(o).config_tier == "tier_3");
 }
 
 BOOST_AUTO_TEST_CASE(an_invalid_file_is_read_with_its_errors) {

@@ -110,6 +110,28 @@ BOOST_AUTO_TEST_CASE(extra_header_fields_are_sent_and_a_malformed_one_is_a_500) 
   }
 }
 
+// The fixture's listener is on 127.0.0.1: only loopback names are served (DNS rebinding).
+BOOST_AUTO_TEST_CASE(a_loopback_listener_answers_loopback_host_names_only) {
+  for (const char* host :
+       {"localhost", "127.0.0.1:9753", "[::1]:9753", "127.1.2.3", "localhost:1"}) {
+    HttpProbe ok(server->port(), std::string("GET /metrics HTTP/1.1\r\nHost: ") + host +
+                                     "\r\nConnection: close\r\n\r\n");
+    BOOST_REQUIRE(exchange(ok));
+    BOOST_TEST(ok.status() == 200, host);
+  }
+  for (const char* host : {"attacker.example:9753", "vigil.example", "10.0.0.1:9753", "[::2]",
+                           "127.0.0.1.evil.example", "[::1"}) {
+    HttpProbe bad(server->port(), std::string("GET /metrics HTTP/1.1\r\nHost: ") + host +
+                                      "\r\nConnection: close\r\n\r\n");
+    BOOST_REQUIRE(exchange(bad));
+    BOOST_TEST(bad.status() == 421, host);
+    BOOST_TEST(bad.body().find("x_total") == std::string::npos);
+  }
+  BOOST_TEST(http::isLoopbackHost("127.0.0.1"));
+  BOOST_TEST(!http::isLoopbackHost(""));
+  BOOST_TEST(!http::isLoopbackHost("128.0.0.1:80"));
+}
+
 BOOST_AUTO_TEST_CASE(head_has_the_headers_of_get_and_no_body) {
   HttpProbe head(server->port(), HttpProbe::get("/metrics", "HEAD"));
   BOOST_REQUIRE(exchange(head));

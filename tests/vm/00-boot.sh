@@ -17,7 +17,8 @@ done
 pass_step "cgroup v2 controllers: $controllers"
 
 version=$(systemctl --version | awk 'NR == 1 { print $2 }')
-assert_eq 252 "$version" "systemd version"
+# The VM image is Debian 12 (252); the package's autopkgtest runs this on any testbed.
+((version >= 252)) || fail "systemd $version is older than 252"
 pass_step "systemd $version"
 
 wait_unit_active dbus.service 30

@@ -39,6 +39,9 @@ vigilctl status | tee /dev/stderr | grep >/dev/null running || fail "vigilctl st
 pass_step "vigilctl status works"
 
 [[ $(unit_prop vigild.service NRestarts) == 0 ]] || fail "vigild restarted during install"
-[[ $(unit_prop vigil-test-runner.service ActiveState) == activating ]] ||
-    fail "vigild touched a foreign unit that merely shares the vigil- prefix"
-pass_step "foreign vigil-test-runner.service left alone"
+# Only in the VM harness (the autopkgtest's testbed has no such unit).
+if [[ -e /etc/systemd/system/vigil-test-runner.service ]]; then
+    [[ $(unit_prop vigil-test-runner.service ActiveState) == activating ]] ||
+        fail "vigild touched a foreign unit that merely shares the vigil- prefix"
+    pass_step "foreign vigil-test-runner.service left alone"
+fi

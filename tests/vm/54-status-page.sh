@@ -88,7 +88,7 @@ curl -fsS --max-time 30 -D "$work/headers" -o "$work/page.html" "$url/"
 header() { tr -d '\r' <"$work/headers" | awk -v n="$1" 'index(tolower($0), tolower(n) ": ") == 1 { sub(/^[^:]*: /, ""); print; exit }'; }
 head -n 1 "$work/headers" | grep -q '^HTTP/1.1 200' || fail "GET /: $(head -n 1 "$work/headers")"
 assert_eq "text/html; charset=utf-8" "$(header Content-Type)" "Content-Type of /"
-assert_eq "default-src 'none'; style-src 'unsafe-inline'" "$(header Content-Security-Policy)" "Content-Security-Policy of /"
+assert_eq "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'" "$(header Content-Security-Policy)" "Content-Security-Policy of /"
 assert_eq nosniff "$(header X-Content-Type-Options)" "X-Content-Type-Options of /"
 assert_eq no-store "$(header Cache-Control)" "Cache-Control of /"
 vigil_json >"$work/ctl.json"
@@ -121,7 +121,7 @@ print("page: %d bytes, %d worker rows in order with their states, units and last
 PY
 curl -fsS --max-time 30 -I "$url/" | tr -d '\r' >"$work/head"
 grep -q '^HTTP/1.1 200' "$work/head" || fail "HEAD /: $(head -n 1 "$work/head")"
-grep -qi "^content-security-policy: default-src 'none'; style-src 'unsafe-inline'$" "$work/head" || fail "HEAD / lacks the CSP: $(cat "$work/head")"
+grep -qi "^content-security-policy: default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'$" "$work/head" || fail "HEAD / lacks the CSP: $(cat "$work/head")"
 pass_step "GET / is text/html with CSP, nosniff and no-store; ${#paths[@]} worker rows in supervision order; the check's markup escaped; HEAD too"
 
 # --- /api/v1/status against vigilctl status --json ----------------------------------------

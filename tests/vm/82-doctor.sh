@@ -3,7 +3,7 @@
 # agrees with what the host says by other means (systemctl, stat, /proc, the cgroup files)
 # and the exit status is 0; then each kind of trouble fails its check by name, with a fix,
 # and exit 1: a tree failed, an invalid file on disk, vigild stopped. vigilctl doctor gives
-# the same verdicts to an unprivileged user and over -H (SSH is tested in 48-ctl-remote).
+# the same verdicts to an unprivileged user.
 # vm-timeout: 600
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vigil-lib.sh"

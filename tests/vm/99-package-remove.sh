@@ -41,8 +41,10 @@ pass_step "apt-get remove: every worker stopped, in reverse order; configuration
 
 apt install "$deb"
 wait_unit_active vigild.service 120
+wait_unit_active vigil.target 60
+wait_unit_active vigil-workers.target 60
 wait_unit_active vigil-r-c.service 90
-pass_step "apt-get install: vigild back with the kept configuration"
+pass_step "apt-get install: vigild, vigil.target and vigil-workers.target back with the kept configuration"
 
 apt purge vigil
 systemctl is-active --quiet vigild.service && fail "vigild still runs after apt-get purge"
