@@ -150,9 +150,8 @@ Check checkVigild(const Facts& f) {
   if (!f.unit_known && !f.pid1_answered)
     return make("vigild", Verdict::Skip, "PID 1 could not be asked", "see dbus");
   if (!f.unit_known || f.unit_load_state == "not-found")
-    return make(
-        "vigild", Verdict::Fail, "vigild.service is not installed",
-        "apt-get install ./vigil_*.deb, or /usr/share/vigil/setup-vigil --deb ./vigil_*.deb");
+    return make("vigild", Verdict::Fail, "vigild.service is not installed",
+                "apt-get install ./vigil_*.deb (from a checkout: scripts/setup-vigil --deb ...)");
   if (f.unit_active_state != "active" && f.unit_active_state != "reloading") {
     return make(
         "vigild", Verdict::Fail,
