@@ -39,6 +39,13 @@ using SlotPtr = std::unique_ptr<sd_bus_slot, SlotUnref>;
 using SourcePtr = std::unique_ptr<sd_event_source, SourceUnref>;
 using CredsPtr = std::unique_ptr<sd_bus_creds, CredsUnref>;
 
+// PID 1 on the bus: its name, object and interfaces (org.freedesktop.systemd1(5)).
+inline constexpr const char* kDest = "org.freedesktop.systemd1";
+inline constexpr const char* kPath = "/org/freedesktop/systemd1";
+inline constexpr const char* kManager = "org.freedesktop.systemd1.Manager";
+inline constexpr const char* kUnitIface = "org.freedesktop.systemd1.Unit";
+inline constexpr const char* kServiceIface = "org.freedesktop.systemd1.Service";
+
 // An sd_bus_error freed on scope exit. (Zero-initialised: SD_BUS_ERROR_NULL without its C99
 // compound literal.)
 struct BusError {

@@ -12,11 +12,6 @@
 namespace vigil::systemd {
 
 namespace {
-constexpr const char* kDest = "org.freedesktop.systemd1";
-constexpr const char* kPath = "/org/freedesktop/systemd1";
-constexpr const char* kManager = "org.freedesktop.systemd1.Manager";
-constexpr const char* kUnit = "org.freedesktop.systemd1.Unit";
-constexpr const char* kService = "org.freedesktop.systemd1.Service";
 
 // An sd_bus_error freed on scope exit, with its text (errorText of BusImpl.h).
 struct Error : BusError {
@@ -99,15 +94,16 @@ ManagerFacts probeManager(const std::string& service,
   const std::string unit_path = path;
   const char* p = unit_path.c_str();
   ServiceFacts s;
-  s.load_state = stringProperty(bus.get(), p, kUnit, "LoadState");
-  s.active_state = stringProperty(bus.get(), p, kUnit, "ActiveState");
-  s.sub_state = stringProperty(bus.get(), p, kUnit, "SubState");
-  s.result = stringProperty(bus.get(), p, kService, "Result");
-  s.main_pid = trivialProperty<std::uint32_t>(bus.get(), p, kService, "MainPID", 'u');
-  s.n_restarts = trivialProperty<std::uint32_t>(bus.get(), p, kService, "NRestarts", 'u');
-  s.watchdog_usec = trivialProperty<std::uint64_t>(bus.get(), p, kService, "WatchdogUSec", 't');
-  s.watchdog_timestamp_monotonic_usec =
-      trivialProperty<std::uint64_t>(bus.get(), p, kService, "WatchdogTimestampMonotonic", 't');
+  s.load_state = stringProperty(bus.get(), p, kUnitIface, "LoadState");
+  s.active_state = stringProperty(bus.get(), p, kUnitIface, "ActiveState");
+  s.sub_state = stringProperty(bus.get(), p, kUnitIface, "SubState");
+  s.result = stringProperty(bus.get(), p, kServiceIface, "Result");
+  s.main_pid = trivialProperty<std::uint32_t>(bus.get(), p, kServiceIface, "MainPID", 'u');
+  s.n_restarts = trivialProperty<std::uint32_t>(bus.get(), p, kServiceIface, "NRestarts", 'u');
+  s.watchdog_usec =
+      trivialProperty<std::uint64_t>(bus.get(), p, kServiceIface, "WatchdogUSec", 't');
+  s.watchdog_timestamp_monotonic_usec = trivialProperty<std::uint64_t>(
+      bus.get(), p, kServiceIface, "WatchdogTimestampMonotonic", 't');
   f.monotonic_now_usec = monotonicUsec();
   f.service = s;
   return f;

@@ -21,12 +21,7 @@ namespace vigil::systemd {
 
 namespace {
 
-constexpr const char* kDest = "org.freedesktop.systemd1";
-constexpr const char* kPath = "/org/freedesktop/systemd1";
-constexpr const char* kManager = "org.freedesktop.systemd1.Manager";
 constexpr const char* kUnitPathPrefix = "/org/freedesktop/systemd1/unit";
-constexpr const char* kServiceIface = "org.freedesktop.systemd1.Service";
-constexpr const char* kUnitIface = "org.freedesktop.systemd1.Unit";
 constexpr const char* kSliceIface = "org.freedesktop.systemd1.Slice";
 // Upper bound on JobRemoved signals remembered while their StartUnit reply is in flight.
 constexpr std::size_t kMaxEarlyJobs = 4096;

@@ -52,6 +52,12 @@ has "Try 'vigild --help'." err "vigild --bogus"
 [[ $(lines "$err") == 2 ]] || { echo "FAIL: vigild --bogus: more than one error line"; failures=$((failures + 1)); }
 expect 2 "vigild --no-host-checks without --check-config" -- "$vigild" --no-host-checks
 has "--no-host-checks only applies to --check-config" err "vigild --no-host-checks"
+# The doctor's options: refused where they do not apply, with one line and exit 2.
+expect 2 "vigild --json without --doctor" -- "$vigild" --json
+has "vigild: --json only applies to --doctor" err "vigild --json"
+expect 2 "vigild --doctor --check-config" -- "$vigild" --doctor --check-config
+has "vigild: --doctor and --check-config do not go together" err "vigild --doctor --check-config"
+expect 2 "vigilctl doctor --bogus" -- "$vigilctl" doctor --bogus
 expect 2 "vigilctl without a command" -- "$vigilctl"
 has "vigilctl: a command is required; commands: status, start, stop, restart, kill, freeze, thaw, set, scale, reload, reset, logs, events, check-config, doctor, list-targets, version" err "vigilctl"
 expect 2 "vigilctl with an unknown command" -- "$vigilctl" bogus
